@@ -1,0 +1,83 @@
+using Butterfly.Application.Ports;
+using Butterfly.Domain.Nics;
+using Butterfly.Domain.SecurityGroups;
+using Mediator;
+
+namespace Butterfly.Application.Commands;
+
+// One request record per API request (protocol.md, MessageV0.Request); each has exactly
+// one handler. Write commands carry their origin so the events they cause record it.
+// Write commands only stage events: ConfigurationStore.CommitAsync makes them durable and
+// drives the data path before any reply is sent.
+
+public sealed record AddNic(NicSpec Nic, RequestOrigin Origin) : ICommand<Outcome<string>>;
+
+/// <summary>Null members are left unchanged; an empty list clears.</summary>
+public sealed record UpdateNic(
+    string Id,
+    bool? IpAntiSpoof,
+    IReadOnlyList<string>? Ips,
+    IReadOnlyList<string>? SecurityGroups,
+    bool? PacketTrace,
+    string? PacketTracePath,
+    RequestOrigin Origin) : ICommand<Outcome<Done>>;
+
+public sealed record DeleteNic(string Id, RequestOrigin Origin) : ICommand<Outcome<Done>>;
+
+public sealed record ListNics : IQuery<Outcome<IReadOnlyList<string>>>;
+
+/// <summary>One NIC, or all NICs sorted by id when <see cref="Id"/> is "".</summary>
+public sealed record GetNicDetails(string Id) : IQuery<Outcome<IReadOnlyList<NicSpec>>>;
+
+/// <summary>The firewall sessions of a NIC, serialised for migration.</summary>
+public sealed record ExportNic(string Id) : IQuery<Outcome<byte[]>>;
+
+public sealed record GetNicStats(string Id) : IQuery<Outcome<NicCounters>>;
+
+public sealed record AddSecurityGroup(SecurityGroupSpec Group, RequestOrigin Origin) : ICommand<Outcome<Done>>;
+
+public sealed record DeleteSecurityGroup(string Id, RequestOrigin Origin) : ICommand<Outcome<Done>>;
+
+public sealed record ListSecurityGroups : IQuery<Outcome<IReadOnlyList<string>>>;
+
+/// <summary>One group, or all groups sorted by id when <see cref="Id"/> is "".</summary>
+public sealed record GetSecurityGroupDetails(string Id) : IQuery<Outcome<IReadOnlyList<SecurityGroupSpec>>>;
+
+public sealed record AddRule(string GroupId, RuleSpec Rule, RequestOrigin Origin) : ICommand<Outcome<Done>>;
+
+public sealed record DeleteRule(string GroupId, RuleSpec Rule, RequestOrigin Origin) : ICommand<Outcome<Done>>;
+
+public sealed record ListRules(string GroupId) : IQuery<Outcome<IReadOnlyList<RuleSpec>>>;
+
+public sealed record AddMember(string GroupId, string Member, RequestOrigin Origin) : ICommand<Outcome<Done>>;
+
+public sealed record DeleteMember(string GroupId, string Member, RequestOrigin Origin) : ICommand<Outcome<Done>>;
+
+public sealed record ListMembers(string GroupId) : IQuery<Outcome<IReadOnlyList<string>>>;
+
+public sealed record AppStatus(DateTimeOffset StartedAt, DateTimeOffset Now, ulong RequestCounter, string GraphDot);
+
+/// <summary>RequestCounter is maintained by the API host and passed in.</summary>
+public sealed record GetStatus(ulong RequestCounter) : IQuery<Outcome<AppStatus>>;
+
+public sealed record Quit : ICommand<Outcome<Done>>;
+
+public sealed record SetLogLevel(string Level) : ICommand<Outcome<Done>>;
+
+// ---- Event log extensions (protocol revision 7) ----
+
+public sealed record ListEvents(EventFilter Filter) : IQuery<Outcome<EventPage>>;
+
+/// <summary>A page of events; <see cref="NextAfterSequence"/> is set when more match.</summary>
+public sealed record EventPage(IReadOnlyList<StoredEvent> Events, long? NextAfterSequence, long LastSequence);
+
+/// <summary>Exactly one of the two is set.</summary>
+public sealed record PointInTime(long? Sequence, DateTimeOffset? Time);
+
+public sealed record ConfigurationView(long Sequence, DateTimeOffset? Timestamp, IReadOnlyList<NicSpec> Nics, IReadOnlyList<SecurityGroupSpec> Groups);
+
+public sealed record GetStateAt(PointInTime At) : IQuery<Outcome<ConfigurationView>>;
+
+public sealed record RestoreSummary(long TargetSequence, int EventsAppended, long LastSequence);
+
+public sealed record RestoreTo(PointInTime At, RequestOrigin Origin) : ICommand<Outcome<RestoreSummary>>;
