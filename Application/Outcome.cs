@@ -4,6 +4,7 @@ namespace Butterfly.Application;
 /// The result of a command or query: a value, or a description a person can act on
 /// (which field, which value, why). Errors are values here, never exceptions.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000", Justification = "Outcome<T>.Success / Failure read better at call sites than a separate factory class.")]
 public readonly record struct Outcome<T>(T? Value, string? Error)
 {
     public bool IsSuccess => Error is null;

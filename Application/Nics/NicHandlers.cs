@@ -1,0 +1,104 @@
+using Butterfly.Application.Commands;
+using Butterfly.Application.Configuration;
+using Butterfly.Application.Ports;
+using Butterfly.Domain.Configuration;
+using Butterfly.Domain.Events;
+using Butterfly.Domain.Nics;
+using Mediator;
+
+namespace Butterfly.Application.Nics;
+
+// nic_add, nic_update, nic_del, nic_list, nic_details, nic_export, nic_stats.
+// Commands stage events on the ConfigurationStore; the host commits before replying.
+
+public sealed class AddNicHandler(ConfigurationStore store, IDataPath dataPath) : ICommandHandler<AddNic, Outcome<string>>
+{
+    public ValueTask<Outcome<string>> Handle(AddNic command, CancellationToken cancellationToken)
+    {
+        var decision = ConfigurationState.DecideAddNic(command.Nic);
+        if (!decision.IsValid)
+            return new(Outcome<string>.Failure(decision.Error!));
+
+        // The data path has limits of its own (tap name length, socket path length): a NIC
+        // it cannot make is refused before anything is recorded.
+        var nic = ((NicAdded)decision.Value![0]).Nic;
+        var dataPathNic = new DataPathNic(nic.Id, nic.Type, nic.Mac, nic.Vni, nic.BypassFiltering);
+        var refusal = dataPath.Validate(dataPathNic);
+        if (refusal is not null)
+            return new(Outcome<string>.Failure($"NIC '{nic.Id}': {refusal}"));
+
+        store.Stage(decision.Value, command.Origin);
+        return new(Outcome<string>.Success(dataPath.PathOf(dataPathNic)));
+    }
+}
+
+public sealed class UpdateNicHandler(ConfigurationStore store) : ICommandHandler<UpdateNic, Outcome<Done>>
+{
+    public ValueTask<Outcome<Done>> Handle(UpdateNic command, CancellationToken cancellationToken)
+    {
+        var update = new NicUpdate(command.Id, command.IpAntiSpoof, command.Ips, command.SecurityGroups, command.PacketTrace, command.PacketTracePath);
+        var decision = store.State.DecideUpdateNic(update);
+        if (!decision.IsValid)
+            return new(Outcome<Done>.Failure(decision.Error!));
+        store.Stage(decision.Value!, command.Origin);
+        return new(Outcome<Done>.Success(default));
+    }
+}
+
+public sealed class DeleteNicHandler(ConfigurationStore store) : ICommandHandler<DeleteNic, Outcome<Done>>
+{
+    public ValueTask<Outcome<Done>> Handle(DeleteNic command, CancellationToken cancellationToken)
+    {
+        store.Stage(store.State.DecideRemoveNic(command.Id), command.Origin);
+        return new(Outcome<Done>.Success(default));
+    }
+}
+
+public sealed class ListNicsHandler(ConfigurationStore store) : IQueryHandler<ListNics, Outcome<IReadOnlyList<string>>>
+{
+    public ValueTask<Outcome<IReadOnlyList<string>>> Handle(ListNics query, CancellationToken cancellationToken) =>
+        new(Outcome<IReadOnlyList<string>>.Success([.. store.State.Nics.Keys]));
+}
+
+public sealed class GetNicDetailsHandler(ConfigurationStore store) : IQueryHandler<GetNicDetails, Outcome<IReadOnlyList<NicSpec>>>
+{
+    public ValueTask<Outcome<IReadOnlyList<NicSpec>>> Handle(GetNicDetails query, CancellationToken cancellationToken)
+    {
+        var nics = store.State.Nics;
+        if (string.IsNullOrEmpty(query.Id))
+            return new(Outcome<IReadOnlyList<NicSpec>>.Success([.. nics.Values]));
+        return nics.TryGetValue(query.Id, out var nic)
+            ? new(Outcome<IReadOnlyList<NicSpec>>.Success([nic]))
+            : new(Outcome<IReadOnlyList<NicSpec>>.Failure(NicErrors.NotFound("nic_details", query.Id)));
+    }
+}
+
+/// <summary>
+/// nic_export: the NIC's firewall sessions for migration. There is no connection tracking
+/// yet (it comes with the stateful security groups), so the export is a valid, versioned
+/// document that lists zero sessions — see <see cref="SessionExport"/>.
+/// </summary>
+public sealed class ExportNicHandler(ConfigurationStore store) : IQueryHandler<ExportNic, Outcome<byte[]>>
+{
+    public ValueTask<Outcome<byte[]>> Handle(ExportNic query, CancellationToken cancellationToken) =>
+        store.State.Nics.ContainsKey(query.Id ?? string.Empty)
+            ? new(Outcome<byte[]>.Success(SessionExport.Empty()))
+            : new(Outcome<byte[]>.Failure(NicErrors.NotFound("nic_export", query.Id)));
+}
+
+public sealed class GetNicStatsHandler(ConfigurationStore store, IDataPath dataPath) : IQueryHandler<GetNicStats, Outcome<NicCounters>>
+{
+    public ValueTask<Outcome<NicCounters>> Handle(GetNicStats query, CancellationToken cancellationToken)
+    {
+        if (!store.State.Nics.ContainsKey(query.Id ?? string.Empty))
+            return new(Outcome<NicCounters>.Failure(NicErrors.NotFound("nic_stats", query.Id)));
+
+        // A NIC whose port is not (yet) made has sent and received nothing.
+        return new(Outcome<NicCounters>.Success(dataPath.CountersOf(query.Id!) ?? default));
+    }
+}
+
+internal static class NicErrors
+{
+    public static string NotFound(string request, string? id) => $"{request}: NIC not found: no NIC has id '{id}'";
+}

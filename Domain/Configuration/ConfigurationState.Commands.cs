@@ -1,0 +1,158 @@
+using System.Collections.Immutable;
+using Butterfly.Domain.Events;
+using Butterfly.Domain.Nics;
+using Butterfly.Domain.SecurityGroups;
+using Butterfly.Domain.Validation;
+
+namespace Butterfly.Domain.Configuration;
+
+/// <summary>The change a nic_update asks for; null members are left unchanged.</summary>
+/// <param name="Ips">Replaces the IP list when not null; "" entries are ignored, so [""] clears it.</param>
+/// <param name="SecurityGroups">Replaces the group list when not null, with the same rule as <paramref name="Ips"/>.</param>
+public sealed record NicUpdate(
+    string Id,
+    bool? IpAntiSpoof = null,
+    IReadOnlyList<string>? Ips = null,
+    IReadOnlyList<string>? SecurityGroups = null,
+    bool? PacketTrace = null,
+    string? PacketTracePath = null);
+
+// Decisions: each API command, already validated where it carries data, becomes the events
+// that express it against the current state (protocol.md, "Behaviour that clients rely on").
+// No-ops (deleting what does not exist, adding what is already there) emit no event, so the
+// log only records real changes.
+public sealed partial class ConfigurationState
+{
+    /// <summary>
+    /// nic_add: validates the NIC and replaces any NIC with that id. Security groups the NIC
+    /// names need not exist and are not created: the original daemon did not create them
+    /// either, and a group defined later applies to the NIC from then on (EC2 semantics).
+    /// The event is emitted even when the NIC is unchanged, because the original daemon
+    /// re-created the port on every nic_add and the log should show each accepted order.
+    /// </summary>
+    public static Validated<IReadOnlyList<DomainEvent>> DecideAddNic(NicSpec nic)
+    {
+        var normalised = NicValidation.Normalise(nic);
+        return normalised.IsValid
+            ? Ok(new NicAdded(normalised.Value!))
+            : Validated.Fail<IReadOnlyList<DomainEvent>>(normalised.Error!);
+    }
+
+    /// <summary>nic_update: the NIC must exist; only the fields that really change give events.</summary>
+    public Validated<IReadOnlyList<DomainEvent>> DecideUpdateNic(NicUpdate update)
+    {
+        if (!Nics.TryGetValue(update.Id ?? string.Empty, out var nic))
+            return Validated.Fail<IReadOnlyList<DomainEvent>>($"nic_update: no NIC has id '{update.Id}'");
+        var prefix = $"NIC '{nic.Id}': ";
+        var events = new List<DomainEvent>();
+
+        if (update.Ips is not null)
+        {
+            var ips = NicValidation.NormaliseIps(update.Ips, skipEmpty: true);
+            if (!ips.IsValid)
+                return Validated.Fail<IReadOnlyList<DomainEvent>>(prefix + ips.Error);
+            if (!ips.Value.SequenceEqual(nic.Ips, StringComparer.Ordinal))
+                events.Add(new NicIpsReplaced(nic.Id, ips.Value));
+        }
+
+        if (update.SecurityGroups is not null)
+        {
+            var groups = NicValidation.NormaliseGroupIds(update.SecurityGroups, skipEmpty: true);
+            if (!groups.IsValid)
+                return Validated.Fail<IReadOnlyList<DomainEvent>>(prefix + groups.Error);
+            if (!groups.Value.SequenceEqual(nic.SecurityGroups, StringComparer.Ordinal))
+                events.Add(new NicSecurityGroupsReplaced(nic.Id, groups.Value));
+        }
+
+        if (update.IpAntiSpoof is { } antiSpoof && antiSpoof != nic.IpAntiSpoof)
+            events.Add(new NicAntiSpoofChanged(nic.Id, antiSpoof));
+
+        if (update.PacketTrace is not null || update.PacketTracePath is not null)
+        {
+            var trace = update.PacketTrace ?? nic.PacketTrace;
+            var path = update.PacketTracePath is null ? nic.PacketTracePath
+                : update.PacketTracePath.Length == 0 ? null : update.PacketTracePath;
+            if (trace != nic.PacketTrace || !string.Equals(path, nic.PacketTracePath, StringComparison.Ordinal))
+                events.Add(new NicPacketTraceChanged(nic.Id, trace, path));
+        }
+
+        return Validated.Ok<IReadOnlyList<DomainEvent>>(events);
+    }
+
+    /// <summary>nic_del: an unknown id is not an error and changes nothing.</summary>
+    public IReadOnlyList<DomainEvent> DecideRemoveNic(string id) =>
+        id is not null && Nics.ContainsKey(id) ? [new NicRemoved(id)] : [];
+
+    /// <summary>sg_add: creates or replaces the group; an identical definition changes nothing.</summary>
+    public Validated<IReadOnlyList<DomainEvent>> DecideDefineGroup(SecurityGroupSpec group)
+    {
+        var normalised = SecurityGroupValidation.Normalise(group);
+        if (!normalised.IsValid)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>(normalised.Error!);
+        var spec = normalised.Value!;
+        if (Groups.TryGetValue(spec.Id, out var existing) && Same(existing, spec))
+            return Validated.Ok<IReadOnlyList<DomainEvent>>([]);
+        return Ok(new SecurityGroupDefined(spec.Id, spec.Members, spec.Rules));
+    }
+
+    /// <summary>sg_del: an unknown id is not an error and changes nothing.</summary>
+    public IReadOnlyList<DomainEvent> DecideDeleteGroup(string id) =>
+        id is not null && Groups.ContainsKey(id) ? [new SecurityGroupDeleted(id)] : [];
+
+    /// <summary>sg_rule_add: creates the group when missing; a rule already there is a no-op.</summary>
+    public Validated<IReadOnlyList<DomainEvent>> DecideAddRule(string groupId, RuleSpec rule)
+    {
+        var checkedId = Identifiers.GroupId("sg_id", groupId);
+        if (!checkedId.IsValid)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>(checkedId.Error!);
+        var normalised = SecurityGroupValidation.NormaliseRule(rule);
+        if (!normalised.IsValid)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>($"security group '{groupId}': {normalised.Error}");
+        if (!Groups.TryGetValue(groupId, out var group))
+            return Validated.Ok<IReadOnlyList<DomainEvent>>([new SecurityGroupCreated(groupId), new RuleAdded(groupId, normalised.Value!)]);
+        return group.Rules.Contains(normalised.Value!)
+            ? Validated.Ok<IReadOnlyList<DomainEvent>>([])
+            : Ok(new RuleAdded(groupId, normalised.Value!));
+    }
+
+    /// <summary>sg_rule_del: the rule is validated like for sg_rule_add; a missing rule or group is a no-op.</summary>
+    public Validated<IReadOnlyList<DomainEvent>> DecideRemoveRule(string groupId, RuleSpec rule)
+    {
+        var normalised = SecurityGroupValidation.NormaliseRule(rule);
+        if (!normalised.IsValid)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>($"security group '{groupId}': {normalised.Error}");
+        return groupId is not null && Groups.TryGetValue(groupId, out var group) && group.Rules.Contains(normalised.Value!)
+            ? Ok(new RuleRemoved(groupId, normalised.Value!))
+            : Validated.Ok<IReadOnlyList<DomainEvent>>([]);
+    }
+
+    /// <summary>sg_member_add: creates the group when missing; a member already there is a no-op.</summary>
+    public Validated<IReadOnlyList<DomainEvent>> DecideAddMember(string groupId, string member)
+    {
+        var checkedId = Identifiers.GroupId("sg_id", groupId);
+        if (!checkedId.IsValid)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>(checkedId.Error!);
+        var ip = SecurityGroupValidation.NormaliseMember(member);
+        if (!ip.IsValid)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>($"security group '{groupId}': {ip.Error}");
+        if (!Groups.TryGetValue(groupId, out var group))
+            return Validated.Ok<IReadOnlyList<DomainEvent>>([new SecurityGroupCreated(groupId), new MemberAdded(groupId, ip.Value!)]);
+        return group.Members.Contains(ip.Value!, StringComparer.Ordinal)
+            ? Validated.Ok<IReadOnlyList<DomainEvent>>([])
+            : Ok(new MemberAdded(groupId, ip.Value!));
+    }
+
+    /// <summary>sg_member_del: a missing member or group is a no-op, and the group is not created.</summary>
+    public Validated<IReadOnlyList<DomainEvent>> DecideRemoveMember(string groupId, string member)
+    {
+        var ip = SecurityGroupValidation.NormaliseMember(member);
+        if (!ip.IsValid)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>($"security group '{groupId}': {ip.Error}");
+        return groupId is not null && Groups.TryGetValue(groupId, out var group) && group.Members.Contains(ip.Value!, StringComparer.Ordinal)
+            ? Ok(new MemberRemoved(groupId, ip.Value!))
+            : Validated.Ok<IReadOnlyList<DomainEvent>>([]);
+    }
+
+    private static Validated<IReadOnlyList<DomainEvent>> Ok(DomainEvent domainEvent) =>
+        Validated.Ok<IReadOnlyList<DomainEvent>>(ImmutableArray.Create(domainEvent));
+}

@@ -1,0 +1,127 @@
+using System.Collections.Immutable;
+using Butterfly.Domain.Validation;
+
+namespace Butterfly.Domain.Nics;
+
+/// <summary>
+/// Validates and normalises what nic_add and nic_update carry. Field names in errors are the
+/// wire names (protocol.md, MessageV0.Nic) so a person can find them in their request.
+/// </summary>
+public static class NicValidation
+{
+    /// <summary>VNIs are 24-bit in the VXLAN header.</summary>
+    public const uint MaxVni = (1u << 24) - 1;
+
+    /// <summary>Returns the spec normalised: MAC lower case, IPs canonical, lists deduplicated in order.</summary>
+    public static Validated<NicSpec> Normalise(NicSpec nic)
+    {
+        var id = Identifiers.NicId("NIC id", nic.Id);
+        if (!id.IsValid)
+            return Validated.Fail<NicSpec>(id.Error!);
+        var prefix = $"NIC '{nic.Id}': ";
+
+        var mac = MacText.NormaliseUnicast("mac", nic.Mac);
+        if (!mac.IsValid)
+            return Validated.Fail<NicSpec>(prefix + mac.Error);
+        if (nic.Vni > MaxVni)
+            return Validated.Fail<NicSpec>($"{prefix}vni {nic.Vni} is too large: a VXLAN network identifier is below 2^24 (at most {MaxVni})");
+        if (!Enum.IsDefined(nic.Type))
+            return Validated.Fail<NicSpec>($"{prefix}type {(int)nic.Type} is unknown: expected VHOST_USER_SERVER (0), TAP (1) or BENCH (2)");
+
+        var ips = NormaliseIps(nic.Ips ?? [], skipEmpty: false);
+        if (!ips.IsValid)
+            return Validated.Fail<NicSpec>(prefix + ips.Error);
+        var groups = NormaliseGroupIds(nic.SecurityGroups ?? [], skipEmpty: false);
+        if (!groups.IsValid)
+            return Validated.Fail<NicSpec>(prefix + groups.Error);
+
+        // Optional texts: "" on the wire means "not set", as the original daemon treated it.
+        var sniff = NullIfEmpty(nic.SniffTargetNicId);
+        if (sniff is not null)
+        {
+            var target = Identifiers.NicId("sniff_target_nic_id", sniff);
+            if (!target.IsValid)
+                return Validated.Fail<NicSpec>(prefix + target.Error);
+        }
+
+        var dip = NullIfEmpty(nic.BenchDestIp);
+        if (dip is not null)
+        {
+            var parsed = IpText.Normalise("dip", dip);
+            if (!parsed.IsValid)
+                return Validated.Fail<NicSpec>(prefix + parsed.Error);
+            dip = parsed.Value;
+        }
+
+        var dmac = NullIfEmpty(nic.BenchDestMac);
+        if (dmac is not null)
+        {
+            var parsed = MacText.NormaliseFormat("dmac", dmac);
+            if (!parsed.IsValid)
+                return Validated.Fail<NicSpec>(prefix + parsed.Error);
+            dmac = parsed.Value;
+        }
+
+        return Validated.Ok(nic with
+        {
+            Mac = mac.Value!,
+            Ips = ips.Value!,
+            SecurityGroups = groups.Value!,
+            SniffTargetNicId = sniff,
+            PacketTracePath = NullIfEmpty(nic.PacketTracePath),
+            BenchType = NullIfEmpty(nic.BenchType),
+            BenchDestIp = dip,
+            BenchDestMac = dmac,
+        });
+    }
+
+    /// <summary>
+    /// Validates an IP list: each entry normalised, duplicates dropped keeping the first.
+    /// With <paramref name="skipEmpty"/> (nic_update), "" entries are ignored, which is how a
+    /// list holding a single "" clears the NIC's IPs.
+    /// </summary>
+    public static Validated<ImmutableArray<string>> NormaliseIps(IEnumerable<string> ips, bool skipEmpty)
+    {
+        var result = ImmutableArray.CreateBuilder<string>();
+        var index = 0;
+        foreach (var ip in ips)
+        {
+            if (!(skipEmpty && string.IsNullOrEmpty(ip)))
+            {
+                var normalised = IpText.Normalise($"ip[{index}]", ip);
+                if (!normalised.IsValid)
+                    return Validated.Fail<ImmutableArray<string>>(normalised.Error!);
+                if (!result.Contains(normalised.Value!, StringComparer.Ordinal))
+                    result.Add(normalised.Value!);
+            }
+
+            index++;
+        }
+
+        return Validated.Ok(result.ToImmutable());
+    }
+
+    /// <summary>Validates security group ids, dropping duplicates (and "" with <paramref name="skipEmpty"/>).</summary>
+    public static Validated<ImmutableArray<string>> NormaliseGroupIds(IEnumerable<string> groups, bool skipEmpty)
+    {
+        var result = ImmutableArray.CreateBuilder<string>();
+        var index = 0;
+        foreach (var group in groups)
+        {
+            if (!(skipEmpty && string.IsNullOrEmpty(group)))
+            {
+                var id = Identifiers.GroupId($"security_group[{index}]", group);
+                if (!id.IsValid)
+                    return Validated.Fail<ImmutableArray<string>>(id.Error!);
+                if (!result.Contains(group, StringComparer.Ordinal))
+                    result.Add(group);
+            }
+
+            index++;
+        }
+
+        return Validated.Ok(result.ToImmutable());
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+}

@@ -1,0 +1,118 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
+using Butterfly.Domain.Validation;
+
+namespace Butterfly.Domain.SecurityGroups;
+
+/// <summary>
+/// Validates and normalises security groups, rules and members. Field names in errors are
+/// the wire names (protocol.md, MessageV0.Sg / Rule / Cidr).
+/// </summary>
+public static class SecurityGroupValidation
+{
+    public const int Tcp = 6;
+    public const int Udp = 17;
+    public const int AllProtocols = -1;
+
+    /// <summary>Validates id, members and rules; members and rules are deduplicated in insertion order.</summary>
+    public static Validated<SecurityGroupSpec> Normalise(SecurityGroupSpec group)
+    {
+        var id = Identifiers.GroupId("security group id", group.Id);
+        if (!id.IsValid)
+            return Validated.Fail<SecurityGroupSpec>(id.Error!);
+        var prefix = $"security group '{group.Id}': ";
+
+        var members = ImmutableArray.CreateBuilder<string>();
+        var index = 0;
+        foreach (var member in group.Members ?? [])
+        {
+            var ip = IpText.Normalise($"member[{index++}]", member);
+            if (!ip.IsValid)
+                return Validated.Fail<SecurityGroupSpec>(prefix + ip.Error);
+            if (!members.Contains(ip.Value!, StringComparer.Ordinal))
+                members.Add(ip.Value!);
+        }
+
+        var rules = ImmutableArray.CreateBuilder<RuleSpec>();
+        index = 0;
+        foreach (var rule in group.Rules ?? [])
+        {
+            var normalised = NormaliseRule(rule, $"rule[{index++}]");
+            if (!normalised.IsValid)
+                return Validated.Fail<SecurityGroupSpec>(prefix + normalised.Error);
+            if (!rules.Contains(normalised.Value!))
+                rules.Add(normalised.Value!);
+        }
+
+        return Validated.Ok(new SecurityGroupSpec(group.Id, members.ToImmutable(), rules.ToImmutable()));
+    }
+
+    public static Validated<string> NormaliseMember(string? member) => IpText.Normalise("member", member);
+
+    /// <summary>
+    /// Checks a rule and returns its canonical form, so that two rules meaning the same thing
+    /// are equal (duplicate detection, sg_rule_del). Ports are kept only for TCP and UDP: the
+    /// original daemon accepted ports on other protocols and ignored them, and orchestrators
+    /// still send them (e.g. ICMP rules carrying 0..0), so they are dropped, not rejected.
+    /// A CIDR's address is reduced to its network address (10.0.0.7/24 becomes 10.0.0.0/24).
+    /// </summary>
+    public static Validated<RuleSpec> NormaliseRule(RuleSpec rule, string field = "rule")
+    {
+        if (!Enum.IsDefined(rule.Direction))
+            return Validated.Fail<RuleSpec>($"{field}.direction {(int)rule.Direction} is unknown: expected INBOUND (0) or OUTBOUND (1)");
+        if (rule.Protocol is < AllProtocols or > 255)
+            return Validated.Fail<RuleSpec>($"{field}.protocol {rule.Protocol} is out of range: expected an IANA protocol number 0..255, or -1 for all protocols");
+
+        uint? portStart = null, portEnd = null;
+        if (rule.Protocol is Tcp or Udp)
+        {
+            var name = rule.Protocol == Tcp ? "TCP" : "UDP";
+            if (rule.PortStart is null || rule.PortEnd is null)
+                return Validated.Fail<RuleSpec>($"{field}: a {name} rule needs both port_start and port_end");
+            if (rule.PortStart > 65535)
+                return Validated.Fail<RuleSpec>($"{field}.port_start {rule.PortStart} is out of range: ports are 0..65535");
+            if (rule.PortEnd > 65535)
+                return Validated.Fail<RuleSpec>($"{field}.port_end {rule.PortEnd} is out of range: ports are 0..65535");
+            if (rule.PortStart > rule.PortEnd)
+                return Validated.Fail<RuleSpec>($"{field}: port_start {rule.PortStart} is greater than port_end {rule.PortEnd}");
+            (portStart, portEnd) = (rule.PortStart, rule.PortEnd);
+        }
+
+        if (rule.Cidr is not null && rule.SecurityGroup is not null)
+            return Validated.Fail<RuleSpec>($"{field} has both cidr and security_group: a rule allows either an address block or a group's members, not both");
+        if (rule.Cidr is null && rule.SecurityGroup is null)
+            return Validated.Fail<RuleSpec>($"{field} has neither cidr nor security_group: a rule needs exactly one of them");
+
+        if (rule.SecurityGroup is not null)
+        {
+            var group = Identifiers.GroupId($"{field}.security_group", rule.SecurityGroup);
+            if (!group.IsValid)
+                return Validated.Fail<RuleSpec>(group.Error!);
+            return Validated.Ok(new RuleSpec(rule.Direction, rule.Protocol, portStart, portEnd, null, rule.SecurityGroup));
+        }
+
+        var cidr = NormaliseCidr(rule.Cidr!, $"{field}.cidr");
+        return cidr.IsValid
+            ? Validated.Ok(new RuleSpec(rule.Direction, rule.Protocol, portStart, portEnd, cidr.Value, null))
+            : Validated.Fail<RuleSpec>(cidr.Error!);
+    }
+
+    public static Validated<CidrSpec> NormaliseCidr(CidrSpec cidr, string field = "cidr")
+    {
+        var address = IpText.Parse($"{field}.address", cidr.Address);
+        if (!address.IsValid)
+            return Validated.Fail<CidrSpec>(address.Error!);
+        var bits = address.Value!.AddressFamily == AddressFamily.InterNetwork ? 32u : 128u;
+        if (cidr.MaskSize > bits)
+        {
+            return Validated.Fail<CidrSpec>(
+                $"{field}.mask_size {cidr.MaskSize} is too large for {cidr.Address}: at most {bits} for an IPv{(bits == 32 ? 4 : 6)} address");
+        }
+
+        var bytes = address.Value.GetAddressBytes();
+        for (var bit = (int)cidr.MaskSize; bit < bytes.Length * 8; bit++)
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        return Validated.Ok(new CidrSpec(new IPAddress(bytes).ToString(), cidr.MaskSize));
+    }
+}

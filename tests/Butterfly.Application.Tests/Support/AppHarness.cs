@@ -1,0 +1,57 @@
+using Butterfly.Application.Configuration;
+using Butterfly.Application.Ports;
+using Mediator;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Butterfly.Application.Tests.Support;
+
+/// <summary>The application as the host wires it: real DI container, mediator and store, test doubles for the ports.</summary>
+internal sealed class AppHarness : IAsyncDisposable
+{
+    private readonly ServiceProvider _services;
+
+    private AppHarness(InMemoryEventStore events, RecordingDataPath dataPath)
+    {
+        Events = events;
+        DataPath = dataPath;
+        _services = new ServiceCollection()
+            .AddSingleton<IEventStore>(events)
+            .AddSingleton<IDataPath>(dataPath)
+            .AddSingleton<IHostControl>(Host)
+            .AddButterflyApplication()
+            .BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+    }
+
+    public static readonly RequestOrigin Origin = new("tcp://127.0.0.1:5000", "m-1");
+
+    public InMemoryEventStore Events { get; }
+
+    public RecordingDataPath DataPath { get; }
+
+    public FakeHostControl Host { get; } = new();
+
+    public IMediator Mediator => _services.GetRequiredService<IMediator>();
+
+    public ConfigurationStore Store => _services.GetRequiredService<ConfigurationStore>();
+
+    /// <summary>A started application over <paramref name="events"/> (a fresh log by default).</summary>
+    public static async Task<AppHarness> StartAsync(InMemoryEventStore? events = null, RecordingDataPath? dataPath = null)
+    {
+        var harness = new AppHarness(events ?? new InMemoryEventStore(), dataPath ?? new RecordingDataPath());
+        await harness.Store.LoadAsync(CancellationToken.None);
+        return harness;
+    }
+
+    /// <summary>Sends a command and commits like the API host does after each request message.</summary>
+    public async Task<TResponse> SendAsync<TResponse>(ICommand<TResponse> command)
+    {
+        var result = await Mediator.Send(command);
+        var error = await Store.CommitAsync(CancellationToken.None);
+        Assert.Null(error);
+        return result;
+    }
+
+    public async Task<TResponse> QueryAsync<TResponse>(IQuery<TResponse> query) => await Mediator.Send(query);
+
+    public ValueTask DisposeAsync() => _services.DisposeAsync();
+}

@@ -1,0 +1,51 @@
+using Butterfly.Application.Ports;
+
+namespace Butterfly.Application.Tests.Support;
+
+/// <summary>A data path that records what it is told and refuses ids starting with "refuse".</summary>
+internal sealed class RecordingDataPath : IDataPath
+{
+    public List<IReadOnlyList<DataPathNic>> Reconciles { get; } = [];
+
+    public Dictionary<string, NicCounters> Counters { get; } = [];
+
+    public IReadOnlyList<DataPathNic> Current => Reconciles.Count == 0 ? [] : Reconciles[^1];
+
+    public bool ThrowOnReconcile { get; set; }
+
+    public string? Validate(DataPathNic nic) =>
+        nic.Id.StartsWith("refuse", StringComparison.Ordinal) ? $"tap name '{nic.Id}' is longer than 15 characters" : null;
+
+    public string PathOf(DataPathNic nic) => nic.Type == Domain.Nics.NicType.Tap ? nic.Id : $"/tmp/butterfly-test/{nic.Id}";
+
+    public IReadOnlyDictionary<string, string> Reconcile(IReadOnlyCollection<DataPathNic> desired)
+    {
+        if (ThrowOnReconcile)
+            throw new InvalidOperationException("data path is gone");
+        Reconciles.Add([.. desired]);
+        return desired.Where(n => n.Vni == 999).ToDictionary(n => n.Id, _ => "no port for VNI 999");
+    }
+
+    public NicCounters? CountersOf(string nicId) => Counters.TryGetValue(nicId, out var c) ? c : null;
+
+    public string GraphDot() => "digraph butterfly {}";
+}
+
+internal sealed class FakeHostControl : IHostControl
+{
+    public int ShutdownRequests { get; private set; }
+
+    public string? Level { get; private set; }
+
+    public DateTimeOffset StartedAt { get; } = new(2024, 12, 31, 23, 0, 0, TimeSpan.Zero);
+
+    public void RequestShutdown() => ShutdownRequests++;
+
+    public bool TrySetLogLevel(string level)
+    {
+        if (level is not ("none" or "error" or "warning" or "info" or "debug"))
+            return false;
+        Level = level;
+        return true;
+    }
+}
