@@ -1,0 +1,20 @@
+namespace Butterfly.Infrastructure.Dpdk;
+
+/// <summary>How <see cref="DpdkDataPath.Start"/> brings up DPDK and the underlay.</summary>
+/// <param name="SocketDir">Directory of the vhost-user sockets (created if missing).</param>
+/// <param name="DpdkArgs">Raw EAL arguments, or null for the defaults (no hugepages, a tap underlay).</param>
+/// <param name="GraphCpuCore">CPU of the packet thread; EAL and the control plane keep off it.</param>
+/// <param name="DpdkPort">DPDK port id of the underlay.</param>
+/// <param name="NicMtu">Underlay MTU: a number, "max", or null to leave it unchanged.</param>
+/// <param name="PacketTrace">Trace the underlay to pcap (not implemented by this data path yet).</param>
+/// <param name="NoOffload">Do not offer TSO to vhost-user guests.</param>
+/// <param name="UnderlayIp">VXLAN endpoint address of this host (IPv4 or IPv6).</param>
+public sealed record DataPathOptions(
+    string SocketDir,
+    string? DpdkArgs,
+    int GraphCpuCore,
+    int DpdkPort,
+    string? NicMtu,
+    bool PacketTrace,
+    bool NoOffload,
+    string UnderlayIp);

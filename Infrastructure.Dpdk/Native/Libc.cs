@@ -1,0 +1,62 @@
+using System.Runtime.InteropServices;
+
+namespace Butterfly.Infrastructure.Dpdk.Native;
+
+/// <summary>
+/// The few libc calls the data path makes directly: CPU affinity (EAL must not land on the
+/// packet thread's CPU), the thread id and the idle back-off sleep. None is on the per-packet path.
+/// </summary>
+internal static unsafe class Libc
+{
+    private const string Lib = "libc";
+
+    /// <summary>Bits in the affinity masks below (glibc's CPU_SETSIZE).</summary>
+    internal const int MaxCpus = 1024;
+
+
+    [DllImport(Lib, EntryPoint = "sched_getaffinity")]
+    private static extern int SchedGetAffinity(int pid, nuint size, ulong* mask);
+
+    [DllImport(Lib, EntryPoint = "sched_setaffinity")]
+    private static extern int SchedSetAffinity(int pid, nuint size, ulong* mask);
+
+    [DllImport(Lib, EntryPoint = "usleep")]
+    internal static extern int USleep(uint microseconds);
+
+    [DllImport(Lib, EntryPoint = "gettid")]
+    internal static extern int GetTid();
+
+    /// <summary>The CPUs the calling thread may run on, ascending.</summary>
+    internal static List<int> GetThreadAffinity()
+    {
+        var mask = stackalloc ulong[MaxCpus / 64];
+        var cpus = new List<int>();
+        if (SchedGetAffinity(0, MaxCpus / 8, mask) != 0)
+        {
+            return cpus;
+        }
+        for (var cpu = 0; cpu < MaxCpus; cpu++)
+        {
+            if ((mask[cpu / 64] & (1UL << (cpu % 64))) != 0)
+            {
+                cpus.Add(cpu);
+            }
+        }
+        return cpus;
+    }
+
+    /// <summary>Restricts the calling thread to <paramref name="cpus"/>; false when the kernel refuses.</summary>
+    internal static bool SetThreadAffinity(IEnumerable<int> cpus)
+    {
+        var mask = stackalloc ulong[MaxCpus / 64];
+        new Span<ulong>(mask, MaxCpus / 64).Clear();
+        foreach (var cpu in cpus)
+        {
+            if (cpu is >= 0 and < MaxCpus)
+            {
+                mask[cpu / 64] |= 1UL << (cpu % 64);
+            }
+        }
+        return SchedSetAffinity(0, MaxCpus / 8, mask) == 0;
+    }
+}

@@ -1,0 +1,104 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Butterfly.Infrastructure.Dpdk.Native;
+
+/// <summary>
+/// The P/Invoke surface of libbutterfly_shim.so (see native/butterfly_shim.h for the contract of
+/// each function and the thread that may call it). Every signature is blittable. Only the
+/// per-burst calls carry [SuppressGCTransition]: they are short and never block, whereas every
+/// other call may block (hotplug waits for vhost threads, EAL init loads plugins) and a GC
+/// must be able to run meanwhile.
+/// </summary>
+internal static unsafe class Shim
+{
+    private const string Lib = "butterfly_shim";
+
+    /// <summary>Order of the values written by <see cref="bf_port_stats"/> (enum bf_stat).</summary>
+    internal const int StatIPackets = 0, StatOPackets = 1, StatIBytes = 2, StatOBytes = 3,
+        StatIMissed = 4, StatIErrors = 5, StatOErrors = 6, StatRxNoMbuf = 7, StatCount = 8;
+
+    [DllImport(Lib)] internal static extern int bf_eal_init(int argc, byte** argv);
+    [DllImport(Lib)] internal static extern int bf_eal_cleanup();
+    [DllImport(Lib)] internal static extern int bf_eal_runtime_dir(byte* buf, nuint len);
+    [DllImport(Lib)] internal static extern void bf_strerror(int errnum, byte* buf, nuint len);
+    [DllImport(Lib)] internal static extern int bf_max_ports();
+    [DllImport(Lib)] internal static extern int bf_is_socket(byte* path);
+
+    [DllImport(Lib)] internal static extern int bf_thread_register();
+    [DllImport(Lib)] internal static extern void bf_thread_unregister();
+
+    [DllImport(Lib)] internal static extern int bf_mempool_create(byte* name, uint n, nint* pool);
+    [DllImport(Lib)] internal static extern void bf_mempool_free(nint pool);
+
+    [DllImport(Lib)] internal static extern int bf_vdev_add(byte* name, byte* args);
+    [DllImport(Lib)] internal static extern int bf_vdev_remove(byte* name);
+    [DllImport(Lib)] internal static extern int bf_port_by_name(byte* name);
+    [DllImport(Lib)] internal static extern int bf_port_next(ushort port);
+    [DllImport(Lib)] internal static extern int bf_port_name(ushort port, byte* buf, nuint len);
+    [DllImport(Lib)] internal static extern int bf_port_setup(ushort port, nint pool, ushort nbRxd, ushort nbTxd, int promisc);
+    [DllImport(Lib)] internal static extern int bf_port_start(ushort port);
+    [DllImport(Lib)] internal static extern int bf_port_stop(ushort port);
+    [DllImport(Lib)] internal static extern int bf_port_close(ushort port);
+    [DllImport(Lib)] internal static extern int bf_port_mtu(ushort port, ushort* mtu, ushort* maxMtu);
+    [DllImport(Lib)] internal static extern int bf_port_set_mtu(ushort port, ushort mtu);
+    [DllImport(Lib)] internal static extern int bf_port_mac(ushort port, byte* mac);
+    [DllImport(Lib)] internal static extern int bf_port_stats(ushort port, ulong* stats);
+
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern ushort bf_rx_burst(ushort port, ushort queue, nint* pkts, ushort n);
+
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern ushort bf_tx_burst(ushort port, ushort queue, nint* pkts, ushort n);
+
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern void bf_pktmbuf_free_bulk(nint* pkts, uint n);
+
+    [DllImport(Lib)] internal static extern int bf_mbuf_offset(int field);
+
+    /// <summary>A NUL-terminated UTF-8 copy of <paramref name="s"/> for the native side.</summary>
+    internal static byte[] Utf8Z(string s)
+    {
+        var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+        Encoding.UTF8.GetBytes(s, bytes);
+        return bytes;
+    }
+
+    /// <summary>DPDK's text for a negative return value, e.g. "File exists (errno 17)".</summary>
+    internal static string Error(int ret)
+    {
+        var errnum = ret < 0 ? -ret : ret;
+        var buf = stackalloc byte[256];
+        bf_strerror(errnum, buf, 256);
+        return $"{Marshal.PtrToStringUTF8((nint)buf)} (errno {errnum})";
+    }
+
+    internal static string? PortName(ushort port)
+    {
+        var buf = stackalloc byte[64];
+        return bf_port_name(port, buf, 64) < 0 ? null : Marshal.PtrToStringUTF8((nint)buf);
+    }
+
+    internal static int PortByName(string name)
+    {
+        fixed (byte* n = Utf8Z(name))
+        {
+            return bf_port_by_name(n);
+        }
+    }
+
+    internal static string? RuntimeDir()
+    {
+        var buf = stackalloc byte[4096];
+        return bf_eal_runtime_dir(buf, 4096) < 0 ? null : Marshal.PtrToStringUTF8((nint)buf);
+    }
+
+    /// <summary>1 when <paramref name="path"/> is a unix socket, 0 when it is another file, -errno (ENOENT) otherwise.</summary>
+    internal static int IsSocket(string path)
+    {
+        fixed (byte* p = Utf8Z(path))
+        {
+            return bf_is_socket(p);
+        }
+    }
+}

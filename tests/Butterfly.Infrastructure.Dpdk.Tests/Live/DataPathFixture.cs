@@ -1,0 +1,69 @@
+using Butterfly.Application.Ports;
+using Butterfly.Domain.Nics;
+
+namespace Butterfly.Infrastructure.Dpdk.Tests.Live;
+
+/// <summary>
+/// One real <see cref="DpdkDataPath"/> for the whole test assembly: EAL can be initialised only
+/// once per process. It runs with the default EAL arguments (no hugepages, a tap underlay), whose
+/// file prefix and tap name derive from a fresh temporary socket directory, so nothing is shared
+/// with a daemon or another test run. Needs root (taps, /var/run/dpdk).
+/// </summary>
+public sealed class DataPathFixture : IDisposable
+{
+    public DataPathFixture()
+    {
+        SocketDir = Directory.CreateTempSubdirectory("bf-dpdk-test-").FullName;
+        GraphCpu = Environment.ProcessorCount > 1 ? 1 : 0;
+        Options = new DataPathOptions(SocketDir, DpdkArgs: null, GraphCpu, DpdkPort: 0, NicMtu: "1400",
+            PacketTrace: false, NoOffload: false, UnderlayIp: "127.0.0.1");
+        DataPath = DpdkDataPath.Start(Options, new Serilog.LoggerConfiguration().CreateLogger());
+    }
+
+    public string SocketDir { get; }
+
+    public int GraphCpu { get; }
+
+    /// <summary>A CPU for traffic generators: the packet thread is on CPU 1 whenever there are two.</summary>
+    public static int GeneratorCpu => 0;
+
+    public DataPathOptions Options { get; }
+
+    public DpdkDataPath DataPath { get; }
+
+    public string UnderlayTap => EalArguments.UnderlayTapFor(DataPath.FilePrefix);
+
+    public static DataPathNic Nic(string id, NicType type, string mac = "52:54:00:00:d7:11") => new(id, type, mac, 42, false);
+
+    /// <summary>
+    /// Polls the counters of <paramref name="nicId"/> until <paramref name="until"/> holds or 30 s
+    /// pass; <paramref name="context"/> (e.g. a generator's log) explains a timeout.
+    /// </summary>
+    public static NicCounters WaitForCounters(IDataPath dataPath, string nicId, Func<NicCounters, bool> until, Func<string> context)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        NicCounters? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            last = dataPath.CountersOf(nicId);
+            if (last is { } c && until(c))
+            {
+                return c;
+            }
+            Thread.Sleep(50);
+        }
+        throw new TimeoutException($"NIC {nicId}: counters {last} after 30 s\n{context()}");
+    }
+
+    public void Dispose()
+    {
+        DataPath.Dispose();
+        Directory.Delete(SocketDir, recursive: true);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class DataPathCollection : ICollectionFixture<DataPathFixture>
+{
+    public const string Name = "dpdk data path";
+}

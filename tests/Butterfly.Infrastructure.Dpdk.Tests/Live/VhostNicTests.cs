@@ -1,0 +1,120 @@
+using System.Net.Sockets;
+using Butterfly.Application.Ports;
+using Butterfly.Domain.Nics;
+
+namespace Butterfly.Infrastructure.Dpdk.Tests.Live;
+
+[Collection(DataPathCollection.Name)]
+public sealed class VhostNicTests(DataPathFixture fixture) : IDisposable
+{
+    private readonly DpdkDataPath _dp = fixture.DataPath;
+
+    public void Dispose() => Assert.Empty(_dp.Reconcile([]));
+
+    [Fact]
+    public void Frames_from_a_real_frontend_are_counted_in_and_dropped()
+    {
+        var nic = DataPathFixture.Nic("vh-count", NicType.VhostUserServer);
+        Assert.Empty(_dp.Reconcile([nic]));
+        var socket = _dp.PathOf(nic);
+        Assert.Equal(Path.Combine(fixture.SocketDir, "vh-count"), socket);
+
+        using var frontend = TestPmd.Start(socket, DataPathFixture.GeneratorCpu);
+        var counters = DataPathFixture.WaitForCounters(_dp, nic.Id, c => c is { BytesIn: > 0, Drops: > 0 }, () => frontend.Log);
+
+        Assert.True(counters.PacketsIn > 0);
+        Assert.True(counters.BytesIn >= counters.PacketsIn * 60, $"{counters.BytesIn} bytes for {counters.PacketsIn} frames");
+        Assert.Equal(0UL, counters.BytesOut);
+    }
+
+    [Fact]
+    public void A_nic_replaced_or_removed_while_a_frontend_is_attached_gets_a_fresh_socket()
+    {
+        var nic = DataPathFixture.Nic("vh-attached", NicType.VhostUserServer);
+        Assert.Empty(_dp.Reconcile([nic]));
+        using var frontend = TestPmd.Start(_dp.PathOf(nic), DataPathFixture.GeneratorCpu);
+        DataPathFixture.WaitForCounters(_dp, nic.Id, c => c.PacketsIn > 0, () => frontend.Log);
+        var inode = Inode(_dp.PathOf(nic));
+
+        var changed = nic with { Mac = "52:54:00:00:d7:99" };
+        Assert.Empty(_dp.Reconcile([changed]));
+        Assert.NotEqual(inode, Inode(_dp.PathOf(nic)));
+        Assert.Contains("52:54:00:00:d7:99", _dp.GraphDot(), StringComparison.Ordinal);
+        Connect(_dp.PathOf(nic));
+
+        Assert.Empty(_dp.Reconcile([]));
+        Assert.False(File.Exists(_dp.PathOf(nic)));
+        Assert.Null(_dp.CountersOf(nic.Id));
+    }
+
+    [Fact]
+    public void A_stale_socket_left_by_a_killed_daemon_is_replaced()
+    {
+        var nic = DataPathFixture.Nic("vh-stale", NicType.VhostUserServer);
+        var path = _dp.PathOf(nic);
+        // A process that dies leaves its bound socket file (.NET would unlink it on Dispose).
+        var (code, output) = Shell.Run("/usr/bin/python3", "-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", path);
+        Assert.True(code == 0 && File.Exists(path), output);
+        Assert.Null(_dp.Validate(nic));
+
+        Assert.Empty(_dp.Reconcile([nic]));
+        Connect(path);
+        Assert.Equal(new NicCounters(0, 0, 0, 0, 0), _dp.CountersOf(nic.Id));
+    }
+
+    [Fact]
+    public void A_file_in_the_way_of_the_socket_is_reported_not_removed()
+    {
+        var nic = DataPathFixture.Nic("vh-file", NicType.VhostUserServer);
+        var path = _dp.PathOf(nic);
+        File.WriteAllText(path, "not a socket");
+        try
+        {
+            var errors = _dp.Reconcile([nic]);
+            Assert.Contains("exists and is not a socket", errors["vh-file"], StringComparison.Ordinal);
+            Assert.Equal("not a socket", File.ReadAllText(path));
+            Assert.Null(_dp.CountersOf(nic.Id));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Only_the_failing_nic_is_reported_and_the_others_are_made()
+    {
+        var good = DataPathFixture.Nic("vh-good", NicType.VhostUserServer);
+        var bench = DataPathFixture.Nic("bench1", NicType.Bench);
+        var errors = _dp.Reconcile([good, bench, good with { Vni = 7 }]);
+
+        Assert.Equal(2, errors.Count);
+        Assert.Contains("not supported by this data path yet", errors["bench1"], StringComparison.Ordinal);
+        Assert.Contains("listed twice", errors["vh-good"], StringComparison.Ordinal);
+        Assert.NotNull(_dp.CountersOf("vh-good"));
+        Assert.Null(_dp.CountersOf("bench1"));
+    }
+
+    [Fact]
+    public void Nics_beyond_the_dpdk_port_limit_are_reported_one_by_one()
+    {
+        var maxPorts = Butterfly.Infrastructure.Dpdk.Native.Shim.bf_max_ports();
+        var nics = Enumerable.Range(0, maxPorts + 3).Select(i => DataPathFixture.Nic($"vh-many{i:D2}", NicType.VhostUserServer)).ToList();
+
+        var errors = _dp.Reconcile(nics);
+
+        Assert.Equal(4, errors.Count); // the underlay holds one port
+        Assert.All(errors.Values, e => Assert.Contains("no DPDK port left", e, StringComparison.Ordinal));
+        Assert.Equal(maxPorts - 1, nics.Count(n => _dp.CountersOf(n.Id) is not null));
+        Assert.Empty(_dp.Reconcile([]));
+        Assert.Empty(Directory.GetFiles(fixture.SocketDir));
+    }
+
+    private static void Connect(string path)
+    {
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        client.Connect(new UnixDomainSocketEndPoint(path));
+    }
+
+    private static string Inode(string path) => Shell.Run("stat", "-c", "%i", path).Output.Trim();
+}

@@ -1,0 +1,71 @@
+using Butterfly.Application.Ports;
+using Butterfly.Domain.Nics;
+
+namespace Butterfly.Infrastructure.Dpdk.Tests;
+
+public sealed class NicPortRulesTests
+{
+    private const string SocketDir = "/run/butterfly";
+
+    private static DataPathNic Nic(string id, NicType type, string mac = "52:54:00:00:d7:11") => new(id, type, mac, 12, false);
+
+    [Theory]
+    [InlineData("vm1")]
+    [InlineData("123456789012345")]
+    [InlineData("a-b_c.d@e")]
+    public void Valid_tap_names_pass(string id) => Assert.Null(NicPortRules.Check(Nic(id, NicType.Tap), SocketDir));
+
+    [Theory]
+    [InlineData("1234567890123456", "too long")]
+    [InlineData("a/b", "not a valid tap interface name")]
+    [InlineData("a b", "not a valid tap interface name")]
+    [InlineData("a:b", "not a valid tap interface name")]
+    [InlineData("tap%d", "not a valid tap interface name")]
+    [InlineData("a,mac=x", "not a valid tap interface name")]
+    [InlineData("été", "not a valid tap interface name")]
+    [InlineData("..", "not a valid tap interface name")]
+    public void Invalid_tap_names_say_why(string id, string reason)
+    {
+        var error = NicPortRules.Check(Nic(id, NicType.Tap), SocketDir);
+        Assert.NotNull(error);
+        Assert.Contains(reason, error, StringComparison.Ordinal);
+        Assert.Contains(id, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Tap_needs_a_parsable_mac()
+    {
+        Assert.Contains("MAC 'zz'", NicPortRules.Check(Nic("vm1", NicType.Tap, "zz"), SocketDir), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Vhost_socket_path_must_fit_sun_path()
+    {
+        var dir = "/tmp/" + new string('d', 90);
+        Assert.Null(NicPortRules.Check(Nic(new string('n', 107 - dir.Length - 1), NicType.VhostUserServer), dir));
+        var error = NicPortRules.Check(Nic(new string('n', 107 - dir.Length), NicType.VhostUserServer), dir);
+        Assert.Contains("108 bytes, longer than the 107", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("a/b")]
+    [InlineData("..")]
+    [InlineData("a,queues=8")]
+    [InlineData("a\nb")]
+    public void Vhost_id_must_be_a_plain_file_name(string id)
+    {
+        Assert.Contains("cannot name a vhost-user socket", NicPortRules.Check(Nic(id, NicType.VhostUserServer), SocketDir), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bench_is_not_supported_yet()
+    {
+        Assert.Equal("NIC 'b1': type BENCH is not supported by this data path yet", NicPortRules.Check(Nic("b1", NicType.Bench), SocketDir));
+    }
+
+    [Fact]
+    public void Empty_id_is_refused()
+    {
+        Assert.Equal("NIC id is empty", NicPortRules.Check(Nic("", NicType.VhostUserServer), SocketDir));
+    }
+}
