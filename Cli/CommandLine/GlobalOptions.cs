@@ -1,0 +1,20 @@
+using Butterfly.Wire;
+
+namespace Butterfly.Cli.CommandLine;
+
+/// <summary>Options accepted anywhere on the line, shared by every chained command.</summary>
+internal sealed class GlobalOptions
+{
+    public string Endpoint { get; set; } = WireProtocol.DefaultClientEndpoint;
+
+    /// <summary>Reply timeout per request; null waits forever like the original client.</summary>
+    public TimeSpan? Timeout { get; set; }
+
+    public string? KeyFile { get; set; }
+
+    public bool Verbose { get; set; }
+
+    public bool Version { get; set; }
+
+    public bool Help { get; set; }
+}

@@ -1,0 +1,190 @@
+namespace Butterfly.Cli.Commands;
+
+/// <summary>Usage texts, one per command path, printed by <c>X help</c> and <c>-h</c>.</summary>
+internal static class Usage
+{
+    private const string GlobalOptions = """
+
+        global options (anywhere on the line):
+            --endpoint, -e EP  endpoint to use (default: tcp://127.0.0.1:9999)
+            --timeout, -t MS   give up after MS milliseconds without reply (default: wait)
+            --key, -k FILE     encryption key file (base64 of 32 bytes)
+            --verbose, -v      print each request and reply in protobuf text format
+            --version, -V      show butterfly version
+            --help, -h         show the help of the command
+
+        """;
+
+    private const string RuleOptions = """
+        rule options:
+            --dir DIRECTION    in or out (default: in)
+            --ip-proto PROTO   tcp, udp, icmp, all, or a number from 0 to 255 (mandatory)
+            --port PORT        a single port (0 to 65535)
+            --port-start PORT  port range start
+            --port-end PORT    port range end
+            --cidr CIDR        addresses to allow, e.g. 10.0.0.0/8
+            --sg-members SG    allow the members of security group SG
+
+        tcp and udp rules need ports (start <= end); set exactly one of --cidr or --sg-members.
+
+        """;
+
+    private static readonly Dictionary<string, string> Texts = new(StringComparer.Ordinal)
+    {
+        [""] = """
+            usage: butterfly COMMAND [options...] [+ COMMAND [options...]]...
+
+            butterfly commands:
+                nic       manage virtual interfaces
+                sg        manage security groups
+                status    show informations about butterfly
+                shutdown  ask butterflyd to stop
+                request   send a protobuf request to butterfly
+                dump      extract Butterfly configuration
+                events    list the changes recorded in the event log
+                state     show the configuration as it was at a time or event
+                restore   bring the configuration back to a time or event
+
+            Commands joined by ' + ' run in order and stop at the first failure.
+            "butterfly COMMAND help" shows the usage of a command.
+
+            """,
+        ["nic"] = """
+            butterfly nic subcommands:
+                list     list all nics id
+                stats    show nic statistics
+                details  prints nics's details
+                sg       manage security groups attached to a nic
+                add      create a new nic
+                update   update a nic
+                del      remove nic(s)
+                help     print this and return 0
+
+            """,
+        ["nic list"] = "usage: butterfly nic list [options...]\n\nShow all created nics in butterfly\n",
+        ["nic stats"] = "usage: butterfly nic stats NIC [options...]\n\nShow some statistics of a vnic (in bytes)\n",
+        ["nic details"] = "usage: butterfly nic details NIC [options...]\n\nShow vnic details\n",
+        ["nic add"] = """
+            usage: butterfly nic add [options...]
+
+            Create a nic and print its path (vhost-user socket or tap name).
+            options:
+                --id ID               interface's id (mandatory)
+                --mac MAC             virtual interface's mac (mandatory)
+                --vni VNI             virtual network id < 2^24 (mandatory)
+                --ip IP               virtual interface's ip (v4 or v6), repeatable
+                --sg SG               security group of the nic, repeatable
+                --type TYPE           VHOST_USER_SERVER (default), TAP or BENCH
+                --enable-antispoof    enable antispoof protection (default: off)
+                --bypass-filtering    remove all filters and protection
+                --packet-trace BOOL   true/false: trace the nic or not (default: server behaviour)
+                --trace-path PATH     where to store the pcap file (needs --packet-trace true)
+                --btype BTYPE         BENCH only: ICMP_SND_LIKE or ICMP_RCV_LIKE
+                --dip IP              BENCH only: destination IP
+                --dmac MAC            BENCH only: destination MAC
+
+            """,
+        ["nic update"] = """
+            usage: butterfly nic update [options...]
+
+            options:
+                --id ID                   interface's id (mandatory)
+                --ip IP                   new ip list (v4 or v6), repeatable; "--ip -e" clears it
+                --enable-antispoof BOOL   true/false: enable antispoof
+                --packet-trace BOOL       true/false: trace the nic or not
+                --trace-path PATH         where to store the pcap file (needs --packet-trace true)
+
+            """,
+        ["nic del"] = "usage: butterfly nic del NIC [NIC...] [options...]\n\nDestroy one or more vnic\n",
+        ["nic sg"] = """
+            butterfly nic sg subcommands:
+                list  list security groups attached to a nic
+                add   add one or more security group to a nic
+                del   removes one or more security group of a nic
+                set   update all security groups of a nic (none: clear them)
+
+            """,
+        ["nic sg list"] = "usage: butterfly nic sg list NIC [options...]\n\nList security groups applied to a vnic\n",
+        ["nic sg add"] = "usage: butterfly nic sg add NIC SG [SG...] [options...]\n\nAdd security groups to a vnic\n",
+        ["nic sg del"] = "usage: butterfly nic sg del NIC SG [SG...] [options...]\n\nRemove security groups from a vnic\n",
+        ["nic sg set"] = "usage: butterfly nic sg set NIC [SG...] [options...]\n\nOverwrite security group listing of a vnic (no SG: clear it)\n",
+        ["sg"] = """
+            butterfly sg subcommands:
+                list    list security groups
+                add     create one or more security groups
+                del     remove one or more security groups
+                rule    manage security group rules
+                member  manage security group members
+
+            """,
+        ["sg list"] = "usage: butterfly sg list [options...]\n\nList all available security groups\n",
+        ["sg add"] = "usage: butterfly sg add SG [SG...] [options...]\n\nCreate new security groups\nNote that creating a new security group when it already\nexists will overwrite the existing SG with an empty one.\n",
+        ["sg del"] = "usage: butterfly sg del SG [SG...] [options...]\n\nDelete one or more security group\n",
+        ["sg rule"] = """
+            butterfly sg rule subcommands:
+                list  list security group rules
+                add   create a new rule
+                del   remove rule
+
+            """,
+        ["sg rule list"] = "usage: butterfly sg rule list SG [options...]\n\nList all firewalling rules of a security group\n",
+        ["sg rule add"] = "usage: butterfly sg rule add SG [rule options...]\n\nAdd a new firewalling rule inside a security group\n" + RuleOptions,
+        ["sg rule del"] = "first usage: butterfly sg rule del SG RULE_ID\nsecond usage: butterfly sg rule del SG [rule options...]\n\nRemove a firewalling rule from a security group\nYou can get RULE_ID from sg rule list subcommand\n" + RuleOptions,
+        ["sg member"] = """
+            butterfly sg member subcommands:
+                list  list members of a security group
+                add   add member to a security group
+                del   remove member of a security group
+
+            """,
+        ["sg member list"] = "usage: butterfly sg member list SG [options...]\n\nList members of a security group\n",
+        ["sg member add"] = "usage: butterfly sg member add SG IP [options...]\n\nAdd a member (IP) to a security group\n",
+        ["sg member del"] = "usage: butterfly sg member del SG IP [options...]\n\nRemove a member (IP) from a security group\n",
+        ["status"] = "usage: butterfly status [options...]\n\nShow butterfly status informations\n",
+        ["shutdown"] = "usage: butterfly shutdown [options...]\n\nAsk butterfly to quit\n",
+        ["request"] = "usage: butterfly request REQUEST_FILE [options...]\n\nSend the proto.Messages written in protobuf text format in REQUEST_FILE.\noptions:\n    --stdout   prints protobuf response to stdout\n",
+        ["dump"] = """
+            usage: butterfly dump [options...]
+
+            Dump all butterfly configuration (nics and security groups) to stdout.
+            The generated data contains all requests ready to send to an other Butterfly
+            Example:
+            - butterfly dump > butterfly.dump
+            - butterfly shutdown
+            - start butterfly again
+            - butterfly request butterfly.dump
+
+            """,
+        ["events"] = """
+            usage: butterfly events [--nic ID | --sg ID] [--since TIME] [--until TIME] [--limit N] [--json]
+
+            List the recorded changes, oldest first, one line per event:
+            SEQUENCE TIME TYPE KIND/ID origin=CLIENT message_id=ID DATA
+            TIME is RFC 3339 (2026-11-26T10:00:00Z), relative (-30s, -15m, -2h, -1d, -1w),
+            now, or an event sequence number.
+                --json   print a JSON array instead
+
+            """,
+        ["state"] = """
+            usage: butterfly state --at TIME|SEQ [--json]
+
+            Show the configuration as it was at TIME or right after event SEQ, as the
+            requests that rebuild it (what `butterfly dump` prints), or as JSON.
+            TIME is RFC 3339 (2026-11-26T10:00:00Z) or relative (-15m, -2h, -1d).
+
+            """,
+        ["restore"] = """
+            usage: butterfly restore --to TIME|SEQ
+
+            Bring the live configuration back to what it was at TIME or right after
+            event SEQ. History is kept: the changes are appended as new events.
+            TIME is RFC 3339 (2026-11-26T10:00:00Z) or relative (-15m, -2h, -1d).
+
+            """,
+    };
+
+    public static string For(string path) =>
+        (Texts.TryGetValue(path, out var text) ? text : Texts[""]) + GlobalOptions;
+
+    public static IEnumerable<string> Paths => Texts.Keys;
+}
