@@ -1,0 +1,174 @@
+using System.Runtime.InteropServices;
+using Butterfly.Api.Zmq.Logging;
+using Butterfly.Api.Zmq.Options;
+using Butterfly.Api.Zmq.Server;
+using Butterfly.Application;
+using Butterfly.Application.Configuration;
+using Butterfly.Application.Ports;
+using Butterfly.Infrastructure.Dpdk;
+using Butterfly.Infrastructure.Events;
+using Butterfly.Wire;
+using Mediator;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using NetMQ;
+using Serilog;
+using Serilog.Core;
+using ILogger = Serilog.ILogger;
+
+namespace Butterfly.Api.Zmq.Hosting;
+
+/// <summary>
+/// The composition root of butterflyd: logging, the event store, the data path, the
+/// application services, the configuration restored from the log, then the API. Every
+/// start-up failure is one line on stderr and exit code 1; SIGINT, SIGTERM, SIGQUIT and
+/// app_quit stop the API after the group in progress, dispose the data path (which runs
+/// rte_eal_cleanup) and the store, and exit 0.
+/// </summary>
+internal static class Daemon
+{
+    public const int ExitFailure = 1;
+
+    public static int Run(DaemonOptions options, IReadOnlyList<string> warnings)
+    {
+        using var shutdown = new CancellationTokenSource();
+        // Registered first, so a signal during a slow start-up (replaying a long log) still
+        // leads to a clean stop instead of the runtime's abrupt default.
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, shutdown));
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, shutdown));
+        using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => OnSignal(c, shutdown));
+
+        byte[]? key = null;
+        if (options.KeyFile is not null)
+        {
+            key = LegacyEnvelope.TryLoadKeyFile(options.KeyFile, out var keyError);
+            if (key is null)
+            {
+                return Fail(null, keyError!);
+            }
+        }
+
+        // The options were checked by OptionsLoader, so the level name is known.
+        _ = LogLevels.TryParse(options.LogLevel, out var level);
+        var levelSwitch = new LoggingLevelSwitch(level);
+        using var logger = DaemonLogging.Create(levelSwitch, options.NoSyslog);
+        logger.Information("butterflyd starting: {Version}", VersionInfo.Line);
+        foreach (var warning in warnings)
+        {
+            logger.Warning("{Warning}", warning);
+        }
+
+        logger.Information(key is null ? "No encryption configured" : "Encryption key loaded: clear API requests are refused");
+        try
+        {
+            return Serve(options, key, levelSwitch, logger, shutdown.Token);
+        }
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        {
+            logger.Information("Stopped by a signal during start-up");
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return Fail(options.NoSyslog ? null : logger, $"unexpected failure: {e.Message}", e);
+        }
+    }
+
+    private static int Serve(DaemonOptions options, byte[]? key, LoggingLevelSwitch levelSwitch, Logger logger, CancellationToken shutdown)
+    {
+        IEventStore store;
+        try
+        {
+            store = EventStores.OpenAsync(options.EventStore, logger, shutdown).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Fail(options.NoSyslog ? null : logger, $"cannot open the event store '{options.EventStore}': {e.Message}", e);
+        }
+
+        try
+        {
+            DpdkDataPath dataPath;
+            try
+            {
+                dataPath = DpdkDataPath.Start(
+                    new DataPathOptions(options.SocketDir, options.DpdkArgs, options.GraphCpuCore, options.DpdkPort,
+                        options.NicMtu, options.PacketTrace, options.NoOffload, options.Ip),
+                    logger);
+            }
+            catch (Exception e)
+            {
+                return Fail(options.NoSyslog ? null : logger, $"cannot start the data path: {e.Message}", e);
+            }
+
+            using (dataPath)
+            {
+                return ServeWith(options, key, levelSwitch, logger, store, dataPath, shutdown);
+            }
+        }
+        finally
+        {
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            logger.Information("Event store closed");
+        }
+    }
+
+    private static int ServeWith(DaemonOptions options, byte[]? key, LoggingLevelSwitch levelSwitch, Logger logger,
+        IEventStore store, IDataPath dataPath, CancellationToken shutdown)
+    {
+        var host = new HostControl(levelSwitch, logger);
+        var services = new ServiceCollection()
+            .AddButterflyApplication()
+            .AddSingleton(store)
+            .AddSingleton(dataPath)
+            .AddSingleton<IHostControl>(host)
+            .AddSingleton(TimeProvider.System)
+            // Serilog's level switch decides what is logged, so the bridge lets everything through.
+            .AddLogging(b => b.AddSerilog(logger).SetMinimumLevel(LogLevel.Trace));
+        using var provider = services.BuildServiceProvider();
+
+        var configuration = provider.GetRequiredService<ConfigurationStore>();
+        try
+        {
+            configuration.LoadAsync(shutdown).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Fail(options.NoSyslog ? null : logger, $"cannot restore the configuration from {store.Description}: {e.Message}", e);
+        }
+
+        var dispatcher = new MessageDispatcher(provider.GetRequiredService<IMediator>(), dataPath, options.PacketTrace, logger);
+        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger);
+        var bindError = server.Bind();
+        if (bindError is not null)
+        {
+            return Fail(options.NoSyslog ? null : logger, bindError);
+        }
+
+        using (shutdown.Register(server.Stop))
+        {
+            server.Run();
+        }
+
+        logger.Information("butterflyd stopping");
+        server.Dispose();
+        // Lets the sockets' linger deliver the last replies (app_quit's) before exit.
+        NetMQConfig.Cleanup(block: true);
+        return 0;
+    }
+
+    private static void OnSignal(PosixSignalContext context, CancellationTokenSource shutdown)
+    {
+        // Handled here: the default action would end the process without cleaning up DPDK.
+        context.Cancel = true;
+        shutdown.Cancel();
+    }
+
+    /// <summary>One clear line on stderr (and in syslog when that is where logs go).</summary>
+    private static int Fail(ILogger? logger, string message, Exception? exception = null)
+    {
+        logger?.Error(exception, "{Message}", message);
+        Console.Error.WriteLine($"butterflyd: {message}");
+        return ExitFailure;
+    }
+}

@@ -1,0 +1,54 @@
+namespace Butterfly.Api.Zmq.Options;
+
+/// <summary>
+/// The daemon's settings after the command line and the INI file have been merged and
+/// checked (see <see cref="OptionsLoader"/>). Command-line values win over the file.
+/// </summary>
+internal sealed record DaemonOptions
+{
+    public const string DefaultEndpoint = Butterfly.Wire.WireProtocol.DefaultServerEndpoint;
+    public const string DefaultLogLevel = "error";
+    public const string DefaultEventStore = "file:/var/lib/butterfly/events";
+
+    /// <summary>VXLAN endpoint address of this host (IPv4 or IPv6), in canonical text.</summary>
+    public required string Ip { get; init; }
+
+    /// <summary>The ZeroMQ endpoint the API binds (tcp:// only).</summary>
+    public string Endpoint { get; init; } = DefaultEndpoint;
+
+    /// <summary>Where vhost-user sockets are made.</summary>
+    public required string SocketDir { get; init; }
+
+    /// <summary>none, error, warning, info or debug.</summary>
+    public string LogLevel { get; init; } = DefaultLogLevel;
+
+    /// <summary>Log to stderr instead of syslog.</summary>
+    public bool NoSyslog { get; init; }
+
+    /// <summary>CPU of the packet thread.</summary>
+    public int GraphCpuCore { get; init; }
+
+    /// <summary>Trace the underlay to pcap and make per-NIC tracing the default.</summary>
+    public bool PacketTrace { get; init; }
+
+    /// <summary>Raw DPDK EAL arguments, or null for the data path's defaults.</summary>
+    public string? DpdkArgs { get; init; }
+
+    /// <summary>Which DPDK port is the underlay.</summary>
+    public int DpdkPort { get; init; }
+
+    /// <summary>Underlay MTU ("max" or a number), or null to leave it unchanged.</summary>
+    public string? NicMtu { get; init; }
+
+    /// <summary>Do not offer TSO to guests.</summary>
+    public bool NoOffload { get; init; }
+
+    /// <summary>Path of the base64 key file; when set only encrypted requests are accepted.</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>Event store destination: <c>file:DIR</c> or a PostgreSQL connection string.</summary>
+    public string EventStore { get; init; } = DefaultEventStore;
+
+    /// <summary>The INI file the settings were read from, if any.</summary>
+    public string? ConfigFile { get; init; }
+}

@@ -1,0 +1,51 @@
+namespace Butterfly.Api.Zmq.Options;
+
+/// <summary>
+/// One butterflyd option as cli.md lists it: its command-line spellings, its INI key (if
+/// the file may set it) and its help line. <see cref="OptionSpecs.All"/> is the single
+/// table the command-line parser, the INI reader and the usage text are built from.
+/// </summary>
+internal sealed record OptionSpec(
+    string Name,
+    char? Short,
+    string? ValueName,
+    string Help,
+    string? IniSection = null,
+    string? IniKey = null,
+    string? IniAlias = null)
+{
+    public bool TakesValue => ValueName is not null;
+
+    public string Long => "--" + Name;
+
+    /// <summary>How errors name the option: "-i/--ip" or "--dpdk-port".</summary>
+    public string Display => Short is { } s ? $"-{s}/{Long}" : Long;
+}
+
+internal static class OptionSpecs
+{
+    public static readonly OptionSpec Config = new("config", 'c', "FILE", "INI file; command-line options win over it");
+    public static readonly OptionSpec Ip = new("ip", 'i', "IP", "VXLAN endpoint address of this host, IPv4 or IPv6 (required)", "general", "ip");
+    public static readonly OptionSpec Endpoint = new("endpoint", 'e', "EP", $"ZeroMQ endpoint of the API (default {DaemonOptions.DefaultEndpoint})", "general", "endpoint");
+    public static readonly OptionSpec SocketDir = new("socket-dir", 's', "DIR", "directory where vhost-user sockets are made (required)", "general", "socket-dir");
+    public static readonly OptionSpec LogLevel = new("log-level", 'l', "LEVEL", "none, error, warning, info or debug (default error)", "general", "log-level");
+    public static readonly OptionSpec NoSyslog = new("no-syslog", null, null, "log to stderr instead of syslog (the level still applies)");
+    public static readonly OptionSpec GraphCpuCore = new("graph-cpu-core", 'u', "N", "CPU of the packet thread (default 0)", "general", "graph-core-id", "graph-cpu-core");
+    public static readonly OptionSpec PacketTrace = new("packet-trace", 't', null, "trace the underlay to pcap and make per-NIC tracing the default");
+    public static readonly OptionSpec DpdkArgs = new("dpdk-args", null, "\"ARGS\"", "raw DPDK EAL arguments, e.g. --vdev=net_af_packet0,iface=eth1", "general", "dpdk-args");
+    public static readonly OptionSpec DpdkHelp = new("dpdk-help", null, null, "print the DPDK EAL help and exit");
+    public static readonly OptionSpec DpdkPort = new("dpdk-port", null, "N", "which DPDK port is the underlay (default 0)", "general", "dpdk-port");
+    public static readonly OptionSpec NicMtu = new("nic-mtu", 'm', "N|max", "underlay MTU (default: unchanged)", "general", "nic-mtu");
+    public static readonly OptionSpec NoOffload = new("no-offload", null, null, "do not offer TSO to guests");
+    public static readonly OptionSpec Key = new("key", 'k', "FILE", "base64 32-byte key: only encrypted API requests are accepted", "security", "encryption_key_path");
+    public static readonly OptionSpec EventStore = new("event-store", null, "DEST", $"event log: file:DIR or a PostgreSQL connection string (default {DaemonOptions.DefaultEventStore})", "general", "event-store");
+    public static readonly OptionSpec Version = new("version", 'V', null, "print the version and exit");
+    public static readonly OptionSpec Help = new("help", 'h', null, "print this help and exit");
+
+    /// <summary>Every option, in the order the usage text lists them.</summary>
+    public static readonly IReadOnlyList<OptionSpec> All =
+    [
+        Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, DpdkArgs,
+        DpdkHelp, DpdkPort, NicMtu, NoOffload, Key, EventStore, Version, Help,
+    ];
+}

@@ -1,0 +1,294 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Butterfly.Api.Zmq.Logging;
+
+namespace Butterfly.Api.Zmq.Options;
+
+/// <summary>What butterflyd was asked to do.</summary>
+internal enum StartupAction
+{
+    Run,
+    ShowHelp,
+    ShowVersion,
+    ShowDpdkHelp,
+    Fail,
+}
+
+/// <summary>
+/// The outcome of reading the options: an action, the merged options when it is
+/// <see cref="StartupAction.Run"/>, one error line when it is <see cref="StartupAction.Fail"/>,
+/// and warnings (such as unknown INI keys) to log once logging is up.
+/// </summary>
+internal sealed record LoadedOptions(StartupAction Action, DaemonOptions? Options, string? Error, IReadOnlyList<string> Warnings)
+{
+    public static LoadedOptions Failed(string error) => new(StartupAction.Fail, null, error, []);
+}
+
+/// <summary>
+/// Merges the command line with the optional INI file (the command line wins) and checks
+/// every value, so that a bad setting is reported as one line naming where it came from.
+/// The only I/O is reading the INI file through the given delegate.
+/// </summary>
+internal static class OptionsLoader
+{
+    /// <summary>A raw value and where it came from ("-i/--ip" or "file.ini:3: ip").</summary>
+    private readonly record struct Setting(string Value, string Origin);
+
+    public static LoadedOptions Load(IReadOnlyList<string> args, Func<string, string> readFile)
+    {
+        var cmd = CommandLine.Parse(args, out var error);
+        if (error is not null)
+        {
+            return LoadedOptions.Failed(error);
+        }
+
+        if (cmd.ContainsKey(OptionSpecs.Help.Name))
+        {
+            return new LoadedOptions(StartupAction.ShowHelp, null, null, []);
+        }
+
+        if (cmd.ContainsKey(OptionSpecs.Version.Name))
+        {
+            return new LoadedOptions(StartupAction.ShowVersion, null, null, []);
+        }
+
+        if (cmd.ContainsKey(OptionSpecs.DpdkHelp.Name))
+        {
+            return new LoadedOptions(StartupAction.ShowDpdkHelp, null, null, []);
+        }
+
+        var settings = new Dictionary<string, Setting>(StringComparer.Ordinal);
+        var warnings = new List<string>();
+        cmd.TryGetValue(OptionSpecs.Config.Name, out var configFile);
+        if (configFile is not null)
+        {
+            error = ReadIni(configFile, readFile, settings, warnings);
+            if (error is not null)
+            {
+                return LoadedOptions.Failed(error);
+            }
+        }
+
+        foreach (var (name, value) in cmd)
+        {
+            settings[name] = new Setting(value, OptionSpecs.All.First(o => o.Name == name).Display);
+        }
+
+        var options = Build(settings, configFile, out error);
+        return options is null
+            ? LoadedOptions.Failed(error!)
+            : new LoadedOptions(StartupAction.Run, options, null, warnings);
+    }
+
+    private static string? ReadIni(string path, Func<string, string> readFile, Dictionary<string, Setting> settings, List<string> warnings)
+    {
+        string text;
+        try
+        {
+            text = readFile(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"cannot read configuration file '{path}': {e.Message}";
+        }
+
+        var entries = IniFile.Parse(text, path, out var error);
+        if (entries is null)
+        {
+            return error;
+        }
+
+        foreach (var entry in entries)
+        {
+            var spec = OptionSpecs.All.FirstOrDefault(o =>
+                o.IniSection == entry.Section && (o.IniKey == entry.Key || o.IniAlias == entry.Key));
+            if (spec is null)
+            {
+                warnings.Add($"{path}:{entry.Line}: unknown key '{entry.Key}' in [{entry.Section}], ignored");
+                continue;
+            }
+
+            settings[spec.Name] = new Setting(entry.Value, $"{path}:{entry.Line}: {entry.Key}");
+        }
+
+        return null;
+    }
+
+    private static DaemonOptions? Build(Dictionary<string, Setting> s, string? configFile, out string? error)
+    {
+        error = null;
+        if (!s.TryGetValue(OptionSpecs.Ip.Name, out var ip) || ip.Value.Length == 0)
+        {
+            error = "no VXLAN endpoint address: give -i/--ip IP (or 'ip' in [general] of the configuration file)";
+            return null;
+        }
+
+        if (!s.TryGetValue(OptionSpecs.SocketDir.Name, out var socketDir) || socketDir.Value.Length == 0)
+        {
+            error = "no socket directory: give -s/--socket-dir DIR (or 'socket-dir' in [general] of the configuration file)";
+            return null;
+        }
+
+        var options = new DaemonOptions
+        {
+            Ip = CheckIp(ip, ref error),
+            SocketDir = socketDir.Value,
+            ConfigFile = configFile,
+            NoSyslog = s.ContainsKey(OptionSpecs.NoSyslog.Name),
+            PacketTrace = s.ContainsKey(OptionSpecs.PacketTrace.Name),
+            NoOffload = s.ContainsKey(OptionSpecs.NoOffload.Name),
+        };
+
+        if (s.TryGetValue(OptionSpecs.Endpoint.Name, out var endpoint))
+        {
+            options = options with { Endpoint = CheckEndpoint(endpoint, ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.LogLevel.Name, out var level))
+        {
+            options = options with { LogLevel = CheckLogLevel(level, ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.GraphCpuCore.Name, out var core))
+        {
+            options = options with { GraphCpuCore = CheckInt(core, 0, 1023, "a CPU number", ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.DpdkPort.Name, out var port))
+        {
+            options = options with { DpdkPort = CheckInt(port, 0, ushort.MaxValue - 1, "a DPDK port number", ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.NicMtu.Name, out var mtu))
+        {
+            options = options with { NicMtu = CheckMtu(mtu, ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.DpdkArgs.Name, out var dpdkArgs) && !string.IsNullOrWhiteSpace(dpdkArgs.Value))
+        {
+            options = options with { DpdkArgs = dpdkArgs.Value.Trim() };
+        }
+
+        if (s.TryGetValue(OptionSpecs.Key.Name, out var key))
+        {
+            options = options with { KeyFile = CheckNotEmpty(key, "a key file path", ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.EventStore.Name, out var store))
+        {
+            options = options with { EventStore = CheckNotEmpty(store, "an event store (file:DIR or a PostgreSQL connection string)", ref error) };
+        }
+
+        return error is null ? options : null;
+    }
+
+    private static string CheckIp(Setting s, ref string? error)
+    {
+        var text = s.Value.Trim();
+        // IPAddress.TryParse also takes "1" or "1.2" as IPv4; only dotted quads and IPv6 are meant.
+        var ok = IPAddress.TryParse(text, out var address) &&
+                 (address.AddressFamily == AddressFamily.InterNetworkV6
+                     ? text.Contains(':', StringComparison.Ordinal) && address.ScopeId == 0
+                     : text.Split('.').Length == 4);
+        if (!ok)
+        {
+            error ??= $"{s.Origin}: '{s.Value}' is not an IPv4 or IPv6 address";
+            return text;
+        }
+
+        return address!.ToString();
+    }
+
+    private static string CheckEndpoint(Setting s, ref string? error)
+    {
+        var problem = EndpointProblem(s.Value);
+        if (problem is not null)
+        {
+            error ??= $"{s.Origin}: '{s.Value}': {problem}";
+        }
+
+        return s.Value;
+    }
+
+    /// <summary>Why an endpoint cannot be bound, or null: only <c>tcp://HOST:PORT</c> is served.</summary>
+    internal static string? EndpointProblem(string endpoint)
+    {
+        const string Scheme = "tcp://";
+        if (!endpoint.StartsWith(Scheme, StringComparison.Ordinal))
+        {
+            return endpoint.StartsWith("ipc://", StringComparison.Ordinal)
+                ? "ipc:// is not offered (NetMQ's ipc:// is not a unix socket other ZeroMQ peers can use); use tcp://HOST:PORT"
+                : "expected tcp://HOST:PORT";
+        }
+
+        var rest = endpoint[Scheme.Length..];
+        var colon = rest.LastIndexOf(':');
+        if (colon <= 0)
+        {
+            return "expected tcp://HOST:PORT";
+        }
+
+        var host = rest[..colon];
+        var portText = rest[(colon + 1)..];
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            return $"port '{portText}' is not a number between 1 and 65535";
+        }
+
+        var hostOk = host == "*" ||
+                     (host.StartsWith('[') && host.EndsWith(']') && IPAddress.TryParse(host[1..^1], out _)) ||
+                     host.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_');
+        return hostOk ? null : $"host '{host}' is not '*', an IPv4 address, [an IPv6 address] or a host name";
+    }
+
+    private static string CheckLogLevel(Setting s, ref string? error)
+    {
+        var name = s.Value.Trim().ToLowerInvariant();
+        if (!LogLevels.TryParse(name, out _))
+        {
+            error ??= $"{s.Origin}: unknown log level '{s.Value}' (use {string.Join(", ", LogLevels.Names)})";
+        }
+
+        return name;
+    }
+
+    private static int CheckInt(Setting s, int min, int max, string what, ref string? error)
+    {
+        if (int.TryParse(s.Value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        error ??= $"{s.Origin}: '{s.Value}' is not {what} ({min}..{max})";
+        return 0;
+    }
+
+    private static string CheckMtu(Setting s, ref string? error)
+    {
+        var text = s.Value.Trim();
+        if (text.Equals("max", StringComparison.OrdinalIgnoreCase))
+        {
+            return "max";
+        }
+
+        // 68 is the smallest MTU IPv4 allows; 65535 the largest an Ethernet PMD could take.
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var mtu) && mtu is >= 68 and <= 65535)
+        {
+            return mtu.ToString(CultureInfo.InvariantCulture);
+        }
+
+        error ??= $"{s.Origin}: '{s.Value}' is not an MTU (68..65535 or 'max')";
+        return text;
+    }
+
+    private static string CheckNotEmpty(Setting s, string what, ref string? error)
+    {
+        if (string.IsNullOrWhiteSpace(s.Value))
+        {
+            error ??= $"{s.Origin}: expected {what}, got an empty value";
+        }
+
+        return s.Value.Trim();
+    }
+}

@@ -1,0 +1,32 @@
+using Butterfly.Api.Zmq.Hosting;
+using Butterfly.Api.Zmq.Options;
+using Butterfly.Infrastructure.Dpdk;
+using Butterfly.Wire;
+
+namespace Butterfly.Api.Zmq;
+
+/// <summary>butterflyd: reads its options, then hands over to <see cref="Daemon"/>.</summary>
+internal static class Program
+{
+    public static int Main(string[] args)
+    {
+        var loaded = OptionsLoader.Load(args, File.ReadAllText);
+        switch (loaded.Action)
+        {
+            case StartupAction.ShowHelp:
+                Console.Out.Write(Usage.Text());
+                return 0;
+            case StartupAction.ShowVersion:
+                Console.Out.WriteLine(VersionInfo.Line);
+                return 0;
+            case StartupAction.ShowDpdkHelp:
+                DpdkEal.PrintHelpAndExit();
+                return 0;
+            case StartupAction.Fail:
+                Console.Error.WriteLine($"butterflyd: {loaded.Error} (see butterflyd --help)");
+                return Daemon.ExitFailure;
+            default:
+                return Daemon.Run(loaded.Options!, loaded.Warnings);
+        }
+    }
+}
