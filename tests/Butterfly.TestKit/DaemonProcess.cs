@@ -13,7 +13,7 @@ public sealed record DaemonStartOptions
     /// <summary>Event store destination; null = a fresh <c>file:</c> directory under the work dir.</summary>
     public string? EventStore { get; init; }
 
-    /// <summary>Raw EAL arguments; null = no hugepages, no PCI, a null underlay and a unique --file-prefix.</summary>
+    /// <summary>Raw EAL arguments; null = no hugepages, no PCI, a null underlay that receives nothing (no-rx=1, so an idle daemon stays idle) and a unique --file-prefix.</summary>
     public string? DpdkArgs { get; init; }
 
     /// <summary>A key file for the encrypted API (-k), or null.</summary>
@@ -228,7 +228,7 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         {
             "-i", _options.Ip, "-s", SocketDir, "-e", Endpoint, "--event-store", EventStore,
             "--no-syslog", "-l", _options.LogLevel,
-            "--dpdk-args", _options.DpdkArgs ?? $"--no-huge -m 256 --no-pci --file-prefix {FilePrefix} --vdev=net_null0",
+            "--dpdk-args", _options.DpdkArgs ?? $"--no-huge -m 256 --no-pci --file-prefix {FilePrefix} --vdev=net_null0,no-rx=1",
         };
         if (_options.KeyFile is not null)
         {
