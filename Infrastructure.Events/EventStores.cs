@@ -159,7 +159,7 @@ public static class EventStores
         new($"invalid event store '{Redact(destination)}': {why}; expected {Usage}");
 
     /// <summary>Keeps passwords out of error messages (which end up in logs).</summary>
-    private static string Redact(string? destination)
+    public static string Redact(string? destination)
     {
         if (destination is null)
         {

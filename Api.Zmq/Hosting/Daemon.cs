@@ -83,7 +83,7 @@ internal static class Daemon
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Fail(options.NoSyslog ? null : logger, $"cannot open the event store '{options.EventStore}': {e.Message}", e);
+            return Fail(options.NoSyslog ? null : logger, $"cannot open the event store '{EventStores.Redact(options.EventStore)}': {e.Message}", e);
         }
 
         try
