@@ -1,18 +1,20 @@
 using System.Globalization;
 using System.Text;
+using Butterfly.Application.Ports;
 using Butterfly.Domain.Nics;
 
 namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>
-/// Renders the data path as it is (ports, their devices and counters, the packet thread) in
-/// Graphviz DOT, for app_status's graph_dot. Pure: the caller gathers the live values.
+/// Renders the data path as it is (ports, what backs them and their counters, the packet
+/// thread) in Graphviz DOT, for app_status's graph_dot. Pure: the caller gathers the live values.
 /// </summary>
 internal static class DataPathDot
 {
-    internal sealed record Underlay(string Device, ushort Port, string VtepIp, ushort? Mtu, string? Mac, PortStats? Stats, ulong Dropped);
+    internal sealed record Underlay(string Device, ushort Port, string VtepIp, ushort? Mtu, string? Mac, PortStats? Stats, NicCounters Counters);
 
-    internal sealed record Nic(NicPort Port, PortStats? Stats, ulong Dropped);
+    /// <summary>A NIC's port, the packet thread's counters of it and its state in words.</summary>
+    internal sealed record Nic(NicPort Port, NicCounters Counters, string State);
 
     internal static string Render(Underlay underlay, IReadOnlyList<Nic> nics, int lcore, int cpu, string filePrefix)
     {
@@ -23,30 +25,35 @@ internal static class DataPathDot
         Node(dot, "packet_thread", "ellipse",
             "packet thread",
             $"lcore {lcore}, " + (cpu >= 0 ? $"CPU {cpu}" : "not pinned"),
-            $"bursts of {PacketThread.BurstSize}",
+            $"bursts of {PacketThread.BurstSize}, {nics.Count + 1} ports polled",
             $"EAL prefix {filePrefix}");
         Node(dot, "drop", "octagon",
             "drop",
             "no forwarding yet: every received frame is dropped",
-            $"{Sum(underlay.Dropped, nics)} frames");
+            $"{Sum(underlay.Counters, nics)} frames");
         Node(dot, "underlay", "box",
             "underlay",
             $"port {underlay.Port} {underlay.Device}",
             $"VTEP {underlay.VtepIp}",
             $"MTU {(underlay.Mtu is { } m ? m.ToString(CultureInfo.InvariantCulture) : "?")}, MAC {underlay.Mac ?? "?"}",
-            Counters(underlay.Stats));
+            Counters(underlay.Counters),
+            underlay.Stats is { } s
+                ? string.Create(CultureInfo.InvariantCulture, $"device: rx {s.IPackets} tx {s.OPackets} missed {s.IMissed} errors {s.IErrors}")
+                : "device counters unavailable");
         dot.Append("  underlay -> packet_thread [label=\"rx\"];\n");
         foreach (var nic in nics)
         {
-            var id = "nic_" + nic.Port.Port.ToString(CultureInfo.InvariantCulture);
+            var id = "nic_" + nic.Port.Handle.ToString(CultureInfo.InvariantCulture);
             var n = nic.Port.Nic;
+            var tap = n.Type == NicType.Tap;
             Node(dot, id, "box",
                 $"NIC {n.Id}",
-                n.Type == NicType.Tap ? "tap" : "vhost-user server",
-                $"port {nic.Port.Port} {nic.Port.Device}",
-                (n.Type == NicType.Tap ? "iface " : "socket ") + nic.Port.Path,
+                tap ? "tap" : "vhost-user server",
+                $"port handle {nic.Port.Handle}, {nic.Port.Device}",
+                (tap ? "iface " : "socket ") + nic.Port.Path,
+                nic.State,
                 $"MAC {n.Mac}, VNI {n.Vni.ToString(CultureInfo.InvariantCulture)}",
-                Counters(nic.Stats));
+                Counters(nic.Counters));
             dot.Append(CultureInfo.InvariantCulture, $"  {id} -> packet_thread [label=\"rx\"];\n");
         }
         dot.Append("  packet_thread -> drop;\n");
@@ -54,19 +61,18 @@ internal static class DataPathDot
         return dot.ToString();
     }
 
-    private static ulong Sum(ulong underlay, IReadOnlyList<Nic> nics)
+    private static ulong Sum(NicCounters underlay, IReadOnlyList<Nic> nics)
     {
-        var total = underlay;
+        var total = underlay.Drops;
         foreach (var nic in nics)
         {
-            total += nic.Dropped;
+            total += nic.Counters.Drops;
         }
         return total;
     }
 
-    private static string Counters(PortStats? s) => s is { } v
-        ? string.Create(CultureInfo.InvariantCulture, $"rx {v.IPackets} pkts {v.IBytes} B, tx {v.OPackets} pkts {v.OBytes} B, missed {v.IMissed}")
-        : "counters unavailable";
+    private static string Counters(NicCounters c) => string.Create(CultureInfo.InvariantCulture,
+        $"in {c.PacketsIn} pkts {c.BytesIn} B, out {c.PacketsOut} pkts {c.BytesOut} B, dropped {c.Drops}");
 
     private static void Node(StringBuilder dot, string id, string shape, params string[] lines)
     {

@@ -6,21 +6,33 @@ using Butterfly.Infrastructure.Dpdk.Native;
 
 namespace Butterfly.Infrastructure.Dpdk;
 
-/// <summary>A NIC that has a DPDK port: the NIC as last reconciled, its device name, port id and path.</summary>
-internal sealed record NicPort(DataPathNic Nic, string Device, ushort Port, string Path);
+/// <summary>
+/// A NIC that has a port: the NIC as last reconciled, its port handle (<see cref="PortHandles"/>),
+/// what backs it (a vhost library slot or an ethdev device name) and its path.
+/// </summary>
+internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, string Path)
+{
+    internal bool IsVhost => PortHandles.IsVhost(Handle);
+}
 
 /// <summary>
 /// The DPDK data path of butterflyd: EAL, one mbuf pool, the underlay port, one port per NIC
-/// (vhost-user server or kernel tap, hotplugged) and the packet thread polling them all.
-/// This stage receives and counts; frames are dropped until the switch stage lands.
-/// Every public member is for the control thread (calls are serialised by a lock).
+/// and the packet thread polling them all. A vhost-user NIC is a socket of DPDK's vhost
+/// library (no ethdev port, so their number is not bound by RTE_MAX_ETHPORTS); a tap NIC is a
+/// hotplugged net_tap ethdev. This stage receives and counts; frames are dropped until the
+/// switch stage lands. Every public member is for the control thread (calls are serialised by
+/// a lock).
 /// </summary>
 public sealed class DpdkDataPath : IDataPath, IDisposable
 {
-    /// <summary>mbufs in the pool: enough for the rings and bursts, small enough for --no-huge.</summary>
+    /// <summary>
+    /// mbufs in the pool, small enough for --no-huge. Held for long: the underlay's 2 × 1024
+    /// descriptors and each tap's (64 + 256) × at most 31 taps, ≈ 12 k at worst. vhost-user NICs
+    /// hold none: the packet thread copies one burst (≤ 32 frames, ≤ 32 mbufs each for a 64 KiB
+    /// TSO frame) and frees it before the next port, however many NICs there are.
+    /// </summary>
     private const uint PoolSize = 16383;
     private const ushort UnderlayDescriptors = 1024;
-    private const ushort VhostDescriptors = 1024;
 
     /// <summary>The tap PMD fills every RX descriptor with an mbuf up front; 64 cover a 64 KiB frame.</summary>
     private const ushort TapRxDescriptors = 64;
@@ -117,7 +129,12 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             {
                 throw new InvalidOperationException($"underlay {Shim.PortName(port)}: {error}");
             }
-            var thread = PacketThread.Start([port], maxPorts, options.GraphCpuCore, log);
+            var wakeError = VhostPorts.Initialize(runtimeDir);
+            if (wakeError is not null)
+            {
+                log.Warning("{Error}; vhost-user NICs work, but re-adding many after removing many may stall up to a second", wakeError);
+            }
+            var thread = PacketThread.Start([port], pool, options.GraphCpuCore, log);
             log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu}, lcore {Lcore}",
                 Shim.PortName(port), port, thread.PinnedCpu, thread.Lcore);
             if (options.PacketTrace)
@@ -128,6 +145,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         }
         catch
         {
+            VhostPorts.Shutdown();
             if (underlayTouched)
             {
                 DpdkPorts.StopAndClose((ushort)options.DpdkPort);
@@ -199,7 +217,10 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                     errors[nic.Id] = $"NIC '{nic.Id}' is listed twice; the first one is kept";
                     continue;
                 }
-                var invalid = Validate(nic);
+                // A NIC whose port stays as it is was valid when made; re-checking it would cost
+                // a stat per NIC on every commit.
+                var keeps = _nics.TryGetValue(nic.Id, out var current) && !NeedsNewPort(current.Nic, nic);
+                var invalid = keeps ? null : Validate(nic);
                 if (invalid is not null)
                 {
                     errors[nic.Id] = invalid;
@@ -223,13 +244,14 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                     _nics.Remove(port.Nic.Id);
                 }
                 _thread.Publish(PolledPorts());
-                _thread.WaitQuiescent();
+                PacketThread.WaitQuiescent();
                 foreach (var port in removed)
                 {
                     Destroy(port);
                 }
             }
 
+            var socketsMade = false;
             foreach (var nic in wanted.Values)
             {
                 if (_nics.TryGetValue(nic.Id, out var kept))
@@ -245,8 +267,13 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                     continue;
                 }
                 _nics.Add(nic.Id, created);
+                socketsMade |= created.IsVhost;
             }
             _thread.Publish(PolledPorts());
+            if (socketsMade)
+            {
+                VhostPorts.Kick();
+            }
         }
         return errors;
     }
@@ -256,12 +283,11 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     {
         lock (_gate)
         {
-            if (_disposed || !_nics.TryGetValue(nicId, out var port) || DpdkPorts.Stats(port.Port) is not { } s)
+            if (_disposed || !_nics.TryGetValue(nicId, out var port))
             {
                 return null;
             }
-            return new NicCounters(s.IBytes, s.OBytes, s.IPackets, s.OPackets,
-                s.IMissed + s.IErrors + _thread.DroppedOf(port.Port));
+            return CountersOf(port.Handle);
         }
     }
 
@@ -272,11 +298,14 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var underlay = new DataPathDot.Underlay(Shim.PortName(_underlay) ?? "?", _underlay, _options.UnderlayIp,
-                DpdkPorts.Mtu(_underlay), DpdkPorts.Mac(_underlay), DpdkPorts.Stats(_underlay), _thread.DroppedOf(_underlay));
-            var nics = new List<DataPathDot.Nic>();
+                DpdkPorts.Mtu(_underlay), DpdkPorts.Mac(_underlay), DpdkPorts.Stats(_underlay), CountersOf(_underlay));
+            var nics = new List<DataPathDot.Nic>(_nics.Count);
             foreach (var port in _nics.Values.OrderBy(p => p.Nic.Id, StringComparer.Ordinal))
             {
-                nics.Add(new DataPathDot.Nic(port, DpdkPorts.Stats(port.Port), _thread.DroppedOf(port.Port)));
+                var state = port.IsVhost
+                    ? VhostPorts.State(PortHandles.VhostSlotOf(port.Handle))?.Describe() ?? "slot state unavailable"
+                    : "kernel tap";
+                nics.Add(new DataPathDot.Nic(port, CountersOf(port.Handle), state));
             }
             return DataPathDot.Render(underlay, nics, _thread.Lcore, _thread.PinnedCpu, _filePrefix);
         }
@@ -292,12 +321,15 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 return;
             }
             _disposed = true;
+            // First: once the thread is offline, nothing (not even the vhost destroy_device
+            // callback) waits for it, and no burst touches a port being closed.
             _thread.Dispose();
             foreach (var port in _nics.Values)
             {
                 Destroy(port);
             }
             _nics.Clear();
+            VhostPorts.Shutdown();
             var error = DpdkPorts.StopAndClose(_underlay);
             if (error is not null)
             {
@@ -318,51 +350,67 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private static bool NeedsNewPort(DataPathNic current, DataPathNic wanted) =>
         current.Type != wanted.Type || !string.Equals(current.Mac, wanted.Mac, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The packet thread's counters of a handle; for an ethdev port, frames the device itself
+    /// missed or found in error are drops too.
+    /// </summary>
+    private NicCounters CountersOf(ushort handle)
+    {
+        var c = _thread.CountersOf(handle);
+        if (!PortHandles.IsVhost(handle) && DpdkPorts.Stats(handle) is { } s)
+        {
+            c = c with { Drops = c.Drops + s.IMissed + s.IErrors };
+        }
+        return c;
+    }
+
     private (NicPort? Port, string? Error) Create(DataPathNic nic)
     {
-        if (DpdkPorts.Count() >= _maxPorts)
-        {
-            return (null, $"no DPDK port left for NIC '{nic.Id}': this DPDK build allows {_maxPorts} ports, the underlay included");
-        }
         var path = PathOf(nic);
-        string driver, args;
-        ushort rxd, txd;
+        NicPort port;
         if (nic.Type == NicType.VhostUserServer)
         {
-            // A socket left by a daemon killed with -9 would make the bind fail.
-            if (Shim.IsSocket(path) == 1)
+            var slot = VhostPorts.Create(path, offerTso: !_options.NoOffload);
+            if (slot < 0)
             {
-                File.Delete(path);
+                var vhosts = _nics.Values.Where(p => p.IsVhost).ToList();
+                var connected = vhosts.Count(p => VhostPorts.State(PortHandles.VhostSlotOf(p.Handle)) is { Connected: true });
+                return (null, $"NIC '{nic.Id}': {VhostPorts.CreateError(path, slot, vhosts.Count, connected)}");
             }
-            driver = "net_vhost";
-            args = $"iface={path},queues=1" + (_options.NoOffload ? string.Empty : ",tso=1");
-            (rxd, txd) = (VhostDescriptors, VhostDescriptors);
+            port = new NicPort(nic, PortHandles.OfVhostSlot(slot), $"vhost-user slot {slot}", path);
         }
         else
         {
-            driver = "net_tap";
-            args = $"iface={nic.Id},mac={nic.Mac.ToLowerInvariant()}";
-            (rxd, txd) = (TapRxDescriptors, TapTxDescriptors);
+            if (DpdkPorts.Count() >= _maxPorts)
+            {
+                return (null, $"no DPDK port left for tap NIC '{nic.Id}': this DPDK build allows {_maxPorts} ethdev ports, "
+                    + "shared by the underlay and every tap NIC (vhost-user NICs do not use one)");
+            }
+            var device = NextDeviceName("net_tap");
+            var args = $"iface={nic.Id},mac={nic.Mac.ToLowerInvariant()}";
+            var (id, error) = DpdkPorts.CreateVdev(device, args, _pool, TapRxDescriptors, TapTxDescriptors);
+            if (error is not null)
+            {
+                return (null, $"NIC '{nic.Id}': {error}");
+            }
+            port = new NicPort(nic, id, device, path);
         }
-        var device = NextDeviceName(driver);
-        var (port, error) = DpdkPorts.CreateVdev(device, args, _pool, rxd, txd);
-        if (error is not null)
-        {
-            return (null, $"NIC '{nic.Id}': {error}");
-        }
-        _thread.ResetCounters(port);
-        _log.Information("NIC {Nic}: {Device} port {Port} at {Path}", nic.Id, device, port, path);
-        return (new NicPort(nic, device, port, path), null);
+        _thread.ResetCounters(port.Handle);
+        _log.Information("NIC {Nic}: {Device} (port handle {Handle}) at {Path}", nic.Id, port.Device, port.Handle, path);
+        return (port, null);
     }
 
     /// <summary>Removes a port the packet thread no longer polls.</summary>
     private void Destroy(NicPort port)
     {
-        var error = DpdkPorts.DestroyVdev(port.Port, port.Device);
+        var error = port.IsVhost
+            ? VhostPorts.Destroy(PortHandles.VhostSlotOf(port.Handle), port.Path)
+            : DpdkPorts.DestroyVdev(port.Handle, port.Device);
         if (error is not null)
         {
             _log.Warning("NIC {Nic}: {Error}", port.Nic.Id, error);
         }
+        // The vhost library unlinks its socket; this covers an unregistration that failed.
         if (port.Nic.Type == NicType.VhostUserServer && Shim.IsSocket(port.Path) == 1)
         {
             File.Delete(port.Path);
@@ -370,7 +418,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         _log.Information("NIC {Nic}: {Device} removed", port.Nic.Id, port.Device);
     }
 
-    /// <summary>A device name like net_vhost3 that no port uses (names given in --dpdk-args are skipped).</summary>
+    /// <summary>A device name like net_tap3 that no port uses (names given in --dpdk-args are skipped).</summary>
     private string NextDeviceName(string driver)
     {
         while (true)
@@ -385,14 +433,14 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
 
     private ushort[] PolledPorts()
     {
-        var ports = new ushort[_nics.Count + 1];
-        ports[0] = _underlay;
+        var handles = new ushort[_nics.Count + 1];
+        handles[0] = _underlay;
         var i = 1;
         foreach (var port in _nics.Values)
         {
-            ports[i++] = port.Port;
+            handles[i++] = port.Handle;
         }
-        return ports;
+        return handles;
     }
 
     private static DataPathOptions CheckOptions(DataPathOptions options)
@@ -400,11 +448,6 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         if (string.IsNullOrWhiteSpace(options.SocketDir))
         {
             throw new ArgumentException("the socket directory is empty", nameof(options));
-        }
-        if (options.SocketDir.AsSpan().IndexOfAny(",=[]") >= 0)
-        {
-            // The socket paths go into DPDK device arguments, where these characters separate values.
-            throw new ArgumentException($"socket directory '{options.SocketDir}' must not contain ',', '=' or brackets", nameof(options));
         }
         if (!IPAddress.TryParse(options.UnderlayIp, out _))
         {

@@ -38,8 +38,9 @@ internal static class NicPortRules
 
     private static string? CheckSocket(string id, string socketDir)
     {
-        // The id becomes a file name and a value inside DPDK device arguments ("iface=PATH,…"),
-        // where ',' '=' and brackets are separators.
+        // The id becomes a file name. ',', '=' and brackets were refused when the socket path was
+        // a DPDK device argument ("iface=PATH,…"); they stay refused so the set of valid ids
+        // does not change under existing configurations.
         if (id is "." or ".." || id.AsSpan().IndexOfAny("/,=[]") >= 0 || HasControlOrSpace(id))
         {
             return $"NIC id '{id}' cannot name a vhost-user socket: it must be a file name without '/', ',', '=', brackets, spaces or control characters";

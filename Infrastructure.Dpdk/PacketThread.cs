@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Butterfly.Application.Ports;
 using Butterfly.Infrastructure.Dpdk.Native;
 
 namespace Butterfly.Infrastructure.Dpdk;
@@ -7,16 +8,18 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// The packet thread: one dedicated managed thread, registered with DPDK as a non-EAL lcore
 /// and pinned to the graph CPU, polling every published port in bursts.
 ///
-/// Input: RX queue 0 of each port in <see cref="Publish"/>'s current array.
+/// Input: each port handle in <see cref="Publish"/>'s current array (see <see cref="PortHandles"/>):
+/// RX queue 0 of an ethdev port, or the guest's TX virtqueue of a vhost-user slot.
 /// Output: none yet — forwarding comes with the switch stage; every frame is freed and counted
 /// as a drop of its port ("no stage yet").
-/// State it writes: the per-port drop counters and the epoch; nothing else.
+/// State it writes: the per-handle <see cref="CounterTable"/> and the shim's quiescent epoch.
 /// Per packet: no allocation, lock, syscall, exception or logging.
 ///
-/// Control handshake (QSBR): the control thread publishes a new immutable port array by one
-/// reference swap; the loop reads that reference once per round and bumps <see cref="_epoch"/>
-/// after the round, a point where it holds no port. Once the epoch has moved after a swap, no
-/// round can still use a port missing from the new array, so it may be stopped and closed.
+/// Control handshake (QSBR): the control thread publishes a new immutable handle array by one
+/// reference swap; the loop reads that reference once per round and calls bf_quiescent() after
+/// the round, a point where it holds no port. Once the epoch has moved after a swap, no round
+/// can still use a port missing from the new array, so it may be closed. The vhost library's
+/// destroy_device callback waits on the same epoch (native/vhost.c).
 /// </summary>
 internal sealed unsafe class PacketThread : IDisposable
 {
@@ -40,20 +43,21 @@ internal sealed unsafe class PacketThread : IDisposable
     private const uint LongIdleSleepMicroseconds = 8000;
     private const long LongIdleMicroseconds = 100_000;
 
-    private readonly ulong[] _dropped;
+    private readonly CounterTable _counters;
+    private readonly nint _pool;
     private readonly int _cpu;
     private readonly Serilog.ILogger _log;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _started = new();
     private ushort[] _ports;
-    private long _epoch;
     private volatile bool _stop;
     private string? _startError;
 
-    private PacketThread(ushort[] ports, int maxPorts, int cpu, Serilog.ILogger log)
+    private PacketThread(ushort[] ports, nint pool, int cpu, Serilog.ILogger log)
     {
         _ports = ports;
-        _dropped = new ulong[maxPorts];
+        _pool = pool;
+        _counters = new CounterTable(PortHandles.Count);
         _cpu = cpu;
         _log = log;
         _thread = new Thread(Run) { IsBackground = true, Name = "bf-packet" };
@@ -68,49 +72,47 @@ internal sealed unsafe class PacketThread : IDisposable
     /// <summary>The kernel thread id (for /proc/self/task/&lt;tid&gt;).</summary>
     internal int NativeThreadId { get; private set; }
 
-    /// <summary>Starts the thread and waits until it is registered with DPDK.</summary>
+    /// <summary>
+    /// Starts the thread and waits until it is registered with DPDK. <paramref name="pool"/>
+    /// gives the mbufs frames from vhost-user guests are copied into.
+    /// </summary>
     /// <exception cref="InvalidOperationException">DPDK refused to register the thread.</exception>
-    internal static PacketThread Start(ushort[] ports, int maxPorts, int cpu, Serilog.ILogger log)
+    internal static PacketThread Start(ushort[] ports, nint pool, int cpu, Serilog.ILogger log)
     {
-        var thread = new PacketThread(ports, maxPorts, cpu, log);
+        var thread = new PacketThread(ports, pool, cpu, log);
         thread._thread.Start();
         thread._started.Wait();
         if (thread._startError is not null)
         {
             thread._thread.Join();
+            thread._counters.Dispose();
             throw new InvalidOperationException(thread._startError);
         }
         return thread;
     }
 
-    /// <summary>Makes <paramref name="ports"/> the set polled from the next round on. Control thread.</summary>
-    internal void Publish(ushort[] ports) => Interlocked.Exchange(ref _ports, ports);
+    /// <summary>Makes the port <paramref name="handles"/> the set polled from the next round on. Control thread.</summary>
+    internal void Publish(ushort[] handles) => Interlocked.Exchange(ref _ports, handles);
 
     /// <summary>
     /// Waits until the loop has finished every round that started before this call, so ports
     /// no longer published are no longer touched. Control thread; at most about one idle sleep.
     /// </summary>
-    internal void WaitQuiescent()
-    {
-        var seen = Interlocked.Read(ref _epoch);
-        var spin = new SpinWait();
-        while (Interlocked.Read(ref _epoch) == seen && _thread.IsAlive)
-        {
-            spin.SpinOnce(sleep1Threshold: 20);
-        }
-    }
+    internal static void WaitQuiescent() => Shim.bf_wait_quiescent();
 
-    /// <summary>Frames of <paramref name="port"/> the thread received and dropped since the port was published.</summary>
-    internal ulong DroppedOf(ushort port) => Volatile.Read(ref _dropped[port]);
+    /// <summary>Counters of a port handle since it was last reset. Control thread.</summary>
+    internal NicCounters CountersOf(ushort handle) => _counters.Read(handle);
 
-    /// <summary>Zeroes a port's drop counter before a (re)used port id is published. Control thread.</summary>
-    internal void ResetCounters(ushort port) => Volatile.Write(ref _dropped[port], 0);
+    /// <summary>Zeroes a handle's counters before a (re)used handle is published. Control thread.</summary>
+    internal void ResetCounters(ushort handle) => _counters.Reset(handle);
 
+    /// <summary>Stops the loop; the counters go with it.</summary>
     public void Dispose()
     {
         _stop = true;
         _thread.Join();
         _started.Dispose();
+        _counters.Dispose();
     }
 
     private void Run()
@@ -137,12 +139,14 @@ internal sealed unsafe class PacketThread : IDisposable
             _log.Warning("packet thread not pinned: CPU {Cpu} is not available to this process", _cpu);
         }
         _started.Set();
+        Shim.bf_packet_thread_online(1);
         try
         {
             Loop();
         }
         finally
         {
+            Shim.bf_packet_thread_online(0);
             Shim.bf_thread_unregister();
         }
     }
@@ -151,27 +155,40 @@ internal sealed unsafe class PacketThread : IDisposable
     private void Loop()
     {
         var burst = stackalloc nint[BurstSize];
-        var dropped = _dropped;
+        var counters = _counters.Table;
+        var pool = _pool;
+        var ethPorts = PortHandles.EthPorts;
+        var pktLen = MbufLayout.PktLen;
         var idleRounds = 0;
         var sleep = FirstSleepMicroseconds;
         long slept = 0;
         while (!_stop)
         {
-            var ports = Volatile.Read(ref _ports);
+            var handles = Volatile.Read(ref _ports);
             uint received = 0;
-            foreach (var port in ports)
+            foreach (var handle in handles)
             {
-                var n = Shim.bf_rx_burst(port, 0, burst, BurstSize);
-                if (n != 0)
+                var n = handle < ethPorts
+                    ? Shim.bf_rx_burst(handle, 0, burst, BurstSize)
+                    : Shim.bf_vhost_dequeue((uint)(handle - ethPorts), pool, burst, BurstSize);
+                if (n == 0)
                 {
-                    Shim.bf_pktmbuf_free_bulk(burst, n);
-                    dropped[port] += n;
-                    received += n;
+                    continue;
                 }
+                ulong bytes = 0;
+                for (var i = 0; i < n; i++)
+                {
+                    bytes += *(uint*)((byte*)burst[i] + pktLen);
+                }
+                Shim.bf_pktmbuf_free_bulk(burst, n);
+                ref var c = ref counters[handle];
+                Volatile.Write(ref c.PacketsIn, c.PacketsIn + n);
+                Volatile.Write(ref c.BytesIn, c.BytesIn + bytes);
+                Volatile.Write(ref c.Drops, c.Drops + n);
+                received += n;
             }
-            // Quiescent point; a full fence, so the next round's read of _ports cannot be
-            // ordered before it (see WaitQuiescent).
-            Interlocked.Increment(ref _epoch);
+            // Quiescent point: the round holds no port any more (see WaitQuiescent).
+            Shim.bf_quiescent();
             if (received != 0)
             {
                 idleRounds = 0;

@@ -7,7 +7,7 @@ namespace Butterfly.Infrastructure.Dpdk.Native;
 /// The P/Invoke surface of libbutterfly_shim.so (see native/butterfly_shim.h for the contract of
 /// each function and the thread that may call it). Every signature is blittable. Only the
 /// per-burst calls carry [SuppressGCTransition]: they are short and never block, whereas every
-/// other call may block (hotplug waits for vhost threads, EAL init loads plugins) and a GC
+/// other call may block (hotplug and vhost unregistration wait for other threads, EAL init loads plugins) and a GC
 /// must be able to run meanwhile.
 /// </summary>
 internal static unsafe class Shim
@@ -53,6 +53,42 @@ internal static unsafe class Shim
 
     [DllImport(Lib), SuppressGCTransition]
     internal static extern void bf_pktmbuf_free_bulk(nint* pkts, uint n);
+
+    /// <summary>Bits of <see cref="VhostInfo.State"/> (enum bf_vhost_state).</summary>
+    internal const uint VhostConnected = 1, VhostRunning = 2;
+
+    /// <summary>struct bf_vhost_info.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VhostInfo
+    {
+        internal uint State;
+        internal int Vid;
+        internal ulong Vrings;
+        internal ulong Offered;
+        internal ulong Negotiated;
+    }
+
+    [DllImport(Lib)] internal static extern int bf_vhost_slots();
+    [DllImport(Lib)] internal static extern int bf_vhost_init(byte* wakeSocket);
+    [DllImport(Lib)] internal static extern void bf_vhost_fini();
+    [DllImport(Lib)] internal static extern void bf_vhost_kick();
+    [DllImport(Lib)] internal static extern int bf_vhost_create(byte* path, int offerTso);
+    [DllImport(Lib)] internal static extern int bf_vhost_destroy(int slot);
+    [DllImport(Lib)] internal static extern int bf_vhost_info(int slot, VhostInfo* info);
+
+    [DllImport(Lib)] internal static extern void bf_packet_thread_online(int online);
+
+    /// <summary>May wait for one idle sleep of the packet thread: a normal (GC-transitioning) call.</summary>
+    [DllImport(Lib)] internal static extern void bf_wait_quiescent();
+
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern void bf_quiescent();
+
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern ushort bf_vhost_dequeue(uint slot, nint pool, nint* pkts, ushort n);
+
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern ushort bf_vhost_enqueue(uint slot, nint* pkts, ushort n);
 
     [DllImport(Lib)] internal static extern int bf_mbuf_offset(int field);
 

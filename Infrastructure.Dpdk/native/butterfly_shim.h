@@ -87,11 +87,79 @@ enum bf_stat {
 /* Writes BF_STAT_COUNT counters of rte_eth_stats_get() into out. */
 int bf_port_stats(uint16_t port, uint64_t out[BF_STAT_COUNT]);
 
+/* ---- vhost-user NICs (vhost.c: the vhost library directly, no ethdev port) ---- */
+
+/* Slots in the vhost NIC table: the most vhost-user NICs at once. */
+#define BF_VHOST_SLOTS 4096
+int bf_vhost_slots(void);
+
+/* Bits of bf_vhost_info.state. */
+enum bf_vhost_state {
+    BF_VHOST_CONNECTED = 1, /* a frontend is connected to the socket */
+    BF_VHOST_RUNNING = 2,   /* its rings are set up: bursts reach it */
+};
+
+struct bf_vhost_info {
+    uint32_t state;      /* enum bf_vhost_state bits */
+    int32_t vid;         /* vhost device id of the connection, -1 when none */
+    uint64_t vrings;     /* bit per enabled virtqueue (0: to the guest, 1: from it, ...) */
+    uint64_t offered;    /* virtio features the socket offers */
+    uint64_t negotiated; /* features agreed with the frontend (0 until RUNNING) */
+};
+
+/*
+ * Control thread, once after EAL init. Registers the shim's own "wake" socket at wake_socket
+ * (a path it owns, e.g. in EAL's runtime directory), used to make the vhost library compact
+ * its event set after sockets were removed (see vhost.c). Without it (an error here) NICs
+ * still work, but re-adding many after removing many may wait up to a second.
+ */
+int bf_vhost_init(const char *wake_socket);
+/* Control thread: unregisters the wake socket. */
+void bf_vhost_fini(void);
+/*
+ * Control thread, after creating sockets: has the library's events thread rebuild its poll
+ * set now rather than within a second, so the new sockets accept frontends at once. Does not
+ * wait.
+ */
+void bf_vhost_kick(void);
+/*
+ * Control thread. Makes a vhost-user server socket at path (a stale socket file there is
+ * unlinked first) in the lowest free slot and returns the slot, or -ENOSPC (no slot),
+ * -ENAMETOOLONG, -EIO (the library refused to register the path), -EADDRNOTAVAIL (it could
+ * not bind/listen: a file in the way, or its event set is full). offer_tso = 0 stops
+ * offering VIRTIO_NET_F_HOST_TSO4/6 (what the net_vhost PMD did without tso=1).
+ */
+int bf_vhost_create(const char *path, int offer_tso);
+/*
+ * Control thread. Closes the connection and the socket of slot (unlinking the file) and
+ * frees the slot; retries for up to a second while the library is tearing a connection
+ * down (then -EBUSY). The packet thread must no longer poll the slot.
+ */
+int bf_vhost_destroy(int slot);
+/* Control thread. The state of a slot; -ENOENT when it is free. */
+int bf_vhost_info(int slot, struct bf_vhost_info *out);
+
+/* ---- packet thread handshake ---- */
+
+/* Packet thread: it polls (1) or has stopped (0); nothing waits on a stopped thread. */
+void bf_packet_thread_online(int online);
+/* Packet thread: the end of a polling round, where it holds no port, slot or vid. */
+void bf_quiescent(void);
+/* Any other thread: returns once the packet thread has passed bf_quiescent() after the call
+ * began (at once when it is offline). Also used by the vhost destroy_device callback. */
+void bf_wait_quiescent(void);
+
 /* ---- per burst (packet thread; short, never block) ---- */
 
 uint16_t bf_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t bf_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 void bf_pktmbuf_free_bulk(struct rte_mbuf **pkts, unsigned int n);
+/* Frames the guest of slot sent (its virtqueue 1), copied into mbufs from pool; 0 when no
+ * frontend is running. */
+uint16_t bf_vhost_dequeue(uint32_t slot, struct rte_mempool *pool, struct rte_mbuf **pkts, uint16_t n);
+/* Copies frames to the guest of slot (its virtqueue 0); returns how many fit. The mbufs
+ * are not freed: the caller frees all n. */
+uint16_t bf_vhost_enqueue(uint32_t slot, struct rte_mbuf **pkts, uint16_t n);
 
 /* ---- mbuf layout (read once at start, folded into constants by the JIT) ---- */
 

@@ -48,6 +48,29 @@ public sealed class TapNicTests(DataPathFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void Taps_beyond_the_ethdev_port_limit_are_reported_one_by_one_while_vhost_nics_are_not_limited()
+    {
+        var maxPorts = PortHandles.EthPorts;
+        var taps = Enumerable.Range(0, maxPorts + 2).Select(i => DataPathFixture.Nic($"{_name}{i:D2}", NicType.Tap)).ToList();
+        var vhosts = Enumerable.Range(0, maxPorts + 2).Select(i => DataPathFixture.Nic($"vh-beside-taps{i:D2}", NicType.VhostUserServer)).ToList();
+
+        var errors = _dp.Reconcile([.. taps, .. vhosts]);
+
+        Assert.Equal(3, errors.Count); // the underlay holds one port
+        Assert.All(errors, e =>
+        {
+            Assert.StartsWith(_name, e.Key, StringComparison.Ordinal);
+            Assert.Contains("no DPDK port left for tap NIC", e.Value, StringComparison.Ordinal);
+            Assert.Contains("shared by the underlay and every tap NIC", e.Value, StringComparison.Ordinal);
+        });
+        Assert.Equal(maxPorts - 1, taps.Count(n => _dp.CountersOf(n.Id) is not null));
+        Assert.All(vhosts, n => Assert.NotNull(_dp.CountersOf(n.Id)));
+        Assert.Empty(_dp.Reconcile([]));
+        Assert.All(taps, n => Assert.Null(Shell.Link(n.Id)));
+        Assert.Empty(Directory.GetFileSystemEntries(fixture.SocketDir));
+    }
+
+    [Fact]
     public void Validate_refuses_bad_or_taken_names()
     {
         Assert.Contains("already exists on this host", _dp.Validate(DataPathFixture.Nic("lo", NicType.Tap)), StringComparison.Ordinal);
