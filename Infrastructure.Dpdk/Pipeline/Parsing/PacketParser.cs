@@ -1,0 +1,269 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace Butterfly.Infrastructure.Dpdk.Pipeline;
+
+/// <summary>
+/// Stage: parse. Reads a frame's Ethernet, ARP/IPv4/IPv6 and TCP/UDP/ICMP headers once into a
+/// <see cref="PacketMeta"/>; every later stage works from that and never re-parses.
+///
+/// Input: the frame bytes (an mbuf's data, or a synthetic array in tests).
+/// Output: <see cref="DropReason.None"/> and the metadata, or the drop reason below. Never throws:
+/// every read is preceded by a bounds check against what the frame and its own length fields
+/// allow.
+/// Drop reasons:
+/// - <see cref="DropReason.EthernetTruncated"/>: shorter than 14 bytes.
+/// - <see cref="DropReason.EthernetTooLong"/>: longer than 65535 bytes (no mbuf segment is; offsets are 16-bit).
+/// - <see cref="DropReason.EthernetSourceMulticast"/>: source MAC has the group bit (never valid, IEEE 802).
+/// - <see cref="DropReason.VlanTruncated"/>: 802.1Q TPID without room for the tag and inner EtherType.
+/// - <see cref="DropReason.ArpTruncated"/>, <see cref="DropReason.ArpUnsupportedFormat"/>: ARP body under
+///   28 bytes, or not Ethernet/IPv4 (htype 1, ptype 0x0800, hlen 6, plen 4).
+/// - <see cref="DropReason.Ipv4Truncated"/>, <see cref="DropReason.Ipv4BadVersion"/>,
+///   <see cref="DropReason.Ipv4BadHeaderLength"/> (IHL &lt; 5 or past the frame),
+///   <see cref="DropReason.Ipv4BadTotalLength"/> (below IHL or past the frame).
+/// - <see cref="DropReason.Ipv6Truncated"/>, <see cref="DropReason.Ipv6BadVersion"/>,
+///   <see cref="DropReason.Ipv6BadPayloadLength"/> (past the frame).
+/// - <see cref="DropReason.UdpTruncated"/>, <see cref="DropReason.UdpBadLength"/> (below 8 or past the IP
+///   payload; not checked on a first fragment, whose UDP length covers the whole datagram),
+///   <see cref="DropReason.TcpTruncated"/>, <see cref="DropReason.TcpBadDataOffset"/>,
+///   <see cref="DropReason.IcmpTruncated"/>, <see cref="DropReason.Icmpv6Truncated"/> (under 8 bytes),
+///   <see cref="DropReason.NdTruncated"/> (an ND type shorter than RFC 4861 allows).
+///   A first fragment too short for its L4 header is dropped this way too (RFC 1858 tiny fragments).
+/// Not drops: unknown EtherTypes and IP protocols (switched as they are), IPv4 options, fragments
+/// (later fragments have no L4 fields), IPv6 extension headers (not walked), stacked VLAN tags.
+/// IP and L4 checksums are not verified here: a switch forwards them untouched, and the
+/// stages that terminate a protocol (decap, ARP/ND) verify what they consume.
+/// State: none. Thread: any (pure function).
+/// </summary>
+internal static class PacketParser
+{
+    [SkipLocalsInit]
+    public static DropReason Parse(ReadOnlySpan<byte> frame, out PacketMeta meta)
+    {
+        meta = default;
+        if (frame.Length < EthernetHeader.Length)
+        {
+            return DropReason.EthernetTruncated;
+        }
+        if (frame.Length > ushort.MaxValue)
+        {
+            return DropReason.EthernetTooLong;
+        }
+        meta.Destination = MacAddress.Read(frame);
+        meta.Source = MacAddress.Read(frame[EthernetHeader.SourceOffset..]);
+        if (meta.Source.IsMulticast)
+        {
+            return DropReason.EthernetSourceMulticast;
+        }
+
+        var l3 = EthernetHeader.Length;
+        var type = BinaryPrimitives.ReadUInt16BigEndian(frame[EthernetHeader.EtherTypeOffset..]);
+        if (type == EthernetHeader.TypeVlan)
+        {
+            if (frame.Length < EthernetHeader.Length + EthernetHeader.VlanTagLength)
+            {
+                return DropReason.VlanTruncated;
+            }
+            meta.Flags |= PacketFlags.Vlan;
+            meta.VlanTci = BinaryPrimitives.ReadUInt16BigEndian(frame[14..]);
+            type = BinaryPrimitives.ReadUInt16BigEndian(frame[16..]);
+            l3 += EthernetHeader.VlanTagLength;
+        }
+        meta.EtherType = type;
+        meta.L3Offset = (ushort)l3;
+        meta.L3End = (ushort)frame.Length;
+        if (type is EthernetHeader.TypeVlan or EthernetHeader.TypeQinQ)
+        {
+            meta.Flags |= PacketFlags.StackedVlan;
+            return DropReason.None;
+        }
+        return type switch
+        {
+            EthernetHeader.TypeIpv4 => ParseIpv4(frame, l3, ref meta),
+            EthernetHeader.TypeIpv6 => ParseIpv6(frame, l3, ref meta),
+            EthernetHeader.TypeArp => ParseArp(frame, l3, ref meta),
+            _ => DropReason.None,
+        };
+    }
+
+    private static DropReason ParseArp(ReadOnlySpan<byte> frame, int l3, ref PacketMeta meta)
+    {
+        var arp = frame[l3..];
+        if (arp.Length < ArpHeader.Length)
+        {
+            return DropReason.ArpTruncated;
+        }
+        if (BinaryPrimitives.ReadUInt16BigEndian(arp) != ArpHeader.HardwareEthernet
+            || BinaryPrimitives.ReadUInt16BigEndian(arp[ArpHeader.ProtocolTypeOffset..]) != EthernetHeader.TypeIpv4
+            || arp[ArpHeader.HardwareLengthOffset] != MacAddress.Length
+            || arp[ArpHeader.ProtocolLengthOffset] != 4)
+        {
+            return DropReason.ArpUnsupportedFormat;
+        }
+        meta.L3 = L3Kind.Arp;
+        meta.ArpOperation = BinaryPrimitives.ReadUInt16BigEndian(arp[ArpHeader.OperationOffset..]);
+        meta.SourceIp = IpAddr.ReadV4(arp[ArpHeader.SenderIpOffset..]);
+        meta.DestinationIp = IpAddr.ReadV4(arp[ArpHeader.TargetIpOffset..]);
+        return DropReason.None;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DropReason ParseIpv4(ReadOnlySpan<byte> frame, int l3, ref PacketMeta meta)
+    {
+        var ip = frame[l3..];
+        if (ip.Length < Ipv4Header.MinLength)
+        {
+            return DropReason.Ipv4Truncated;
+        }
+        if (ip[0] >> 4 != 4)
+        {
+            return DropReason.Ipv4BadVersion;
+        }
+        var headerLength = (ip[0] & 0xF) * 4;
+        if (headerLength < Ipv4Header.MinLength || headerLength > ip.Length)
+        {
+            return DropReason.Ipv4BadHeaderLength;
+        }
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4Header.TotalLengthOffset..]);
+        if (totalLength < headerLength || totalLength > ip.Length)
+        {
+            return DropReason.Ipv4BadTotalLength;
+        }
+        meta.L3 = L3Kind.Ipv4;
+        meta.L3End = (ushort)(l3 + totalLength);
+        meta.Ttl = ip[Ipv4Header.TtlOffset];
+        meta.L4Protocol = ip[Ipv4Header.ProtocolOffset];
+        meta.SourceIp = IpAddr.ReadV4(ip[Ipv4Header.SourceOffset..]);
+        meta.DestinationIp = IpAddr.ReadV4(ip[Ipv4Header.DestinationOffset..]);
+        if (headerLength > Ipv4Header.MinLength)
+        {
+            meta.Flags |= PacketFlags.Ipv4Options;
+        }
+        var fragment = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4Header.FlagsFragmentOffset..]);
+        if ((fragment & Ipv4Header.FlagDontFragment) != 0)
+        {
+            meta.Flags |= PacketFlags.DontFragment;
+        }
+        if ((fragment & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0)
+        {
+            meta.Flags |= PacketFlags.Fragment;
+            if ((fragment & Ipv4Header.FragmentOffsetMask) != 0)
+            {
+                meta.Flags |= PacketFlags.LaterFragment;
+                return DropReason.None;
+            }
+        }
+        return ParseL4(ip[headerLength..totalLength], l3 + headerLength, isV6: false, ref meta);
+    }
+
+    private static DropReason ParseIpv6(ReadOnlySpan<byte> frame, int l3, ref PacketMeta meta)
+    {
+        var ip = frame[l3..];
+        if (ip.Length < Ipv6Header.Length)
+        {
+            return DropReason.Ipv6Truncated;
+        }
+        if (ip[0] >> 4 != 6)
+        {
+            return DropReason.Ipv6BadVersion;
+        }
+        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv6Header.PayloadLengthOffset..]);
+        if (Ipv6Header.Length + payloadLength > ip.Length)
+        {
+            return DropReason.Ipv6BadPayloadLength;
+        }
+        meta.L3 = L3Kind.Ipv6;
+        meta.L3End = (ushort)(l3 + Ipv6Header.Length + payloadLength);
+        var next = ip[Ipv6Header.NextHeaderOffset];
+        meta.L4Protocol = next;
+        meta.Ttl = ip[Ipv6Header.HopLimitOffset];
+        meta.SourceIp = IpAddr.ReadV6(ip[Ipv6Header.SourceOffset..]);
+        meta.DestinationIp = IpAddr.ReadV6(ip[Ipv6Header.DestinationOffset..]);
+        if (Ipv6Header.IsExtensionHeader(next))
+        {
+            meta.Flags |= next == Ipv6Header.NextFragment
+                ? PacketFlags.Ipv6ExtensionHeader | PacketFlags.Fragment
+                : PacketFlags.Ipv6ExtensionHeader;
+            return DropReason.None;
+        }
+        return ParseL4(ip.Slice(Ipv6Header.Length, payloadLength), l3 + Ipv6Header.Length, isV6: true, ref meta);
+    }
+
+    /// <summary>
+    /// Parses the L4 header in <paramref name="segment"/> (the IP payload as IP's length fields
+    /// declare it, so Ethernet padding never counts as L4 bytes).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DropReason ParseL4(ReadOnlySpan<byte> segment, int l4, bool isV6, ref PacketMeta meta)
+    {
+        switch (meta.L4Protocol)
+        {
+            case Ipv4Header.ProtocolUdp:
+                if (segment.Length < UdpHeader.Length)
+                {
+                    return DropReason.UdpTruncated;
+                }
+                int udpLength = BinaryPrimitives.ReadUInt16BigEndian(segment[UdpHeader.LengthOffset..]);
+                if (!meta.Has(PacketFlags.Fragment) && (udpLength < UdpHeader.Length || udpLength > segment.Length))
+                {
+                    return DropReason.UdpBadLength;
+                }
+                meta.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(segment);
+                meta.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(segment[UdpHeader.DestinationPortOffset..]);
+                meta.L4Offset = (ushort)l4;
+                meta.PayloadOffset = (ushort)(l4 + UdpHeader.Length);
+                return DropReason.None;
+
+            case Ipv4Header.ProtocolTcp:
+                if (segment.Length < TcpHeader.MinLength)
+                {
+                    return DropReason.TcpTruncated;
+                }
+                var dataOffset = (segment[TcpHeader.DataOffsetOffset] >> 4) * 4;
+                if (dataOffset < TcpHeader.MinLength || dataOffset > segment.Length)
+                {
+                    return DropReason.TcpBadDataOffset;
+                }
+                meta.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(segment);
+                meta.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(segment[TcpHeader.DestinationPortOffset..]);
+                meta.TcpFlags = segment[TcpHeader.FlagsOffset];
+                meta.L4Offset = (ushort)l4;
+                meta.PayloadOffset = (ushort)(l4 + dataOffset);
+                return DropReason.None;
+
+            case Ipv4Header.ProtocolIcmp when !isV6:
+                if (segment.Length < IcmpHeader.MinLength)
+                {
+                    return DropReason.IcmpTruncated;
+                }
+                meta.IcmpType = segment[IcmpHeader.TypeOffset];
+                meta.IcmpCode = segment[IcmpHeader.CodeOffset];
+                meta.L4Offset = (ushort)l4;
+                return DropReason.None;
+
+            case Ipv6Header.NextIcmpv6 when isV6:
+                if (segment.Length < IcmpHeader.MinLength)
+                {
+                    return DropReason.Icmpv6Truncated;
+                }
+                var icmpType = segment[IcmpHeader.TypeOffset];
+                if (NdMessage.IsNd(icmpType))
+                {
+                    if (segment.Length < NdMessage.MinLength(icmpType))
+                    {
+                        return DropReason.NdTruncated;
+                    }
+                    meta.Flags |= PacketFlags.NeighbourDiscovery;
+                }
+                meta.IcmpType = icmpType;
+                meta.IcmpCode = segment[IcmpHeader.CodeOffset];
+                meta.L4Offset = (ushort)l4;
+                return DropReason.None;
+
+            default:
+                // Another protocol (GRE, SCTP, ...): switched untouched; the firewall matches it by number.
+                meta.L4Offset = (ushort)l4;
+                return DropReason.None;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Butterfly.Benchmarks;
+
+/// <summary>
+/// <c>--quick</c>: times every benchmark burst by burst (many short samples instead of
+/// BenchmarkDotNet's few long iterations) and prints the fastest and the median burst per packet.
+/// On a machine shared with other work, the fastest burst is the cost of the code itself and
+/// the median shows the noise; BenchmarkDotNet's mean mixes the two. Also checks that the
+/// measured code allocated nothing.
+/// </summary>
+internal static class QuickRun
+{
+    private const int Bursts = 200_000;
+
+    public static void Run()
+    {
+        var switching = new SwitchingBenchmarks();
+        switching.Setup();
+        Report("SameHostSwitch", "-", () => switching.SameHostSwitch());
+        var stages = new StageBenchmarks();
+        stages.Setup();
+        Report("Parse", "-", () => stages.Parse());
+        Report("SwitchToRemote", "-", () => stages.SwitchToRemote());
+        Report("PathTo", "IPv4", () => stages.PathTo());
+        Report("EncapWrite", "IPv4", () => stages.EncapWrite());
+        Report("DecapValidate", "IPv4", () => stages.DecapValidate());
+        Report("Learn", "-", () => stages.Learn());
+        foreach (var ipv6 in new[] { false, true })
+        {
+            var vxlan = new VxlanBenchmarks { Ipv6Underlay = ipv6 };
+            vxlan.Setup();
+            var family = ipv6 ? "IPv6" : "IPv4";
+            Report("Encap", family, () => vxlan.Encap());
+            Report("Decap", family, () => vxlan.Decap());
+            Report("EncapDecap", family, () => vxlan.EncapDecap());
+        }
+    }
+
+    private static void Report(string name, string underlay, Func<int> burst)
+    {
+        for (var i = 0; i < Bursts / 10; i++)
+        {
+            burst();
+        }
+        var samples = new long[Bursts];
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            burst();
+            samples[i] = Stopwatch.GetTimestamp() - start;
+        }
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        var mean = 0.0;
+        foreach (var sample in samples)
+        {
+            mean += sample;
+        }
+        mean /= samples.Length;
+        Array.Sort(samples);
+        var perPacket = 1e9 / Stopwatch.Frequency / SyntheticTraffic.BurstSize;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {name,-14} | {underlay,-8} | {samples[0] * perPacket,8:F1} ns | {samples[samples.Length / 2] * perPacket,8:F1} ns | {mean * perPacket,8:F1} ns | {allocated,5} B |"));
+    }
+}

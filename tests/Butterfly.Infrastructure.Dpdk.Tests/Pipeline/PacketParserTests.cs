@@ -1,0 +1,292 @@
+using Butterfly.Infrastructure.Dpdk.Pipeline;
+using static Butterfly.Infrastructure.Dpdk.Tests.Pipeline.Frames;
+
+namespace Butterfly.Infrastructure.Dpdk.Tests.Pipeline;
+
+public class PacketParserTests
+{
+    [Fact]
+    public void Udp_over_ipv4_fills_every_field()
+    {
+        var frame = Hex(GoldenFrames.InnerUdp);
+        var meta = Parse(frame);
+        Assert.Equal(Vm2, meta.Destination);
+        Assert.Equal(Vm1, meta.Source);
+        Assert.Equal(EthernetHeader.TypeIpv4, meta.EtherType);
+        Assert.Equal(L3Kind.Ipv4, meta.L3);
+        Assert.Equal(14, meta.L3Offset);
+        Assert.Equal(frame.Length, meta.L3End);
+        Assert.Equal(34, meta.L4Offset);
+        Assert.Equal(42, meta.PayloadOffset);
+        Assert.Equal(17, meta.L4Protocol);
+        Assert.Equal(64, meta.Ttl);
+        Assert.Equal(IpAddr.Parse("10.0.0.1"), meta.SourceIp);
+        Assert.Equal(IpAddr.Parse("10.0.0.2"), meta.DestinationIp);
+        Assert.Equal(1234, meta.SourcePort);
+        Assert.Equal(5678, meta.DestinationPort);
+        Assert.Equal(PacketFlags.None, meta.Flags);
+    }
+
+    [Fact]
+    public void Ethernet_padding_is_not_counted_as_ip_bytes()
+    {
+        var padded = new byte[60];
+        Hex(GoldenFrames.IcmpV4EchoVlan.Replace("8100a064", "", StringComparison.Ordinal)).CopyTo(padded, 0);
+        var meta = Parse(padded);
+        Assert.Equal(14 + 28, meta.L3End);
+        Assert.Equal(L3Kind.Ipv4, meta.L3);
+    }
+
+    [Fact]
+    public void Tcp_with_ipv4_options_notes_options_and_payload_offset()
+    {
+        var meta = Parse(Hex(GoldenFrames.TcpV4Options));
+        Assert.True(meta.Has(PacketFlags.Ipv4Options));
+        Assert.Equal(14 + 24, meta.L4Offset);
+        Assert.Equal(14 + 24 + 24, meta.PayloadOffset);
+        Assert.Equal(40000, meta.SourcePort);
+        Assert.Equal(80, meta.DestinationPort);
+        Assert.Equal(TcpHeader.FlagSyn, meta.TcpFlags);
+    }
+
+    [Fact]
+    public void One_vlan_tag_is_skipped_and_kept()
+    {
+        var meta = Parse(Hex(GoldenFrames.IcmpV4EchoVlan));
+        Assert.True(meta.Has(PacketFlags.Vlan));
+        Assert.Equal(0xA064, meta.VlanTci);
+        Assert.Equal(18, meta.L3Offset);
+        Assert.Equal(EthernetHeader.TypeIpv4, meta.EtherType);
+        Assert.Equal(IcmpHeader.V4EchoRequest, meta.IcmpType);
+        Assert.Equal(38, meta.L4Offset);
+    }
+
+    [Fact]
+    public void A_second_tag_makes_the_frame_opaque()
+    {
+        var frame = Hex("525400000002525400000001" + "8100" + "0064" + "88a8" + "00c8" + "0800" + "4500");
+        var meta = Parse(frame);
+        Assert.True(meta.Has(PacketFlags.StackedVlan));
+        Assert.Equal(L3Kind.Other, meta.L3);
+        Assert.Equal(EthernetHeader.TypeQinQ, meta.EtherType);
+    }
+
+    [Fact]
+    public void Unknown_ethertypes_are_opaque_not_dropped()
+    {
+        var meta = Parse(Hex("525400000002525400000001" + "88cc" + "0102030405"));
+        Assert.Equal(L3Kind.Other, meta.L3);
+        Assert.Equal(0x88CC, meta.EtherType);
+        Assert.Equal(0, meta.L4Offset);
+    }
+
+    [Fact]
+    public void Later_fragments_have_no_l4_fields()
+    {
+        var meta = Parse(Hex(GoldenFrames.Ipv4LaterFragment));
+        Assert.True(meta.Has(PacketFlags.Fragment | PacketFlags.LaterFragment));
+        Assert.Equal(0, meta.L4Offset);
+        Assert.Equal(0, meta.SourcePort);
+    }
+
+    [Fact]
+    public void First_fragment_keeps_ports_and_skips_the_datagram_length_check()
+    {
+        var meta = Parse(Hex(GoldenFrames.Ipv4FirstFragment));
+        Assert.True(meta.Has(PacketFlags.Fragment));
+        Assert.False(meta.Has(PacketFlags.LaterFragment));
+        Assert.Equal(1, meta.SourcePort);
+        Assert.Equal(2, meta.DestinationPort);
+    }
+
+    [Fact]
+    public void Ipv6_udp_and_icmpv6_are_parsed()
+    {
+        var udp = Parse(Hex(GoldenFrames.Ipv6Udp));
+        Assert.Equal(L3Kind.Ipv6, udp.L3);
+        Assert.Equal(IpAddr.Parse("fd01::1"), udp.SourceIp);
+        Assert.Equal(IpAddr.Parse("fd01::2"), udp.DestinationIp);
+        Assert.Equal(5353, udp.SourcePort);
+        Assert.Equal(54, udp.L4Offset);
+
+        var echo = Parse(Hex(GoldenFrames.Icmpv6Echo));
+        Assert.Equal(IcmpHeader.V6EchoRequest, echo.IcmpType);
+        Assert.False(echo.Has(PacketFlags.NeighbourDiscovery));
+    }
+
+    [Fact]
+    public void Ipv6_extension_headers_are_noted_not_walked()
+    {
+        var meta = Parse(Hex(GoldenFrames.Ipv6Fragment));
+        Assert.True(meta.Has(PacketFlags.Ipv6ExtensionHeader | PacketFlags.Fragment));
+        Assert.Equal(Ipv6Header.NextFragment, meta.L4Protocol);
+        Assert.Equal(0, meta.L4Offset);
+    }
+
+    [Theory]
+    [InlineData(nameof(GoldenFrames.NsForUs), NdMessage.NeighbourSolicitation)]
+    [InlineData(nameof(GoldenFrames.NaToUs), NdMessage.NeighbourAdvertisement)]
+    [InlineData(nameof(GoldenFrames.RaFromRouter), NdMessage.RouterAdvertisement)]
+    public void Neighbour_discovery_is_recognised(string name, byte type)
+    {
+        var meta = Parse(Golden(name));
+        Assert.True(meta.Has(PacketFlags.NeighbourDiscovery));
+        Assert.Equal(type, meta.IcmpType);
+        Assert.Equal(255, meta.Ttl);
+    }
+
+    [Fact]
+    public void Arp_fills_operation_and_addresses()
+    {
+        var meta = Parse(Hex(GoldenFrames.ArpRequestForUs));
+        Assert.Equal(L3Kind.Arp, meta.L3);
+        Assert.Equal(ArpHeader.OperationRequest, meta.ArpOperation);
+        Assert.Equal(PeerV4, meta.SourceIp);
+        Assert.Equal(OurV4, meta.DestinationIp);
+        Assert.True(meta.Destination.IsBroadcast);
+    }
+
+    public static TheoryData<string, string> Malformed() => new()
+    {
+        { "too short for ethernet", nameof(DropReason.EthernetTruncated) },
+        { "multicast source", nameof(DropReason.EthernetSourceMulticast) },
+        { "tag without room", nameof(DropReason.VlanTruncated) },
+        { "arp cut", nameof(DropReason.ArpTruncated) },
+        { "arp hlen 8", nameof(DropReason.ArpUnsupportedFormat) },
+        { "arp ptype ipv6", nameof(DropReason.ArpUnsupportedFormat) },
+        { "ipv4 cut", nameof(DropReason.Ipv4Truncated) },
+        { "ipv4 version 6", nameof(DropReason.Ipv4BadVersion) },
+        { "ipv4 ihl 4", nameof(DropReason.Ipv4BadHeaderLength) },
+        { "ipv4 ihl past frame", nameof(DropReason.Ipv4BadHeaderLength) },
+        { "ipv4 total below ihl", nameof(DropReason.Ipv4BadTotalLength) },
+        { "ipv4 total past frame", nameof(DropReason.Ipv4BadTotalLength) },
+        { "ipv6 cut", nameof(DropReason.Ipv6Truncated) },
+        { "ipv6 version 4", nameof(DropReason.Ipv6BadVersion) },
+        { "ipv6 payload past frame", nameof(DropReason.Ipv6BadPayloadLength) },
+        { "udp cut by ip length", nameof(DropReason.UdpTruncated) },
+        { "udp length 4", nameof(DropReason.UdpBadLength) },
+        { "udp length past ip", nameof(DropReason.UdpBadLength) },
+        { "tiny first fragment", nameof(DropReason.UdpTruncated) },
+        { "tcp cut", nameof(DropReason.TcpTruncated) },
+        { "tcp offset 4", nameof(DropReason.TcpBadDataOffset) },
+        { "tcp offset past segment", nameof(DropReason.TcpBadDataOffset) },
+        { "icmp cut", nameof(DropReason.IcmpTruncated) },
+        { "icmpv6 cut", nameof(DropReason.Icmpv6Truncated) },
+        { "ns cut", nameof(DropReason.NdTruncated) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Malformed))]
+    public void Malformed_frames_get_their_drop_reason(string mutation, string expected)
+    {
+        var frame = Mutate(mutation);
+        Assert.Equal(Enum.Parse<DropReason>(expected), PacketParser.Parse(frame, out _));
+    }
+
+    [Fact]
+    public void Frames_longer_than_an_mbuf_segment_are_refused()
+    {
+        var frame = new byte[ushort.MaxValue + 1];
+        Hex(GoldenFrames.InnerUdp).CopyTo(frame, 0);
+        Assert.Equal(DropReason.EthernetTooLong, PacketParser.Parse(frame, out _));
+    }
+
+    [Fact]
+    public void Every_parser_drop_reason_is_exercised()
+    {
+        var seen = new HashSet<DropReason>();
+        foreach (var row in Malformed())
+        {
+            seen.Add(Enum.Parse<DropReason>((string)row[1]));
+        }
+        seen.Add(DropReason.EthernetTooLong);
+        for (var r = DropReason.EthernetTruncated; r <= DropReason.NdTruncated; r++)
+        {
+            Assert.Contains(r, seen);
+        }
+    }
+
+    [Fact]
+    public void Garbage_and_mutations_never_throw_and_accepted_offsets_stay_in_bounds()
+    {
+        var random = new Random(7);
+        string[] seeds = [GoldenFrames.InnerUdp, GoldenFrames.TcpV4Options, GoldenFrames.IcmpV4EchoVlan, GoldenFrames.Ipv6Udp,
+            GoldenFrames.NsForUs, GoldenFrames.ArpRequestForUs, GoldenFrames.VxlanV6, GoldenFrames.Ipv4FirstFragment];
+        for (var i = 0; i < 50_000; i++)
+        {
+            byte[] frame;
+            if (i % 4 == 0)
+            {
+                frame = new byte[random.Next(0, 200)];
+                random.NextBytes(frame);
+            }
+            else
+            {
+                var seed = Hex(seeds[random.Next(seeds.Length)]);
+                frame = seed.AsSpan(0, random.Next(0, seed.Length + 1)).ToArray();
+                for (var flips = random.Next(1, 4); flips > 0 && frame.Length > 0; flips--)
+                {
+                    frame[random.Next(frame.Length)] = (byte)random.Next(256);
+                }
+            }
+            if (PacketParser.Parse(frame, out var meta) == DropReason.None)
+            {
+                Assert.InRange(meta.L3End, meta.L3Offset, frame.Length);
+                Assert.InRange(meta.L4Offset, 0, meta.L3End);
+                Assert.InRange(meta.PayloadOffset, 0, meta.L3End);
+            }
+        }
+    }
+
+    private static byte[] Golden(string name) =>
+        Hex((string)typeof(GoldenFrames).GetField(name)!.GetRawConstantValue()!);
+
+    private static byte[] Mutate(string mutation)
+    {
+        var udp = Hex(GoldenFrames.InnerUdp);
+        var tcp = Hex(GoldenFrames.TcpV4Options);
+        var arp = Hex(GoldenFrames.ArpRequestForUs);
+        var v6 = Hex(GoldenFrames.Ipv6Udp);
+        switch (mutation)
+        {
+            case "too short for ethernet": return udp[..13];
+            case "multicast source": udp[6] = 0x01; return udp;
+            case "tag without room": return Hex(GoldenFrames.IcmpV4EchoVlan)[..17];
+            case "arp cut": return arp[..(14 + 27)];
+            case "arp hlen 8": arp[14 + 4] = 8; return arp;
+            case "arp ptype ipv6": WriteU16(arp, 14 + 2, 0x86DD); return arp;
+            case "ipv4 cut": return udp[..(14 + 19)];
+            case "ipv4 version 6": udp[14] = 0x65; return udp;
+            case "ipv4 ihl 4": udp[14] = 0x44; return udp;
+            case "ipv4 ihl past frame": udp[14] = 0x4F; return udp;
+            case "ipv4 total below ihl": WriteU16(udp, 16, 16); return udp;
+            case "ipv4 total past frame": WriteU16(udp, 16, udp.Length); return udp;
+            case "ipv6 cut": return v6[..(14 + 39)];
+            case "ipv6 version 4": v6[14] = 0x40; return v6;
+            case "ipv6 payload past frame": WriteU16(v6, 18, 10); return v6;
+            case "udp cut by ip length": WriteU16(udp, 16, 24); return udp;
+            case "udp length 4": WriteU16(udp, 38, 4); return udp;
+            case "udp length past ip": WriteU16(udp, 38, 200); return udp;
+            case "tiny first fragment":
+                var fragment = Hex(GoldenFrames.Ipv4FirstFragment);
+                WriteU16(fragment, 16, 24);
+                return fragment;
+            case "tcp cut": WriteU16(tcp, 16, 24 + 19); return tcp;
+            case "tcp offset 4": tcp[14 + 24 + 12] = 0x40; return tcp;
+            case "tcp offset past segment": tcp[14 + 24 + 12] = 0xF0; return tcp;
+            case "icmp cut":
+                var icmp = Hex(GoldenFrames.IcmpV4EchoVlan);
+                WriteU16(icmp, 18 + 2, 20 + 7);
+                return icmp;
+            case "icmpv6 cut":
+                var echo = Hex(GoldenFrames.Icmpv6Echo);
+                WriteU16(echo, 18, 4);
+                return echo;
+            case "ns cut":
+                var ns = Hex(GoldenFrames.NsForUs);
+                WriteU16(ns, 18, 20);
+                return ns;
+            default: throw new ArgumentException(mutation);
+        }
+    }
+}
