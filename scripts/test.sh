@@ -25,7 +25,7 @@ dotnet format Butterfly.sln --verify-no-changes --no-restore -v quiet || { echo 
 echo "== test"
 dotnet test Butterfly.sln -c Release --no-build -nologo \
     --settings tests/coverage.runsettings \
-    --logger "console;verbosity=normal" \
+    --logger "console;verbosity=minimal" \
     --logger "junit;LogFilePath=$root/build/test-results/{assembly}.xml;MethodFormat=Class;FailureBodyFormat=Verbose" \
     --collect "XPlat Code Coverage" --results-directory build/coverage-raw
 status=$?

@@ -125,6 +125,26 @@ public sealed class CrashRecoveryTests(PostgresStore postgres)
         Assert.Equal(withNic, ConfigurationProbe.Read(again));
     }
 
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task Restore_to_a_time_recreates_a_deleted_nic_and_its_socket(string store)
+    {
+        await using var daemon = await DaemonProcess.StartAsync(Options(store));
+        using var client = daemon.CreateClient();
+        var path = client.CallOk(ConfigurationProbe.NumberedNic(6)).NicAdd.Path;
+        var withNic = ConfigurationProbe.Read(client);
+        await Task.Delay(50); // event timestamps have microsecond resolution; keep "then" strictly between the two
+        var then = (ulong)DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Task.Delay(50);
+        client.CallOk(Requests.NicDel("nic6"));
+        Assert.False(File.Exists(path));
+
+        var restore = client.CallOk(new MessageV0.Types.Request { RestoreTo = new MessageV0.Types.PointInTime { UnixMs = then } }).Restore;
+        Assert.True(restore.EventsAppended >= 1);
+        Assert.True(File.Exists(path), "restore to a time brings the socket back");
+        Assert.Equal(withNic, ConfigurationProbe.Read(client));
+    }
+
     private DaemonStartOptions Options(string store) =>
         store == "file" ? new DaemonStartOptions() : new DaemonStartOptions { EventStore = postgres.NewDestination() };
 }
