@@ -110,7 +110,7 @@ public sealed partial class ConfigurationState
             return Validated.Fail<IReadOnlyList<DomainEvent>>($"security group '{groupId}': {normalised.Error}");
         if (!Groups.TryGetValue(groupId, out var group))
             return Validated.Ok<IReadOnlyList<DomainEvent>>([new SecurityGroupCreated(groupId), new RuleAdded(groupId, normalised.Value!)]);
-        return group.Rules.Contains(normalised.Value!)
+        return Holds(group.Rules, normalised.Value!)
             ? Validated.Ok<IReadOnlyList<DomainEvent>>([])
             : Ok(new RuleAdded(groupId, normalised.Value!));
     }
@@ -121,7 +121,7 @@ public sealed partial class ConfigurationState
         var normalised = SecurityGroupValidation.NormaliseRule(rule);
         if (!normalised.IsValid)
             return Validated.Fail<IReadOnlyList<DomainEvent>>($"security group '{groupId}': {normalised.Error}");
-        return groupId is not null && Groups.TryGetValue(groupId, out var group) && group.Rules.Contains(normalised.Value!)
+        return groupId is not null && Groups.TryGetValue(groupId, out var group) && Holds(group.Rules, normalised.Value!)
             ? Ok(new RuleRemoved(groupId, normalised.Value!))
             : Validated.Ok<IReadOnlyList<DomainEvent>>([]);
     }
@@ -137,7 +137,7 @@ public sealed partial class ConfigurationState
             return Validated.Fail<IReadOnlyList<DomainEvent>>($"security group '{groupId}': {ip.Error}");
         if (!Groups.TryGetValue(groupId, out var group))
             return Validated.Ok<IReadOnlyList<DomainEvent>>([new SecurityGroupCreated(groupId), new MemberAdded(groupId, ip.Value!)]);
-        return group.Members.Contains(ip.Value!, StringComparer.Ordinal)
+        return Holds(group.Members, ip.Value!)
             ? Validated.Ok<IReadOnlyList<DomainEvent>>([])
             : Ok(new MemberAdded(groupId, ip.Value!));
     }
@@ -148,7 +148,7 @@ public sealed partial class ConfigurationState
         var ip = SecurityGroupValidation.NormaliseMember(member);
         if (!ip.IsValid)
             return Validated.Fail<IReadOnlyList<DomainEvent>>($"security group '{groupId}': {ip.Error}");
-        return groupId is not null && Groups.TryGetValue(groupId, out var group) && group.Members.Contains(ip.Value!, StringComparer.Ordinal)
+        return groupId is not null && Groups.TryGetValue(groupId, out var group) && Holds(group.Members, ip.Value!)
             ? Ok(new MemberRemoved(groupId, ip.Value!))
             : Validated.Ok<IReadOnlyList<DomainEvent>>([]);
     }

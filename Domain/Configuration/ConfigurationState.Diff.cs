@@ -74,10 +74,10 @@ public sealed partial class ConfigurationState
     /// </summary>
     private static void DiffGroup(SecurityGroupSpec current, SecurityGroupSpec wanted, List<DomainEvent> events)
     {
-        var keptMembers = current.Members.Where(m => wanted.Members.Contains(m, StringComparer.Ordinal)).ToList();
-        var newMembers = wanted.Members.Where(m => !current.Members.Contains(m, StringComparer.Ordinal)).ToList();
+        var keptMembers = current.Members.Where(m => Holds(wanted.Members, m)).ToList();
+        var newMembers = wanted.Members.Where(m => !Holds(current.Members, m)).ToList();
         var keptRules = current.Rules.Where(wanted.Rules.Contains).ToList();
-        var newRules = wanted.Rules.Where(r => !current.Rules.Contains(r)).ToList();
+        var newRules = wanted.Rules.Where(r => !Holds(current.Rules, r)).ToList();
 
         if (!keptMembers.Concat(newMembers).SequenceEqual(wanted.Members, StringComparer.Ordinal)
             || !keptRules.Concat(newRules).SequenceEqual(wanted.Rules))
@@ -86,11 +86,11 @@ public sealed partial class ConfigurationState
             return;
         }
 
-        foreach (var member in current.Members.Where(m => !wanted.Members.Contains(m, StringComparer.Ordinal)))
+        foreach (var member in current.Members.Where(m => !Holds(wanted.Members, m)))
             events.Add(new MemberRemoved(current.Id, member));
         foreach (var member in newMembers)
             events.Add(new MemberAdded(current.Id, member));
-        foreach (var rule in current.Rules.Where(r => !wanted.Rules.Contains(r)))
+        foreach (var rule in current.Rules.Where(r => !Holds(wanted.Rules, r)))
             events.Add(new RuleRemoved(current.Id, rule));
         foreach (var rule in newRules)
             events.Add(new RuleAdded(current.Id, rule));

@@ -90,29 +90,24 @@ public sealed partial class ConfigurationState
         && a.Members.SequenceEqual(b.Members, StringComparer.Ordinal)
         && a.Rules.SequenceEqual(b.Rules);
 
-    private static SecurityGroupSpec EmptyGroup(string id) => new(id, ImmutableArray<string>.Empty, ImmutableArray<RuleSpec>.Empty);
+    private static SecurityGroupSpec EmptyGroup(string id) => new(id, OrderedSet<string>.Empty, OrderedSet<RuleSpec>.Empty);
 
     /// <summary>Copies the NIC's lists into immutable ones so no caller can change the state.</summary>
     private static NicSpec Freeze(NicSpec nic) =>
         nic with { Ips = Distinct(nic.Ips ?? []), SecurityGroups = Distinct(nic.SecurityGroups ?? []) };
 
-    private static ImmutableArray<T> Distinct<T>(IEnumerable<T>? items)
-    {
-        var builder = ImmutableArray.CreateBuilder<T>();
-        foreach (var item in items ?? [])
-        {
-            if (!builder.Contains(item))
-                builder.Add(item);
-        }
+    private static OrderedSet<T> Distinct<T>(IEnumerable<T>? items)
+        where T : notnull => OrderedSet.From(items);
 
-        return builder.ToImmutable();
-    }
+    private static OrderedSet<T> Append<T>(IReadOnlyList<T> list, T item)
+        where T : notnull => OrderedSet.From(list).Add(item);
 
-    private static ImmutableArray<T> Append<T>(IReadOnlyList<T> list, T item) =>
-        list.Contains(item) ? [.. list] : [.. list, item];
+    private static OrderedSet<T> Without<T>(IReadOnlyList<T> list, T item)
+        where T : notnull => OrderedSet.From(list).Remove(item);
 
-    private static ImmutableArray<T> Without<T>(IReadOnlyList<T> list, T item) =>
-        [.. list.Where(existing => !EqualityComparer<T>.Default.Equals(existing, item))];
+    /// <summary>Membership in O(log n) when the list is the state's own <see cref="OrderedSet{T}"/>.</summary>
+    internal static bool Holds<T>(IReadOnlyList<T> list, T item)
+        where T : notnull => list is OrderedSet<T> set ? set.Contains(item) : list.Contains(item);
 
     private ConfigurationState WithNic(NicSpec nic) => new(Nics.SetItem(nic.Id, nic), Groups);
 
