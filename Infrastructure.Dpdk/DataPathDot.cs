@@ -16,7 +16,12 @@ internal static class DataPathDot
     /// <summary>A NIC's port, the packet thread's counters of it and its state in words.</summary>
     internal sealed record Nic(NicPort Port, NicCounters Counters, string State);
 
-    internal static string Render(Underlay underlay, IReadOnlyList<Nic> nics, int lcore, int cpu, string filePrefix)
+    /// <summary>
+    /// <paramref name="drops"/>: frames dropped per reason (<see cref="Pipeline.DropReasons.Name"/>),
+    /// the non-zero ones only.
+    /// </summary>
+    internal static string Render(Underlay underlay, IReadOnlyList<Nic> nics, int lcore, int cpu, string filePrefix,
+        IReadOnlyList<(string Reason, ulong Frames)> drops, long tablesVersion)
     {
         var dot = new StringBuilder();
         dot.Append("digraph butterfly {\n");
@@ -26,11 +31,14 @@ internal static class DataPathDot
             "packet thread",
             $"lcore {lcore}, " + (cpu >= 0 ? $"CPU {cpu}" : "not pinned"),
             $"bursts of {PacketThread.BurstSize}, {nics.Count + 1} ports polled",
-            $"EAL prefix {filePrefix}");
-        Node(dot, "drop", "octagon",
-            "drop",
-            "no forwarding yet: every received frame is dropped",
-            $"{Sum(underlay.Counters, nics)} frames");
+            $"EAL prefix {filePrefix}",
+            $"switching tables version {tablesVersion.ToString(CultureInfo.InvariantCulture)}");
+        var dropLines = new List<string> { "drop", $"{Sum(underlay.Counters, nics)} frames (ports)" };
+        foreach (var (reason, frames) in drops)
+        {
+            dropLines.Add(string.Create(CultureInfo.InvariantCulture, $"{reason}: {frames}"));
+        }
+        Node(dot, "drop", "octagon", [.. dropLines]);
         Node(dot, "underlay", "box",
             "underlay",
             $"port {underlay.Port} {underlay.Device}",
@@ -55,6 +63,7 @@ internal static class DataPathDot
                 $"MAC {n.Mac}, VNI {n.Vni.ToString(CultureInfo.InvariantCulture)}",
                 Counters(nic.Counters));
             dot.Append(CultureInfo.InvariantCulture, $"  {id} -> packet_thread [label=\"rx\"];\n");
+            dot.Append(CultureInfo.InvariantCulture, $"  packet_thread -> {id} [label=\"tx\"];\n");
         }
         dot.Append("  packet_thread -> drop;\n");
         dot.Append("}\n");

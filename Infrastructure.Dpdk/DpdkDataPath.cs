@@ -19,8 +19,8 @@ internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, st
 /// The DPDK data path of butterflyd: EAL, one mbuf pool, the underlay port, one port per NIC
 /// and the packet thread polling them all. A vhost-user NIC is a socket of DPDK's vhost
 /// library (no ethdev port, so their number is not bound by RTE_MAX_ETHPORTS); a tap NIC is a
-/// hotplugged net_tap ethdev. This stage receives and counts; frames are dropped until the
-/// switch stage lands. Every public member is for the control thread (calls are serialised by
+/// hotplugged net_tap ethdev. NICs of one VNI are switched to each other on this host (see
+/// <see cref="Forwarder"/>); the tables come from every Reconcile. Every public member is for the control thread (calls are serialised by
 /// a lock).
 /// </summary>
 public sealed class DpdkDataPath : IDataPath, IDisposable
@@ -49,6 +49,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private readonly PacketThread _thread;
     private readonly Dictionary<string, NicPort> _nics = new(StringComparer.Ordinal);
     private int _deviceCounter;
+    private long _tablesVersion;
     private bool _disposed;
 
     private DpdkDataPath(DataPathOptions options, Serilog.ILogger log, string filePrefix, string? runtimeDir,
@@ -134,7 +135,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             {
                 log.Warning("{Error}; vhost-user NICs work, but re-adding many after removing many may stall up to a second", wakeError);
             }
-            var thread = PacketThread.Start([port], pool, options.GraphCpuCore, log);
+            var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, log);
             log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu}, lcore {Lcore}",
                 Shim.PortName(port), port, thread.PinnedCpu, thread.Lcore);
             if (options.PacketTrace)
@@ -243,6 +244,9 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 {
                     _nics.Remove(port.Nic.Id);
                 }
+                // Neither the ports polled nor the switching tables may name a removed port once
+                // the packet thread is quiescent.
+                _thread.PublishTables(BuildTables(new Dictionary<string, string>()));
                 _thread.Publish(PolledPorts());
                 PacketThread.WaitQuiescent();
                 foreach (var port in removed)
@@ -269,6 +273,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 _nics.Add(nic.Id, created);
                 socketsMade |= created.IsVhost;
             }
+            _thread.PublishTables(BuildTables(errors));
             _thread.Publish(PolledPorts());
             if (socketsMade)
             {
@@ -307,7 +312,16 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                     : "kernel tap";
                 nics.Add(new DataPathDot.Nic(port, CountersOf(port.Handle), state));
             }
-            return DataPathDot.Render(underlay, nics, _thread.Lcore, _thread.PinnedCpu, _filePrefix);
+            var drops = new List<(string, ulong)>();
+            foreach (var reason in Enum.GetValues<Pipeline.DropReason>())
+            {
+                var frames = _thread.Drops[reason];
+                if (reason != Pipeline.DropReason.None && frames != 0)
+                {
+                    drops.Add((Pipeline.DropReasons.Name(reason), frames));
+                }
+            }
+            return DataPathDot.Render(underlay, nics, _thread.Lcore, _thread.PinnedCpu, _filePrefix, drops, _tablesVersion);
         }
     }
 
@@ -430,6 +444,10 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             }
         }
     }
+
+    /// <summary>The switching tables of the NICs that have a port now; errors name NICs left out.</summary>
+    private Pipeline.SwitchTables BuildTables(Dictionary<string, string> errors) =>
+        LocalSwitchTables.Build(_nics.Values.Select(p => (p.Handle, p.Nic)), ++_tablesVersion, errors);
 
     private ushort[] PolledPorts()
     {

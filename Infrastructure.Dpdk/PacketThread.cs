@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Butterfly.Application.Ports;
 using Butterfly.Infrastructure.Dpdk.Native;
+using Butterfly.Infrastructure.Dpdk.Pipeline;
 
 namespace Butterfly.Infrastructure.Dpdk;
 
@@ -10,9 +11,13 @@ namespace Butterfly.Infrastructure.Dpdk;
 ///
 /// Input: each port handle in <see cref="Publish"/>'s current array (see <see cref="PortHandles"/>):
 /// RX queue 0 of an ethdev port, or the guest's TX virtqueue of a vhost-user slot.
-/// Output: none yet — forwarding comes with the switch stage; every frame is freed and counted
-/// as a drop of its port ("no stage yet").
-/// State it writes: the per-handle <see cref="CounterTable"/> and the shim's quiescent epoch.
+/// Output: frames from a NIC are switched within its VNI to the other local NICs
+/// (<see cref="Forwarder"/>) and sent when their burst is done; frames from the underlay are
+/// dropped (<see cref="DropReason.UnderlayNoTunnel"/>) until VXLAN is wired in.
+/// Tables: the <see cref="SwitchTables"/> reference published by <see cref="PublishTables"/>,
+/// read once per round together with the port array.
+/// State it writes: the per-handle <see cref="CounterTable"/>, the <see cref="DropCounters"/>
+/// and the shim's quiescent epoch.
 /// Per packet: no allocation, lock, syscall, exception or logging.
 ///
 /// Control handshake (QSBR): the control thread publishes a new immutable handle array by one
@@ -44,6 +49,10 @@ internal sealed unsafe class PacketThread : IDisposable
     private const long LongIdleMicroseconds = 100_000;
 
     private readonly CounterTable _counters;
+    private readonly DropCounters _drops = new();
+    private readonly Forwarder _forwarder;
+    private readonly ushort _underlay;
+    private SwitchTables _tables = SwitchTables.Empty;
     private readonly nint _pool;
     private readonly int _cpu;
     private readonly Serilog.ILogger _log;
@@ -53,11 +62,13 @@ internal sealed unsafe class PacketThread : IDisposable
     private volatile bool _stop;
     private string? _startError;
 
-    private PacketThread(ushort[] ports, nint pool, int cpu, Serilog.ILogger log)
+    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, Serilog.ILogger log)
     {
         _ports = ports;
+        _underlay = underlay;
         _pool = pool;
         _counters = new CounterTable(PortHandles.Count);
+        _forwarder = new Forwarder(PortHandles.Count, pool, _counters.Table, _drops);
         _cpu = cpu;
         _log = log;
         _thread = new Thread(Run) { IsBackground = true, Name = "bf-packet" };
@@ -74,17 +85,19 @@ internal sealed unsafe class PacketThread : IDisposable
 
     /// <summary>
     /// Starts the thread and waits until it is registered with DPDK. <paramref name="pool"/>
-    /// gives the mbufs frames from vhost-user guests are copied into.
+    /// gives the mbufs frames from vhost-user guests are copied into (and flood copies are made
+    /// from); <paramref name="underlay"/> is the underlay's handle.
     /// </summary>
     /// <exception cref="InvalidOperationException">DPDK refused to register the thread.</exception>
-    internal static PacketThread Start(ushort[] ports, nint pool, int cpu, Serilog.ILogger log)
+    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, Serilog.ILogger log)
     {
-        var thread = new PacketThread(ports, pool, cpu, log);
+        var thread = new PacketThread(ports, underlay, pool, cpu, log);
         thread._thread.Start();
         thread._started.Wait();
         if (thread._startError is not null)
         {
             thread._thread.Join();
+            thread._forwarder.Dispose();
             thread._counters.Dispose();
             throw new InvalidOperationException(thread._startError);
         }
@@ -93,6 +106,15 @@ internal sealed unsafe class PacketThread : IDisposable
 
     /// <summary>Makes the port <paramref name="handles"/> the set polled from the next round on. Control thread.</summary>
     internal void Publish(ushort[] handles) => Interlocked.Exchange(ref _ports, handles);
+
+    /// <summary>
+    /// Makes <paramref name="tables"/> the switching tables from the next round on. Control thread.
+    /// Tables naming a port about to be closed must be replaced before <see cref="WaitQuiescent"/>.
+    /// </summary>
+    internal void PublishTables(SwitchTables tables) => Interlocked.Exchange(ref _tables, tables);
+
+    /// <summary>Frames dropped so far, by reason. Read from any thread.</summary>
+    internal DropCounters Drops => _drops;
 
     /// <summary>
     /// Waits until the loop has finished every round that started before this call, so ports
@@ -112,6 +134,7 @@ internal sealed unsafe class PacketThread : IDisposable
         _stop = true;
         _thread.Join();
         _started.Dispose();
+        _forwarder.Dispose();
         _counters.Dispose();
     }
 
@@ -157,6 +180,9 @@ internal sealed unsafe class PacketThread : IDisposable
         var burst = stackalloc nint[BurstSize];
         var counters = _counters.Table;
         var pool = _pool;
+        var forwarder = _forwarder;
+        var drops = _drops;
+        var underlay = _underlay;
         var ethPorts = PortHandles.EthPorts;
         var pktLen = MbufLayout.PktLen;
         var idleRounds = 0;
@@ -165,6 +191,7 @@ internal sealed unsafe class PacketThread : IDisposable
         while (!_stop)
         {
             var handles = Volatile.Read(ref _ports);
+            var tables = Volatile.Read(ref _tables);
             uint received = 0;
             foreach (var handle in handles)
             {
@@ -180,11 +207,25 @@ internal sealed unsafe class PacketThread : IDisposable
                 {
                     bytes += *(uint*)((byte*)burst[i] + pktLen);
                 }
-                Shim.bf_pktmbuf_free_bulk(burst, n);
                 ref var c = ref counters[handle];
                 Volatile.Write(ref c.PacketsIn, c.PacketsIn + n);
                 Volatile.Write(ref c.BytesIn, c.BytesIn + bytes);
-                Volatile.Write(ref c.Drops, c.Drops + n);
+                uint dropped;
+                if (handle == underlay)
+                {
+                    Shim.bf_pktmbuf_free_bulk(burst, n);
+                    drops.Add(DropReason.UnderlayNoTunnel, n);
+                    dropped = n;
+                }
+                else
+                {
+                    // No clock is read: nothing ages until remote MACs are learned.
+                    dropped = forwarder.SwitchBurst(tables, handle, burst, n, now: 0);
+                }
+                if (dropped != 0)
+                {
+                    Volatile.Write(ref c.Drops, c.Drops + dropped);
+                }
                 received += n;
             }
             // Quiescent point: the round holds no port any more (see WaitQuiescent).

@@ -54,6 +54,10 @@ internal static unsafe class Shim
     [DllImport(Lib), SuppressGCTransition]
     internal static extern void bf_pktmbuf_free_bulk(nint* pkts, uint n);
 
+    /// <summary>A deep copy of a frame from <paramref name="pool"/> (for floods), or 0 when the pool is empty.</summary>
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern nint bf_pktmbuf_copy(nint mbuf, nint pool);
+
     /// <summary>Bits of <see cref="VhostInfo.State"/> (enum bf_vhost_state).</summary>
     internal const uint VhostConnected = 1, VhostRunning = 2;
 
@@ -89,6 +93,9 @@ internal static unsafe class Shim
 
     [DllImport(Lib), SuppressGCTransition]
     internal static extern ushort bf_vhost_enqueue(uint slot, nint* pkts, ushort n);
+
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern int bf_vhost_running(uint slot);
 
     [DllImport(Lib)] internal static extern int bf_mbuf_offset(int field);
 

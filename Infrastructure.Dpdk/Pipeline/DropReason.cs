@@ -68,6 +68,20 @@ internal enum DropReason : byte
     NdBadChecksum,
     NdBadOption,
     NdUnhandled,
+
+    // ../PacketThread.cs (the burst loop itself)
+
+    /// <summary>A flood found no other local port in the VNI (a NIC alone in its VNI, no remote VTEP).</summary>
+    NoDestination,
+
+    /// <summary>The output port did not take the frame: its ring was full, or no vhost-user frontend is running.</summary>
+    TxFull,
+
+    /// <summary>A flood copy could not be made: the mbuf pool was empty.</summary>
+    NoMbuf,
+
+    /// <summary>A frame received on the underlay while no VXLAN tunnel is configured on this host.</summary>
+    UnderlayNoTunnel,
 }
 
 /// <summary>Names and count of <see cref="DropReason"/>, for counters and the statistics API.</summary>
@@ -114,6 +128,9 @@ internal sealed class DropCounters
 
     /// <summary>Counts one frame dropped for <paramref name="reason"/>. Packet thread.</summary>
     public void Count(DropReason reason) => _counts[(int)reason]++;
+
+    /// <summary>Counts <paramref name="frames"/> frames dropped for <paramref name="reason"/>. Packet thread.</summary>
+    public void Add(DropReason reason, ulong frames) => _counts[(int)reason] += frames;
 
     /// <summary>Frames dropped for <paramref name="reason"/> so far. Any thread.</summary>
     public ulong this[DropReason reason] => Volatile.Read(ref _counts[(int)reason]);

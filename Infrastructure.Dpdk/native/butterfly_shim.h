@@ -154,12 +154,18 @@ void bf_wait_quiescent(void);
 uint16_t bf_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t bf_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 void bf_pktmbuf_free_bulk(struct rte_mbuf **pkts, unsigned int n);
+/* A deep copy of every segment of m into one chain of fresh mbufs from pool (rte_pktmbuf_copy),
+ * for flooding one frame to several ports; NULL when the pool is empty. */
+struct rte_mbuf *bf_pktmbuf_copy(const struct rte_mbuf *m, struct rte_mempool *pool);
 /* Frames the guest of slot sent (its virtqueue 1), copied into mbufs from pool; 0 when no
  * frontend is running. */
 uint16_t bf_vhost_dequeue(uint32_t slot, struct rte_mempool *pool, struct rte_mbuf **pkts, uint16_t n);
 /* Copies frames to the guest of slot (its virtqueue 0); returns how many fit. The mbufs
  * are not freed: the caller frees all n. */
 uint16_t bf_vhost_enqueue(uint32_t slot, struct rte_mbuf **pkts, uint16_t n);
+/* 1 when a frontend's rings are running on slot (bursts reach it), else 0: floods skip the
+ * NICs whose guest is not there rather than copy frames for nobody. */
+int bf_vhost_running(uint32_t slot);
 
 /* ---- mbuf layout (read once at start, folded into constants by the JIT) ---- */
 

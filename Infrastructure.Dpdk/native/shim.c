@@ -243,6 +243,11 @@ void bf_pktmbuf_free_bulk(struct rte_mbuf **pkts, unsigned int n)
     rte_pktmbuf_free_bulk(pkts, n);
 }
 
+struct rte_mbuf *bf_pktmbuf_copy(const struct rte_mbuf *m, struct rte_mempool *pool)
+{
+    return rte_pktmbuf_copy(m, pool, 0, UINT32_MAX);
+}
+
 int bf_mbuf_offset(int field)
 {
     switch (field) {

@@ -428,3 +428,8 @@ uint16_t bf_vhost_enqueue(uint32_t slot, struct rte_mbuf **pkts, uint16_t n)
         return 0;
     return rte_vhost_enqueue_burst(atomic_load_explicit(&s->vid, memory_order_relaxed), VIRTIO_RXQ, pkts, n);
 }
+
+int bf_vhost_running(uint32_t slot)
+{
+    return slot < BF_VHOST_SLOTS && (atomic_load_explicit(&slots[slot].state, memory_order_relaxed) & BF_VHOST_RUNNING) != 0;
+}

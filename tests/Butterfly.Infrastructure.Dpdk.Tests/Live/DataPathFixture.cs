@@ -33,7 +33,20 @@ public sealed class DataPathFixture : IDisposable
 
     public string UnderlayTap => EalArguments.UnderlayTapFor(DataPath.FilePrefix);
 
-    public static DataPathNic Nic(string id, NicType type, string mac = "52:54:00:00:d7:11") => new(id, type, mac, 42, false);
+    /// <summary>A NIC of VNI 42; without <paramref name="mac"/>, one derived from the id, so NICs of one test never share a MAC in the VNI.</summary>
+    public static DataPathNic Nic(string id, NicType type, string? mac = null) => new(id, type, mac ?? MacOf(id), 42, false);
+
+    /// <summary>A locally administered unicast MAC that depends only on <paramref name="id"/>.</summary>
+    public static string MacOf(string id)
+    {
+        var hash = 2166136261u; // FNV-1a: deterministic, so a test's MACs are the same every run
+        foreach (var c in id)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"02:bf:{hash >> 24:x2}:{(hash >> 16) & 0xff:x2}:{(hash >> 8) & 0xff:x2}:{hash & 0xff:x2}");
+    }
 
     /// <summary>
     /// Polls the counters of <paramref name="nicId"/> until <paramref name="until"/> holds or 30 s

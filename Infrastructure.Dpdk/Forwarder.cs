@@ -1,0 +1,261 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Butterfly.Infrastructure.Dpdk.Native;
+using Butterfly.Infrastructure.Dpdk.Pipeline;
+
+namespace Butterfly.Infrastructure.Dpdk;
+
+/// <summary>
+/// Stage: same-host switching of one RX burst from a local NIC, run to completion.
+///
+/// Input: a burst of mbufs received on a NIC's port handle, and the <see cref="SwitchTables"/>
+/// the packet thread read at the start of its round.
+/// Output: every frame either staged for its output port(s) and sent when the burst ends (or
+/// a port's stage fills), or dropped and freed. Unicast to the local NIC owning the destination
+/// MAC in the ingress NIC's VNI; unknown unicast, broadcast and multicast to every other local
+/// NIC of that VNI whose port can take it (deep copies from the pool for all but the last, which
+/// gets the original; vhost-user NICs without a running guest are skipped).
+/// Never across VNIs: every lookup is keyed by the ingress port's VNI slot.
+/// Transmit: vhost-user NICs through bf_vhost_enqueue (the library copies into the guest, so
+/// the mbufs are freed whatever it took), ethdev ports (taps) through bf_tx_burst (the driver
+/// owns what it took; the rest is freed).
+/// Drop reasons: the parser's, the switch stage's, <see cref="DropReason.NoDestination"/>,
+/// <see cref="DropReason.TxFull"/>, <see cref="DropReason.NoMbuf"/>.
+/// State: per-port counters (out on the output port; drops on the port that dropped), the
+/// <see cref="DropCounters"/>, and staging arrays in native memory allocated once.
+/// Thread: the packet thread only. Per packet: no allocation, lock, syscall, exception or log.
+/// </summary>
+internal sealed unsafe class Forwarder : IDisposable
+{
+    private readonly nint _pool;
+    private readonly PortCounters* _counters;
+    private readonly DropCounters _drops;
+
+    // Staged frames: BurstSize slots per handle, how many each holds, and the handles holding
+    // some (each once, flagged in _touchedFlags) so a flush visits only those.
+    private nint* _staged;
+    private ushort* _stagedCounts;
+    private ushort* _touched;
+    private byte* _touchedFlags;
+    private int _touchedCount;
+
+    // One burst's frames to free together, and the lengths of one port's staged frames.
+    private nint* _toFree;
+    private int _toFreeCount;
+    private uint* _lengths;
+
+    // The ports a flood reaches; a port is at most once in a VNI, so PortHandles.Count is enough.
+    private readonly ushort[] _floodPorts;
+
+    // Remote MACs are learned from decapsulated frames only; until a tunnel feeds it, this one
+    // stays empty (the switch stage looks it up after the local MACs).
+    private readonly LearnedFdb _learned = new(capacity: 8, ageTicks: 1);
+
+    internal Forwarder(int handles, nint pool, PortCounters* counters, DropCounters drops)
+    {
+        _pool = pool;
+        _counters = counters;
+        _drops = drops;
+        _staged = (nint*)NativeMemory.Alloc((nuint)(handles * PacketThread.BurstSize), (nuint)sizeof(nint));
+        _stagedCounts = (ushort*)NativeMemory.AllocZeroed((nuint)handles, sizeof(ushort));
+        _touched = (ushort*)NativeMemory.Alloc((nuint)handles, sizeof(ushort));
+        _touchedFlags = (byte*)NativeMemory.AllocZeroed((nuint)handles, 1);
+        _toFree = (nint*)NativeMemory.Alloc(PacketThread.BurstSize, (nuint)sizeof(nint));
+        _lengths = (uint*)NativeMemory.Alloc(PacketThread.BurstSize, sizeof(uint));
+        _floodPorts = new ushort[handles];
+    }
+
+    /// <summary>
+    /// Switches the <paramref name="n"/> frames of <paramref name="burst"/> received on
+    /// <paramref name="ingress"/> and sends them; returns how many were dropped on ingress.
+    /// </summary>
+    [SkipLocalsInit]
+    internal uint SwitchBurst(SwitchTables tables, ushort ingress, nint* burst, int n, long now)
+    {
+        var dropped = 0u;
+        for (var i = 0; i < n; i++)
+        {
+            var m = burst[i];
+            var reason = Parse(m, out var meta);
+            if (reason == DropReason.None)
+            {
+                var d = SwitchStage.FromLocal(tables, _learned, ingress, meta, now);
+                switch (d.Kind)
+                {
+                    case ForwardKind.Local:
+                        Stage(d.Port, m);
+                        continue;
+                    case ForwardKind.Flood:
+                        reason = Flood(tables, d, m);
+                        break;
+                    case ForwardKind.Remote:
+                        // Only learned MACs are remote, and nothing is learned without a tunnel.
+                        reason = DropReason.NoDestination;
+                        break;
+                    default:
+                        reason = d.Reason;
+                        break;
+                }
+                if (reason == DropReason.None)
+                {
+                    continue;
+                }
+            }
+            _drops.Count(reason);
+            _toFree[_toFreeCount++] = m;
+            dropped++;
+        }
+        if (_toFreeCount != 0)
+        {
+            Shim.bf_pktmbuf_free_bulk(_toFree, (uint)_toFreeCount);
+            _toFreeCount = 0;
+        }
+        FlushAll();
+        return dropped;
+    }
+
+    public void Dispose()
+    {
+        NativeMemory.Free(_staged);
+        NativeMemory.Free(_stagedCounts);
+        NativeMemory.Free(_touched);
+        NativeMemory.Free(_touchedFlags);
+        NativeMemory.Free(_toFree);
+        NativeMemory.Free(_lengths);
+        _staged = null;
+        _stagedCounts = null;
+        _touched = null;
+        _touchedFlags = null;
+        _toFree = null;
+        _lengths = null;
+    }
+
+    /// <summary>
+    /// Parses the first segment. A chained frame (a TSO segment of up to 64 KiB from a guest or a
+    /// jumbo frame from a tap) has its L3 lengths past the first segment, which the parser would
+    /// refuse; switching reads only the Ethernet addresses, so those are all it gets.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DropReason Parse(nint m, out PacketMeta meta)
+    {
+        var p = (byte*)m;
+        var data = *(byte**)(p + MbufLayout.BufAddr) + *(ushort*)(p + MbufLayout.DataOff);
+        var frame = new ReadOnlySpan<byte>(data, *(ushort*)(p + MbufLayout.DataLen));
+        if (*(ushort*)(p + MbufLayout.NbSegs) == 1)
+        {
+            return PacketParser.Parse(frame, out meta);
+        }
+        meta = default;
+        if (frame.Length < EthernetHeader.Length)
+        {
+            return DropReason.EthernetTruncated;
+        }
+        meta.Destination = MacAddress.Read(frame);
+        meta.Source = MacAddress.Read(frame[EthernetHeader.SourceOffset..]);
+        return meta.Source.IsMulticast ? DropReason.EthernetSourceMulticast : DropReason.None;
+    }
+
+    /// <summary>Stages <paramref name="m"/> on every other local port of the VNI; returns a drop reason for the original, or None.</summary>
+    private DropReason Flood(SwitchTables tables, in ForwardDecision d, nint m)
+    {
+        var found = SwitchStage.FloodPorts(tables, d, _floodPorts);
+        // A vhost-user NIC without a running guest is like a link that is down: not a
+        // destination, and no copy is made for it.
+        var count = 0;
+        for (var k = 0; k < found; k++)
+        {
+            var port = _floodPorts[k];
+            if (!PortHandles.IsVhost(port) || Shim.bf_vhost_running((uint)PortHandles.VhostSlotOf(port)) != 0)
+            {
+                _floodPorts[count++] = port;
+            }
+        }
+        if (count == 0)
+        {
+            return DropReason.NoDestination;
+        }
+        for (var k = 0; k < count - 1; k++)
+        {
+            var copy = Shim.bf_pktmbuf_copy(m, _pool);
+            if (copy == 0)
+            {
+                _drops.Count(DropReason.NoMbuf);
+                Volatile.Write(ref _counters[_floodPorts[k]].Drops, _counters[_floodPorts[k]].Drops + 1);
+                continue;
+            }
+            Stage(_floodPorts[k], copy);
+        }
+        Stage(_floodPorts[count - 1], m);
+        return DropReason.None;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Stage(ushort port, nint m)
+    {
+        if (_touchedFlags[port] == 0)
+        {
+            _touchedFlags[port] = 1;
+            _touched[_touchedCount++] = port;
+        }
+        var count = _stagedCounts[port];
+        _staged[(port * PacketThread.BurstSize) + count] = m;
+        _stagedCounts[port] = ++count;
+        if (count == PacketThread.BurstSize)
+        {
+            Flush(port);
+        }
+    }
+
+    private void FlushAll()
+    {
+        for (var i = 0; i < _touchedCount; i++)
+        {
+            var port = _touched[i];
+            if (_stagedCounts[port] != 0)
+            {
+                Flush(port);
+            }
+            _touchedFlags[port] = 0;
+        }
+        _touchedCount = 0;
+    }
+
+    private void Flush(ushort port)
+    {
+        var n = _stagedCounts[port];
+        _stagedCounts[port] = 0;
+        var frames = _staged + (port * PacketThread.BurstSize);
+        // Lengths first: a tap's driver may free what it sent before tx_burst returns.
+        for (var i = 0; i < n; i++)
+        {
+            _lengths[i] = *(uint*)((byte*)frames[i] + MbufLayout.PktLen);
+        }
+        ushort sent;
+        if (PortHandles.IsVhost(port))
+        {
+            sent = Shim.bf_vhost_enqueue((uint)PortHandles.VhostSlotOf(port), frames, n);
+            Shim.bf_pktmbuf_free_bulk(frames, n);
+        }
+        else
+        {
+            sent = Shim.bf_tx_burst(port, 0, frames, n);
+            if (sent < n)
+            {
+                Shim.bf_pktmbuf_free_bulk(frames + sent, (uint)(n - sent));
+            }
+        }
+        ulong bytes = 0;
+        for (var i = 0; i < sent; i++)
+        {
+            bytes += _lengths[i];
+        }
+        ref var c = ref _counters[port];
+        Volatile.Write(ref c.PacketsOut, c.PacketsOut + sent);
+        Volatile.Write(ref c.BytesOut, c.BytesOut + bytes);
+        if (sent < n)
+        {
+            Volatile.Write(ref c.Drops, c.Drops + (ulong)(n - sent));
+            _drops.Add(DropReason.TxFull, (ulong)(n - sent));
+        }
+    }
+}
