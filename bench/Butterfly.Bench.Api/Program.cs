@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Butterfly.Bench.Api;
+using Butterfly.TestKit;
+
+// Usage: butterfly-bench-api [--pg CONNECTION_STRING] [--seconds N]
+// Starts real daemons (TestKit.DaemonProcess), drives them through real ZeroMQ sockets and
+// prints one line per figure. With --pg, the write and restart figures are also measured on
+// PostgreSQL (each run in a fresh schema).
+var seconds = 5;
+string? pg = null;
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--pg": pg = args[++i]; break;
+        case "--seconds": seconds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
+    }
+}
+
+var duration = TimeSpan.FromSeconds(seconds);
+await using (var daemon = await DaemonProcess.StartAsync(new DaemonStartOptions { LogLevel = "error" }))
+{
+    Report("reads/s (nic_list, 1 client)", ApiLoad.Reads(daemon, 1, duration));
+    Report("reads/s (nic_list, 4 clients)", ApiLoad.Reads(daemon, 4, duration));
+    Report("batch of 1000 nic_add, ms", ApiLoad.BigBatchMilliseconds(daemon, 1000));
+}
+
+foreach (var (name, store) in Stores(pg))
+{
+    await using var daemon = await DaemonProcess.StartAsync(new DaemonStartOptions { LogLevel = "info", EventStore = store });
+    Report($"acknowledged writes/s ({name}, 1 client)", ApiLoad.Writes(daemon, 1, duration, "w1"));
+    Report($"acknowledged writes/s ({name}, 32 clients)", ApiLoad.Writes(daemon, 32, duration, "w32"));
+    ApiLoad.FillLog(daemon, 10_000);
+    await daemon.StopAsync();
+    var watch = Stopwatch.StartNew();
+    await daemon.RestartAsync();
+    Report($"restart with >= 10 000 events until the API answers ({name}), ms", watch.Elapsed.TotalMilliseconds);
+    // The daemon's own account of the restart: from its first log line to the API listening.
+    var lines = daemon.StandardError.Split('\n');
+    var lastStart = Array.FindLastIndex(lines, l => l.Contains("butterflyd starting", StringComparison.Ordinal));
+    foreach (var line in lines.Skip(lastStart).Where(l => l.Contains("starting", StringComparison.Ordinal)
+        || l.Contains("opened in", StringComparison.Ordinal) || l.Contains("data path started", StringComparison.Ordinal)
+        || l.Contains("Configuration loaded", StringComparison.Ordinal) || l.Contains("API listening", StringComparison.Ordinal)))
+    {
+        Console.WriteLine($"    daemon: {line.Trim()}");
+    }
+}
+
+return 0;
+
+static IEnumerable<(string Name, string? Store)> Stores(string? pg)
+{
+    yield return ("file", null);
+    if (pg is not null)
+    {
+        yield return ("postgres", $"{pg};Schema=bench_{Guid.NewGuid().ToString("N")[..12]}");
+    }
+}
+
+static void Report(string what, double value) => Console.WriteLine($"{what,-62} {value,12:N0}");
