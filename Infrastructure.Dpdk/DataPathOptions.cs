@@ -9,6 +9,7 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// <param name="PacketTrace">Trace the underlay to pcap (not implemented by this data path yet).</param>
 /// <param name="NoOffload">Do not offer TSO to vhost-user guests.</param>
 /// <param name="UnderlayIp">VXLAN endpoint address of this host (IPv4 or IPv6).</param>
+/// <param name="VxlanPeers">Head-end replication: the VTEPs every VNI's broadcast, multicast and unknown unicast is copied to.</param>
 public sealed record DataPathOptions(
     string SocketDir,
     string? DpdkArgs,
@@ -17,4 +18,5 @@ public sealed record DataPathOptions(
     string? NicMtu,
     bool PacketTrace,
     bool NoOffload,
-    string UnderlayIp);
+    string UnderlayIp,
+    IReadOnlyList<string>? VxlanPeers = null);

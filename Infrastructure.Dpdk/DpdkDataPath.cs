@@ -47,14 +47,16 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private readonly ushort _underlay;
     private readonly int _maxPorts;
     private readonly PacketThread _thread;
+    private readonly IReadOnlyList<Pipeline.IpAddr> _floodVteps;
     private readonly Dictionary<string, NicPort> _nics = new(StringComparer.Ordinal);
     private int _deviceCounter;
     private long _tablesVersion;
     private bool _disposed;
 
     private DpdkDataPath(DataPathOptions options, Serilog.ILogger log, string filePrefix, string? runtimeDir,
-        nint pool, ushort underlay, int maxPorts, PacketThread thread)
+        nint pool, ushort underlay, int maxPorts, PacketThread thread, IReadOnlyList<Pipeline.IpAddr> floodVteps)
     {
+        _floodVteps = floodVteps;
         _options = options;
         _log = log;
         _filePrefix = filePrefix;
@@ -84,6 +86,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(log);
         options = CheckOptions(options);
+        var peers = UnderlaySetup.ParsePeers(options.UnderlayIp, options.VxlanPeers);
         Directory.CreateDirectory(options.SocketDir);
 
         var allowed = Libc.GetThreadAffinity();
@@ -135,14 +138,23 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             {
                 log.Warning("{Error}; vhost-user NICs work, but re-adding many after removing many may stall up to a second", wakeError);
             }
-            var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, log);
+            var underlayConfig = UnderlaySetup.BuildConfig(DpdkPorts.Mac(port), options.UnderlayIp, out var underlayError);
+            if (underlayConfig is null)
+            {
+                log.Warning("underlay {Device}: {Error}; no VXLAN tunnel, frames from the underlay are dropped", Shim.PortName(port), underlayError);
+            }
+            var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, underlayConfig, log);
             log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu}, lcore {Lcore}",
                 Shim.PortName(port), port, thread.PinnedCpu, thread.Lcore);
             if (options.PacketTrace)
             {
                 log.Warning("--packet-trace: pcap tracing is not implemented by this data path yet; nothing is traced");
             }
-            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread);
+            if (peers.Count > 0)
+            {
+                log.Information("VXLAN head-end replication to {Peers}", string.Join(", ", peers));
+            }
+            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, peers);
         }
         catch
         {
@@ -447,7 +459,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
 
     /// <summary>The switching tables of the NICs that have a port now; errors name NICs left out.</summary>
     private Pipeline.SwitchTables BuildTables(Dictionary<string, string> errors) =>
-        LocalSwitchTables.Build(_nics.Values.Select(p => (p.Handle, p.Nic)), ++_tablesVersion, errors);
+        LocalSwitchTables.Build(_nics.Values.Select(p => (p.Handle, p.Nic)), ++_tablesVersion, errors, _floodVteps);
 
     private ushort[] PolledPorts()
     {

@@ -6,7 +6,8 @@ using Butterfly.Infrastructure.Dpdk.Pipeline;
 namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>
-/// Stage: same-host switching of one RX burst from a local NIC, run to completion.
+/// Stage: switching of one RX burst from a local NIC, run to completion (the VXLAN half, for
+/// remote destinations and frames from the underlay, is in Forwarder.Vxlan.cs).
 ///
 /// Input: a burst of mbufs received on a NIC's port handle, and the <see cref="SwitchTables"/>
 /// the packet thread read at the start of its round.
@@ -14,7 +15,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// a port's stage fills), or dropped and freed. Unicast to the local NIC owning the destination
 /// MAC in the ingress NIC's VNI; unknown unicast, broadcast and multicast to every other local
 /// NIC of that VNI whose port can take it (deep copies from the pool for all but the last, which
-/// gets the original; vhost-user NICs without a running guest are skipped).
+/// gets the original; vhost-user NICs without a running guest are skipped), and from a local NIC
+/// also encapsulated to every head-end peer of the VNI; a MAC learned behind a remote VTEP is
+/// encapsulated to it.
 /// Never across VNIs: every lookup is keyed by the ingress port's VNI slot.
 /// Transmit: vhost-user NICs through bf_vhost_enqueue (the library copies into the guest, so
 /// the mbufs are freed whatever it took), ethdev ports (taps) through bf_tx_burst (the driver
@@ -25,7 +28,7 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// <see cref="DropCounters"/>, and staging arrays in native memory allocated once.
 /// Thread: the packet thread only. Per packet: no allocation, lock, syscall, exception or log.
 /// </summary>
-internal sealed unsafe class Forwarder : IDisposable
+internal sealed unsafe partial class Forwarder : IDisposable
 {
     private readonly nint _pool;
     private readonly PortCounters* _counters;
@@ -47,12 +50,14 @@ internal sealed unsafe class Forwarder : IDisposable
     // The ports a flood reaches; a port is at most once in a VNI, so PortHandles.Count is enough.
     private readonly ushort[] _floodPorts;
 
-    // Remote MACs are learned from decapsulated frames only; until a tunnel feeds it, this one
-    // stays empty (the switch stage looks it up after the local MACs).
-    private readonly LearnedFdb _learned = new(capacity: 8, ageTicks: 1);
-
-    internal Forwarder(int handles, nint pool, PortCounters* counters, DropCounters drops)
+    /// <param name="underlayPort">The underlay's handle, where encapsulated frames and ARP/ND go.</param>
+    /// <param name="underlay">This host's underlay, or null when it has none usable (no VXLAN then).</param>
+    internal Forwarder(int handles, nint pool, PortCounters* counters, DropCounters drops, ushort underlayPort, UnderlayConfig? underlay)
     {
+        _underlayPort = underlayPort;
+        _underlayConfig = underlay;
+        _learned = new LearnedFdb(LearnedCapacity, LearnedAgeTicks);
+        _neighbours = new NeighbourTable(NeighbourCapacity, NeighbourReachableTicks, NeighbourRetryTicks, NeighbourExpireTicks);
         _pool = pool;
         _counters = counters;
         _drops = drops;
@@ -86,11 +91,10 @@ internal sealed unsafe class Forwarder : IDisposable
                         Stage(d.Port, m);
                         continue;
                     case ForwardKind.Flood:
-                        reason = Flood(tables, d, m);
+                        reason = Flood(tables, d, m, meta, now);
                         break;
                     case ForwardKind.Remote:
-                        // Only learned MACs are remote, and nothing is learned without a tunnel.
-                        reason = DropReason.NoDestination;
+                        reason = EncapTo(m, d.Vtep, d.Vni, FlowHash.Of(meta), now);
                         break;
                     default:
                         reason = d.Reason;
@@ -155,8 +159,11 @@ internal sealed unsafe class Forwarder : IDisposable
         return meta.Source.IsMulticast ? DropReason.EthernetSourceMulticast : DropReason.None;
     }
 
-    /// <summary>Stages <paramref name="m"/> on every other local port of the VNI; returns a drop reason for the original, or None.</summary>
-    private DropReason Flood(SwitchTables tables, in ForwardDecision d, nint m)
+    /// <summary>
+    /// Stages <paramref name="m"/> on every other local port of the VNI and, when the decision
+    /// says so, on the underlay once per head-end peer; returns a drop reason for the original, or None.
+    /// </summary>
+    private DropReason Flood(SwitchTables tables, in ForwardDecision d, nint m, in PacketMeta meta, long now)
     {
         var found = SwitchStage.FloodPorts(tables, d, _floodPorts);
         // A vhost-user NIC without a running guest is like a link that is down: not a
@@ -170,9 +177,20 @@ internal sealed unsafe class Forwarder : IDisposable
                 _floodPorts[count++] = port;
             }
         }
-        if (count == 0)
+        var remote = d.FloodRemote && _underlayConfig is not null ? tables.FloodVtepsOf(d.Slot).Length : 0;
+        if (count == 0 && remote == 0)
         {
             return DropReason.NoDestination;
+        }
+        if (remote != 0)
+        {
+            // Copies first: the original goes last, to a local port or else to the last peer.
+            var reason = DropReason.None;
+            FloodRemote(tables, d, m, meta, now, useOriginal: count == 0, ref reason);
+            if (count == 0)
+            {
+                return reason;
+            }
         }
         for (var k = 0; k < count - 1; k++)
         {

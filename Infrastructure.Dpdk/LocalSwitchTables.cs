@@ -5,7 +5,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>
 /// Compiles the NICs that have a port into the packet thread's <see cref="SwitchTables"/>:
-/// (VNI, MAC) → port handle and, per VNI, the local ports a flood reaches. Control thread
+/// (VNI, MAC) → port handle and, per VNI, the local ports a flood reaches and the remote VTEPs
+/// it is replicated to (head-end replication: every VNI with a local NIC floods to every peer
+/// given with --vxlan-peer, which then drops frames of VNIs it does not host). Control thread
 /// (Reconcile); allocates freely. Free of EAL, so unit tests call it directly.
 /// </summary>
 internal static class LocalSwitchTables
@@ -17,11 +19,12 @@ internal static class LocalSwitchTables
     /// <see cref="DropReason.SwitchUnknownPort"/>), and <paramref name="errors"/> says why under its id.
     /// </summary>
     internal static SwitchTables Build(IEnumerable<(ushort Handle, DataPathNic Nic)> ports, long version,
-        IDictionary<string, string> errors)
+        IDictionary<string, string> errors, IReadOnlyList<IpAddr>? floodVteps = null)
     {
         ArgumentNullException.ThrowIfNull(ports);
         ArgumentNullException.ThrowIfNull(errors);
         var builder = new SwitchTablesBuilder();
+        var vnis = new HashSet<uint>();
         // Handle order, so which of two NICs claiming one MAC wins does not depend on dictionary order.
         foreach (var (handle, nic) in ports.OrderBy(p => p.Handle))
         {
@@ -34,6 +37,13 @@ internal static class LocalSwitchTables
             if (refused is not null)
             {
                 errors[nic.Id] = $"NIC '{nic.Id}': {refused}; its frames are not switched";
+                continue;
+            }
+            if (floodVteps is { Count: > 0 } && vnis.Add(nic.Vni))
+            {
+                // The peers were checked when the daemon started; a refusal here is a VNI out of
+                // range, which AddPort has already refused.
+                _ = builder.SetFloodVteps(nic.Vni, floodVteps);
             }
         }
         var tables = builder.Build(version, out var error);

@@ -18,6 +18,7 @@ internal static class MbufLayout
     internal static readonly int DataLen = Offset(6);
     internal static readonly int Next = Offset(7);
     internal static readonly int Size = Offset(8);
+    internal static readonly int BufLen = Offset(9);
 
     private static int Offset(int field)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Butterfly.Application.Ports;
 using Butterfly.Infrastructure.Dpdk.Native;
@@ -12,8 +13,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// Input: each port handle in <see cref="Publish"/>'s current array (see <see cref="PortHandles"/>):
 /// RX queue 0 of an ethdev port, or the guest's TX virtqueue of a vhost-user slot.
 /// Output: frames from a NIC are switched within its VNI to the other local NICs
-/// (<see cref="Forwarder"/>) and sent when their burst is done; frames from the underlay are
-/// dropped (<see cref="DropReason.UnderlayNoTunnel"/>) until VXLAN is wired in.
+/// or encapsulated to remote VTEPs (<see cref="Forwarder"/>) and sent when their burst is done;
+/// frames from the underlay are answered (ARP/ND) or decapsulated and switched to the local NICs
+/// of their VNI. Learned MACs are aged out when the ports are idle.
 /// Tables: the <see cref="SwitchTables"/> reference published by <see cref="PublishTables"/>,
 /// read once per round together with the port array.
 /// State it writes: the per-handle <see cref="CounterTable"/>, the <see cref="DropCounters"/>
@@ -62,13 +64,13 @@ internal sealed unsafe class PacketThread : IDisposable
     private volatile bool _stop;
     private string? _startError;
 
-    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, Serilog.ILogger log)
+    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, Serilog.ILogger log)
     {
         _ports = ports;
         _underlay = underlay;
         _pool = pool;
         _counters = new CounterTable(PortHandles.Count);
-        _forwarder = new Forwarder(PortHandles.Count, pool, _counters.Table, _drops);
+        _forwarder = new Forwarder(PortHandles.Count, pool, _counters.Table, _drops, underlay, underlayConfig);
         _cpu = cpu;
         _log = log;
         _thread = new Thread(Run) { IsBackground = true, Name = "bf-packet" };
@@ -86,12 +88,13 @@ internal sealed unsafe class PacketThread : IDisposable
     /// <summary>
     /// Starts the thread and waits until it is registered with DPDK. <paramref name="pool"/>
     /// gives the mbufs frames from vhost-user guests are copied into (and flood copies are made
-    /// from); <paramref name="underlay"/> is the underlay's handle.
+    /// from); <paramref name="underlay"/> is the underlay's handle and <paramref name="underlayConfig"/>
+    /// its VXLAN configuration (null: frames from the underlay are dropped).
     /// </summary>
     /// <exception cref="InvalidOperationException">DPDK refused to register the thread.</exception>
-    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, Serilog.ILogger log)
+    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, Serilog.ILogger log)
     {
-        var thread = new PacketThread(ports, underlay, pool, cpu, log);
+        var thread = new PacketThread(ports, underlay, pool, cpu, underlayConfig, log);
         thread._thread.Start();
         thread._started.Wait();
         if (thread._startError is not null)
@@ -192,6 +195,8 @@ internal sealed unsafe class PacketThread : IDisposable
         {
             var handles = Volatile.Read(ref _ports);
             var tables = Volatile.Read(ref _tables);
+            // One clock read per round (vDSO, no syscall): learning, ageing and neighbours use it.
+            var now = Stopwatch.GetTimestamp();
             uint received = 0;
             foreach (var handle in handles)
             {
@@ -211,17 +216,9 @@ internal sealed unsafe class PacketThread : IDisposable
                 Volatile.Write(ref c.PacketsIn, c.PacketsIn + n);
                 Volatile.Write(ref c.BytesIn, c.BytesIn + bytes);
                 uint dropped;
-                if (handle == underlay)
-                {
-                    Shim.bf_pktmbuf_free_bulk(burst, n);
-                    drops.Add(DropReason.UnderlayNoTunnel, n);
-                    dropped = n;
-                }
-                else
-                {
-                    // No clock is read: nothing ages until remote MACs are learned.
-                    dropped = forwarder.SwitchBurst(tables, handle, burst, n, now: 0);
-                }
+                dropped = handle == underlay
+                    ? forwarder.UnderlayBurst(tables, burst, n, now)
+                    : forwarder.SwitchBurst(tables, handle, burst, n, now);
                 if (dropped != 0)
                 {
                     Volatile.Write(ref c.Drops, c.Drops + dropped);
@@ -238,6 +235,7 @@ internal sealed unsafe class PacketThread : IDisposable
             }
             else if (++idleRounds > SpinRounds)
             {
+                forwarder.Sweep(now);
                 _ = Libc.USleep(sleep);
                 slept += sleep;
                 sleep = Math.Min(sleep * 2, slept < LongIdleMicroseconds ? ShortIdleSleepMicroseconds : LongIdleSleepMicroseconds);

@@ -93,7 +93,7 @@ internal static class Daemon
             {
                 dataPath = DpdkDataPath.Start(
                     new DataPathOptions(options.SocketDir, options.DpdkArgs, options.GraphCpuCore, options.DpdkPort,
-                        options.NicMtu, options.PacketTrace, options.NoOffload, options.Ip),
+                        options.NicMtu, options.PacketTrace, options.NoOffload, options.Ip, options.VxlanPeers),
                     logger);
             }
             catch (Exception e)

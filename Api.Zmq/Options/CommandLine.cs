@@ -4,7 +4,8 @@ namespace Butterfly.Api.Zmq.Options;
 /// Splits butterflyd's argument vector into option values, GNU style: <c>--name VALUE</c>,
 /// <c>--name=VALUE</c>, <c>-x VALUE</c>, <c>-xVALUE</c> and grouped flags (<c>-tV</c>).
 /// An option that takes a value always consumes the next argument, even when it starts
-/// with '-' (so <c>--dpdk-args "-l 0 --no-pci"</c> works). The last occurrence wins.
+/// with '-' (so <c>--dpdk-args "-l 0 --no-pci"</c> works). The last occurrence wins, except for a
+/// repeatable option, whose values are joined with commas.
 /// Pure: no file or process access.
 /// </summary>
 internal static class CommandLine
@@ -68,7 +69,7 @@ internal static class CommandLine
 
         if (eq >= 0)
         {
-            values[spec.Name] = body[(eq + 1)..];
+            Set(values, spec, body[(eq + 1)..]);
             return null;
         }
 
@@ -77,7 +78,7 @@ internal static class CommandLine
             return $"option {spec.Display} needs a value ({spec.ValueName})";
         }
 
-        values[spec.Name] = args[++i];
+        Set(values, spec, args[++i]);
         return null;
     }
 
@@ -102,11 +103,11 @@ internal static class CommandLine
             // The rest of the token is the value ("-l3"); otherwise the next argument is.
             if (j + 1 < arg.Length)
             {
-                values[spec.Name] = arg[(j + 1)..];
+                Set(values, spec, arg[(j + 1)..]);
             }
             else if (i + 1 < args.Count)
             {
-                values[spec.Name] = args[++i];
+                Set(values, spec, args[++i]);
             }
             else
             {
@@ -118,4 +119,7 @@ internal static class CommandLine
 
         return null;
     }
+
+    private static void Set(Dictionary<string, string> values, OptionSpec spec, string value) =>
+        values[spec.Name] = spec.Repeatable && values.TryGetValue(spec.Name, out var earlier) ? earlier + "," + value : value;
 }

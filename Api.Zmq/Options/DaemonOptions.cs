@@ -40,6 +40,9 @@ internal sealed record DaemonOptions
     /// <summary>Underlay MTU ("max" or a number), or null to leave it unchanged.</summary>
     public string? NicMtu { get; init; }
 
+    /// <summary>Head-end replication peers (VTEP addresses), in the order given; empty when none.</summary>
+    public IReadOnlyList<string> VxlanPeers { get; init; } = [];
+
     /// <summary>Do not offer TSO to guests.</summary>
     public bool NoOffload { get; init; }
 

@@ -2,7 +2,8 @@ namespace Butterfly.Api.Zmq.Options;
 
 /// <summary>
 /// One butterflyd option as cli.md lists it: its command-line spellings, its INI key (if
-/// the file may set it) and its help line. <see cref="OptionSpecs.All"/> is the single
+/// the file may set it) and its help line. A repeatable option collects every occurrence,
+/// comma-joined (its INI value is a comma-separated list). <see cref="OptionSpecs.All"/> is the single
 /// table the command-line parser, the INI reader and the usage text are built from.
 /// </summary>
 internal sealed record OptionSpec(
@@ -12,7 +13,8 @@ internal sealed record OptionSpec(
     string Help,
     string? IniSection = null,
     string? IniKey = null,
-    string? IniAlias = null)
+    string? IniAlias = null,
+    bool Repeatable = false)
 {
     public bool TakesValue => ValueName is not null;
 
@@ -36,6 +38,7 @@ internal static class OptionSpecs
     public static readonly OptionSpec DpdkHelp = new("dpdk-help", null, null, "print the DPDK EAL help and exit");
     public static readonly OptionSpec DpdkPort = new("dpdk-port", null, "N", "which DPDK port is the underlay (default 0)", "general", "dpdk-port");
     public static readonly OptionSpec NicMtu = new("nic-mtu", 'm', "N|max", "underlay MTU (default: unchanged)", "general", "nic-mtu");
+    public static readonly OptionSpec VxlanPeer = new("vxlan-peer", null, "IP", "head-end replication: also flood broadcast/unknown frames of every VNI to this VTEP (repeatable)", "general", "vxlan-peer", Repeatable: true);
     public static readonly OptionSpec NoOffload = new("no-offload", null, null, "do not offer TSO to guests");
     public static readonly OptionSpec Key = new("key", 'k', "FILE", "base64 32-byte key: only encrypted API requests are accepted", "security", "encryption_key_path");
     public static readonly OptionSpec EventStore = new("event-store", null, "DEST", $"event log: file:DIR or a PostgreSQL connection string (default {DaemonOptions.DefaultEventStore})", "general", "event-store");
@@ -46,6 +49,6 @@ internal static class OptionSpecs
     public static readonly IReadOnlyList<OptionSpec> All =
     [
         Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, DpdkArgs,
-        DpdkHelp, DpdkPort, NicMtu, NoOffload, Key, EventStore, Version, Help,
+        DpdkHelp, DpdkPort, NicMtu, VxlanPeer, NoOffload, Key, EventStore, Version, Help,
     ];
 }

@@ -165,6 +165,11 @@ internal static class OptionsLoader
             options = options with { NicMtu = CheckMtu(mtu, ref error) };
         }
 
+        if (s.TryGetValue(OptionSpecs.VxlanPeer.Name, out var peers))
+        {
+            options = options with { VxlanPeers = CheckPeers(peers, ref error) };
+        }
+
         if (s.TryGetValue(OptionSpecs.DpdkArgs.Name, out var dpdkArgs) && !string.IsNullOrWhiteSpace(dpdkArgs.Value))
         {
             options = options with { DpdkArgs = dpdkArgs.Value.Trim() };
@@ -181,6 +186,20 @@ internal static class OptionsLoader
         }
 
         return error is null ? options : null;
+    }
+
+    private static string[] CheckPeers(Setting s, ref string? error)
+    {
+        var peers = s.Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (peers.Length == 0)
+        {
+            error ??= $"{s.Origin}: no VXLAN peer address given";
+        }
+        for (var i = 0; i < peers.Length; i++)
+        {
+            peers[i] = CheckIp(s with { Value = peers[i] }, ref error);
+        }
+        return peers;
     }
 
     private static string CheckIp(Setting s, ref string? error)

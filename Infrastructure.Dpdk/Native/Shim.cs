@@ -58,6 +58,10 @@ internal static unsafe class Shim
     [DllImport(Lib), SuppressGCTransition]
     internal static extern nint bf_pktmbuf_copy(nint mbuf, nint pool);
 
+    /// <summary>A fresh empty mbuf from <paramref name="pool"/> (ARP/ND requests), or 0 when the pool is empty.</summary>
+    [DllImport(Lib), SuppressGCTransition]
+    internal static extern nint bf_pktmbuf_alloc(nint pool);
+
     /// <summary>Bits of <see cref="VhostInfo.State"/> (enum bf_vhost_state).</summary>
     internal const uint VhostConnected = 1, VhostRunning = 2;
 

@@ -157,6 +157,8 @@ void bf_pktmbuf_free_bulk(struct rte_mbuf **pkts, unsigned int n);
 /* A deep copy of every segment of m into one chain of fresh mbufs from pool (rte_pktmbuf_copy),
  * for flooding one frame to several ports; NULL when the pool is empty. */
 struct rte_mbuf *bf_pktmbuf_copy(const struct rte_mbuf *m, struct rte_mempool *pool);
+/* A fresh empty mbuf from pool (for ARP/ND requests the packet thread sends), or NULL. */
+struct rte_mbuf *bf_pktmbuf_alloc(struct rte_mempool *pool);
 /* Frames the guest of slot sent (its virtqueue 1), copied into mbufs from pool; 0 when no
  * frontend is running. */
 uint16_t bf_vhost_dequeue(uint32_t slot, struct rte_mempool *pool, struct rte_mbuf **pkts, uint16_t n);
@@ -171,7 +173,7 @@ int bf_vhost_running(uint32_t slot);
 
 enum bf_mbuf_field {
     BF_MBUF_BUF_ADDR, BF_MBUF_DATA_OFF, BF_MBUF_NB_SEGS, BF_MBUF_PORT, BF_MBUF_OL_FLAGS,
-    BF_MBUF_PKT_LEN, BF_MBUF_DATA_LEN, BF_MBUF_NEXT, BF_MBUF_SIZE
+    BF_MBUF_PKT_LEN, BF_MBUF_DATA_LEN, BF_MBUF_NEXT, BF_MBUF_SIZE, BF_MBUF_BUF_LEN
 };
 /* offsetof() of a field of struct rte_mbuf (BF_MBUF_SIZE: its sizeof), -1 if unknown. */
 int bf_mbuf_offset(int field);

@@ -248,6 +248,11 @@ struct rte_mbuf *bf_pktmbuf_copy(const struct rte_mbuf *m, struct rte_mempool *p
     return rte_pktmbuf_copy(m, pool, 0, UINT32_MAX);
 }
 
+struct rte_mbuf *bf_pktmbuf_alloc(struct rte_mempool *pool)
+{
+    return rte_pktmbuf_alloc(pool);
+}
+
 int bf_mbuf_offset(int field)
 {
     switch (field) {
@@ -260,6 +265,7 @@ int bf_mbuf_offset(int field)
     case BF_MBUF_DATA_LEN: return (int)offsetof(struct rte_mbuf, data_len);
     case BF_MBUF_NEXT: return (int)offsetof(struct rte_mbuf, next);
     case BF_MBUF_SIZE: return (int)sizeof(struct rte_mbuf);
+    case BF_MBUF_BUF_LEN: return (int)offsetof(struct rte_mbuf, buf_len);
     default: return -1;
     }
 }

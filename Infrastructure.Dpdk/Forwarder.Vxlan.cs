@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Butterfly.Infrastructure.Dpdk.Native;
+using Butterfly.Infrastructure.Dpdk.Pipeline;
+
+namespace Butterfly.Infrastructure.Dpdk;
+
+/// <summary>
+/// Stage: the VXLAN half of <see cref="Forwarder"/>, run to completion like the local half.
+///
+/// Encap (<see cref="EncapTo"/>): a frame switched to a remote VTEP (a learned MAC, or one copy
+/// per head-end peer of a flood) gets its outer Ethernet/IP/UDP/VXLAN headers written into the
+/// mbuf's headroom and is staged on the underlay port. A peer whose MAC is not known yet costs
+/// the frame (dropped, <see cref="DropReason.EncapNeighbourUnresolved"/>) and sends one ARP
+/// request / neighbour solicitation per retry interval from a fresh mbuf.
+/// Underlay (<see cref="UnderlayBurst"/>): ARP/ND for our VTEP address are answered in the
+/// received mbuf and sent back out the underlay; VXLAN frames are validated, stripped in place
+/// (data_off moved past the outer headers), their inner source MAC learned against the remote
+/// VTEP, and switched to the local NIC(s) of their VNI, never back to the underlay.
+/// Drop reasons: the underlay stage's, decap's, encap's, <see cref="DropReason.UnderlayNoTunnel"/>
+/// when the underlay has no usable configuration, and the local half's.
+/// State: the learned FDB, the neighbour table and the path cache, owned by the packet thread.
+/// Per packet: no allocation, lock, syscall, exception or log.
+/// </summary>
+internal sealed unsafe partial class Forwarder
+{
+    /// <summary>How long a learned remote MAC lives without traffic from it.</summary>
+    internal static readonly long LearnedAgeTicks = 300 * Stopwatch.Frequency;
+
+    /// <summary>Learned remote MACs, all VNIs together (bounded; the least recently refreshed one goes first).</summary>
+    internal const int LearnedCapacity = 16384;
+
+    private const int NeighbourCapacity = 1024;
+
+    private static readonly long NeighbourReachableTicks = 30 * Stopwatch.Frequency;
+    private static readonly long NeighbourRetryTicks = Stopwatch.Frequency / 2;
+    private static readonly long NeighbourExpireTicks = 300 * Stopwatch.Frequency;
+
+    /// <summary>Learned MACs aged out per idle round at most, so a sweep never delays a frame much.</summary>
+    private const int SweepBudget = 256;
+
+    private readonly UnderlayConfig? _underlayConfig;
+    private readonly ushort _underlayPort;
+    private readonly LearnedFdb _learned;
+    private readonly NeighbourTable _neighbours;
+    private readonly UnderlayPathCache _pathCache = new();
+
+    /// <summary>Remote MACs learned so far (a snapshot for statistics and tests). Packet thread or quiescent.</summary>
+    internal int LearnedCount => _learned.Count;
+
+    /// <summary>
+    /// Handles the <paramref name="n"/> frames received on the underlay port; returns how many
+    /// were dropped (ARP/ND consumed without a reply are not drops).
+    /// </summary>
+    [SkipLocalsInit]
+    internal uint UnderlayBurst(SwitchTables tables, nint* burst, int n, long now)
+    {
+        var dropped = 0u;
+        var config = _underlayConfig;
+        for (var i = 0; i < n; i++)
+        {
+            var m = burst[i];
+            var reason = config is null ? DropReason.UnderlayNoTunnel : Underlay(tables, config, m, now);
+            if (reason == DropReason.None)
+            {
+                continue;
+            }
+            if (reason != DropReasonConsumed)
+            {
+                _drops.Count(reason);
+                dropped++;
+            }
+            _toFree[_toFreeCount++] = m;
+        }
+        if (_toFreeCount != 0)
+        {
+            Shim.bf_pktmbuf_free_bulk(_toFree, (uint)_toFreeCount);
+            _toFreeCount = 0;
+        }
+        FlushAll();
+        return dropped;
+    }
+
+    /// <summary>Ages learned MACs out a little at a time; called by the packet thread when idle.</summary>
+    internal void Sweep(long now) => _learned.Sweep(now, SweepBudget);
+
+    /// <summary>Marks a frame the underlay stage consumed: freed, but not a drop.</summary>
+    private const DropReason DropReasonConsumed = (DropReason)byte.MaxValue;
+
+    /// <summary>One underlay frame: None when it was staged somewhere, else why it is freed.</summary>
+    [SkipLocalsInit]
+    private DropReason Underlay(SwitchTables tables, UnderlayConfig config, nint m, long now)
+    {
+        var p = (byte*)m;
+        if (*(ushort*)(p + MbufLayout.NbSegs) != 1)
+        {
+            // Tunnel frames fit one segment (the underlay MTU is below the mbuf's data room).
+            return DropReason.DecapTruncated;
+        }
+        var dataOff = *(ushort*)(p + MbufLayout.DataOff);
+        var data = *(byte**)(p + MbufLayout.BufAddr) + dataOff;
+        var dataLen = *(ushort*)(p + MbufLayout.DataLen);
+        var frame = new ReadOnlySpan<byte>(data, dataLen);
+        var reason = PacketParser.Parse(frame, out var outer);
+        if (reason != DropReason.None)
+        {
+            return reason;
+        }
+        // The responders read the request entirely before writing, so the reply may be built in
+        // the request's own buffer.
+        var room = *(ushort*)(p + MbufLayout.BufLen) - dataOff;
+        var reply = new Span<byte>(data, Math.Min(room, UnderlayStage.ReplyBufferLength));
+        var r = UnderlayStage.Process(frame, outer, config, _neighbours, now, reply);
+        switch (r.Action)
+        {
+            case UnderlayAction.Reply:
+                *(ushort*)(p + MbufLayout.DataLen) = (ushort)r.ReplyLength;
+                *(uint*)(p + MbufLayout.PktLen) = (uint)r.ReplyLength;
+                *(ulong*)(p + MbufLayout.OlFlags) = 0;
+                Stage(_underlayPort, m);
+                return DropReason.None;
+            case UnderlayAction.Consumed:
+                return DropReasonConsumed;
+            case UnderlayAction.Decapsulated:
+                break;
+            default:
+                return r.Reason;
+        }
+        var decap = r.Decap;
+        reason = PacketParser.Parse(frame.Slice(decap.InnerOffset, decap.InnerLength), out var inner);
+        if (reason != DropReason.None)
+        {
+            return reason;
+        }
+        var d = SwitchStage.FromUnderlay(tables, _learned, decap.Vni, decap.RemoteVtep, inner, now);
+        if (d.Kind is not (ForwardKind.Local or ForwardKind.Flood))
+        {
+            return d.Kind == ForwardKind.Drop ? d.Reason : DropReason.SwitchRemoteToRemote;
+        }
+        // rte_pktmbuf_adj + trim: the mbuf now holds the inner frame only.
+        *(ushort*)(p + MbufLayout.DataOff) = (ushort)(dataOff + decap.InnerOffset);
+        *(ushort*)(p + MbufLayout.DataLen) = (ushort)decap.InnerLength;
+        *(uint*)(p + MbufLayout.PktLen) = (uint)decap.InnerLength;
+        *(ulong*)(p + MbufLayout.OlFlags) = 0;
+        if (d.Kind == ForwardKind.Local)
+        {
+            Stage(d.Port, m);
+            return DropReason.None;
+        }
+        return Flood(tables, d, m, inner, now);
+    }
+
+    /// <summary>
+    /// Encapsulates <paramref name="m"/> towards <paramref name="vtep"/> and stages it on the
+    /// underlay; returns None, or why the caller must drop and free it.
+    /// </summary>
+    private DropReason EncapTo(nint m, IpAddr vtep, uint vni, uint flowHash, long now)
+    {
+        var config = _underlayConfig;
+        if (config is null)
+        {
+            return DropReason.UnderlayNoTunnel;
+        }
+        var p = (byte*)m;
+        if (*(ushort*)(p + MbufLayout.NbSegs) != 1)
+        {
+            // A chained frame (guest TSO, jumbo) would need the outer lengths over every segment
+            // and could never fit the underlay MTU anyway.
+            return DropReason.EncapTooBig;
+        }
+        var status = _pathCache.PathTo(config, _neighbours, vtep, now, out var path, out var nextHop);
+        if (status is PathStatus.ReadyProbe or PathStatus.Unresolved)
+        {
+            SendResolution(config, nextHop);
+        }
+        if (status is not (PathStatus.Ready or PathStatus.ReadyProbe))
+        {
+            return status == PathStatus.NoUnderlayAddress ? DropReason.EncapNoUnderlayAddress : DropReason.EncapNeighbourUnresolved;
+        }
+        int offset = *(ushort*)(p + MbufLayout.DataOff);
+        int length = *(ushort*)(p + MbufLayout.DataLen);
+        var buffer = new Span<byte>(*(byte**)(p + MbufLayout.BufAddr), offset + length);
+        var reason = VxlanEncap.Encapsulate(buffer, ref offset, ref length, path, vni, flowHash);
+        if (reason != DropReason.None)
+        {
+            return reason;
+        }
+        *(ushort*)(p + MbufLayout.DataOff) = (ushort)offset;
+        *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
+        *(uint*)(p + MbufLayout.PktLen) = (uint)length;
+        // Offload requests of the inner frame (a guest's checksum offload) mean nothing for the outer one.
+        *(ulong*)(p + MbufLayout.OlFlags) = 0;
+        Stage(_underlayPort, m);
+        return DropReason.None;
+    }
+
+    /// <summary>Stages one copy of a flooded frame per head-end peer; the original too when <paramref name="useOriginal"/>.</summary>
+    private void FloodRemote(SwitchTables tables, in ForwardDecision d, nint m, in PacketMeta meta, long now, bool useOriginal, ref DropReason originalReason)
+    {
+        var vteps = tables.FloodVtepsOf(d.Slot);
+        var hash = FlowHash.Of(meta);
+        for (var v = 0; v < vteps.Length; v++)
+        {
+            var last = useOriginal && v == vteps.Length - 1;
+            var frame = last ? m : Shim.bf_pktmbuf_copy(m, _pool);
+            if (frame == 0)
+            {
+                _drops.Count(DropReason.NoMbuf);
+                continue;
+            }
+            var reason = EncapTo(frame, vteps[v], d.Vni, hash, now);
+            if (reason == DropReason.None)
+            {
+                continue;
+            }
+            if (last)
+            {
+                originalReason = reason;
+            }
+            else
+            {
+                _drops.Count(reason);
+                Shim.bf_pktmbuf_free_bulk(&frame, 1);
+            }
+        }
+    }
+
+    /// <summary>Sends an ARP request or neighbour solicitation for <paramref name="nextHop"/> from a fresh mbuf.</summary>
+    private void SendResolution(UnderlayConfig config, IpAddr nextHop)
+    {
+        var m = Shim.bf_pktmbuf_alloc(_pool);
+        if (m == 0)
+        {
+            _drops.Count(DropReason.NoMbuf);
+            return;
+        }
+        var p = (byte*)m;
+        var dataOff = *(ushort*)(p + MbufLayout.DataOff);
+        var room = *(ushort*)(p + MbufLayout.BufLen) - dataOff;
+        var length = UnderlayRouting.BuildResolutionRequest(config, nextHop,
+            new Span<byte>(*(byte**)(p + MbufLayout.BufAddr) + dataOff, room));
+        if (length == 0)
+        {
+            Shim.bf_pktmbuf_free_bulk(&m, 1);
+            return;
+        }
+        *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
+        *(uint*)(p + MbufLayout.PktLen) = (uint)length;
+        Stage(_underlayPort, m);
+    }
+}
