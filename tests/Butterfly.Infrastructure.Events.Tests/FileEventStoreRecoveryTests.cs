@@ -159,7 +159,9 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
     public async Task A_lock_held_by_another_process_is_refused()
     {
         Directory.CreateDirectory(_directory.Path);
-        using var holder = Process.Start(new ProcessStartInfo("flock", ["--exclusive", _directory.File("LOCK"), "sleep", "30"])
+        // --no-fork: flock(1) execs sleep itself, so the one process we kill is the lock's
+        // only holder (a forked sleep could keep it a moment after flock exits).
+        using var holder = Process.Start(new ProcessStartInfo("flock", ["--no-fork", "--exclusive", _directory.File("LOCK"), "sleep", "30"])
         {
             RedirectStandardInput = true,
         })!;
@@ -177,6 +179,12 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
             holder.Kill(entireProcessTree: true);
             await holder.WaitForExitAsync();
         }
+
+        for (var i = 0; i < 100 && IsLockedElsewhere(); i++)
+        {
+            await Task.Delay(50);
+        }
+
         await using var store = await OpenAsync();
     }
 
