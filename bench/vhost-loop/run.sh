@@ -62,4 +62,15 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 echo "median Mpps per switch and frame size (5tswap loop, ${REPS}x${SECS}s, generator cpu0, switch cpu1):"
-awk -F, '{v[$1","$2]=v[$1","$2]" "$3} END {for (k in v) {n=split(substr(v[k],2),a," "); asort(a); m=(n%2)?a[(n+1)/2]:(a[n/2]+a[n/2+1])/2; printf "  %-16s %8.3f Mpps  (%s)\n", k, m/1e6, v[k]}}' "$WD/results.csv" | sort
+/usr/bin/python3 - "$WD/results.csv" <<'PY'
+import csv, statistics, sys
+cells = {}
+for label, size, pps in csv.reader(open(sys.argv[1])):
+    cells.setdefault((label, int(size)), []).append(int(pps or 0))
+for (label, size), v in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    print(f"  {label:<10} {size:>5} B  {statistics.median(v) / 1e6:7.3f} Mpps  reps: {' '.join(f'{x / 1e6:.2f}' for x in v)}")
+for size in sorted({s for _, s in cells}):
+    b, o = cells.get(("butterfly", size)), cells.get(("ovs-l2", size))
+    if b and o:
+        print(f"  ratio butterfly / ovs-l2 at {size} B: {statistics.median(b) / statistics.median(o):.2f}")
+PY
