@@ -1,5 +1,6 @@
 using Butterfly.TestKit;
 using Butterfly.Wire;
+using static Butterfly.EndToEnd.Tests.Topology.Traffic;
 
 namespace Butterfly.EndToEnd.Tests.Topology;
 
@@ -106,39 +107,6 @@ public sealed class SameHostSwitchingTests(SameHostTopology topology) : IClassFi
     private static CommandResult Ping(Vm source, string target, int count = 3) =>
         NetworkNamespaces.Exec(source.Namespace, "ping", "-c", count.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-i", "0.3", "-W", "2", target);
-
-    /// <summary>
-    /// Runs a socat echo server in <paramref name="server"/> and sends <paramref name="message"/>
-    /// from <paramref name="client"/> until the echo comes back (the server may need a moment to listen).
-    /// </summary>
-    private static async Task<CommandResult> Exchange(Vm server, string[] serverArgs, Vm client, string clientAddress, string message)
-    {
-        using var listener = NetworkNamespaces.Start(server.Namespace, ["socat", "-T", "10", .. serverArgs]);
-        try
-        {
-            CommandResult last = default;
-            for (var attempt = 0; attempt < 20; attempt++)
-            {
-                last = NetworkNamespaces.Exec(client.Namespace, "sh", "-c", $"echo '{message}' | socat -T 3 - '{clientAddress}'");
-                if (last.Output.Contains(message, StringComparison.Ordinal))
-                {
-                    return last;
-                }
-                await Task.Delay(250);
-            }
-            return last;
-        }
-        finally
-        {
-            if (!listener.HasExited)
-            {
-                listener.Kill(entireProcessTree: true);
-            }
-            await listener.WaitForExitAsync();
-        }
-    }
-
-    private static void AssertOk(CommandResult result, string what) => Assert.True(result.Ok, $"{what}: {result.Output}");
 }
 
 /// <summary>A tap NIC in its namespace.</summary>

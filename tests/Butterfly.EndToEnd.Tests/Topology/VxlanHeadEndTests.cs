@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Butterfly.TestKit;
 using Butterfly.Wire;
+using static Butterfly.EndToEnd.Tests.Topology.Traffic;
 
 namespace Butterfly.EndToEnd.Tests.Topology;
 
@@ -107,36 +108,6 @@ public abstract class VxlanHeadEndTests(VxlanTopology topology)
         }
         return last;
     }
-
-    /// <summary>Runs a socat echo server in <paramref name="server"/> and sends <paramref name="message"/> until it comes back.</summary>
-    private static async Task<CommandResult> Exchange(Vm server, string[] serverArgs, Vm client, string clientAddress, string message)
-    {
-        using var listener = NetworkNamespaces.Start(server.Namespace, ["socat", "-T", "10", .. serverArgs]);
-        try
-        {
-            CommandResult last = default;
-            for (var attempt = 0; attempt < 20; attempt++)
-            {
-                last = NetworkNamespaces.Exec(client.Namespace, "sh", "-c", $"echo '{message}' | socat -T 3 - '{clientAddress}'");
-                if (last.Output.Contains(message, StringComparison.Ordinal))
-                {
-                    return last;
-                }
-                await Task.Delay(250);
-            }
-            return last;
-        }
-        finally
-        {
-            if (!listener.HasExited)
-            {
-                listener.Kill(entireProcessTree: true);
-            }
-            await listener.WaitForExitAsync();
-        }
-    }
-
-    private static void AssertOk(CommandResult result, string what) => Assert.True(result.Ok, $"{what}: {result.Output}");
 }
 
 /// <summary>Over an IPv4 underlay.</summary>
