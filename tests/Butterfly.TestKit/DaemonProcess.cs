@@ -61,7 +61,7 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         SocketDir = Path.Combine(WorkDir, "sockets");
         Directory.CreateDirectory(SocketDir);
         EventStore = options.EventStore ?? "file:" + Path.Combine(WorkDir, "events");
-        FilePrefix = "bft" + suffix;
+        FilePrefix = PrefixIn(options.DpdkArgs) ?? "bft" + suffix;
         Port = FreeTcpPort();
     }
 
@@ -79,7 +79,7 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
     /// <summary>The --event-store destination.</summary>
     public string EventStore { get; }
 
-    /// <summary>The DPDK --file-prefix (its runtime state is /var/run/dpdk/&lt;prefix&gt;).</summary>
+    /// <summary>The DPDK --file-prefix, ours or the one in custom EAL arguments (its runtime state is /var/run/dpdk/&lt;prefix&gt;).</summary>
     public string FilePrefix { get; }
 
     /// <summary>The arguments of the last start.</summary>
@@ -313,6 +313,29 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         {
             sb.AppendLine(line);
         }
+    }
+
+    /// <summary>
+    /// The --file-prefix given in custom EAL arguments, so that Dispose removes the DPDK
+    /// runtime directory the daemon really used (a SIGKILL leaves it behind).
+    /// </summary>
+    private static string? PrefixIn(string? dpdkArgs)
+    {
+        var words = dpdkArgs?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        for (var i = 0; i < words.Length; i++)
+        {
+            if (words[i] == "--file-prefix" && i + 1 < words.Length)
+            {
+                return words[i + 1];
+            }
+
+            if (words[i].StartsWith("--file-prefix=", StringComparison.Ordinal))
+            {
+                return words[i]["--file-prefix=".Length..];
+            }
+        }
+
+        return null;
     }
 
     private static int FreeTcpPort()
