@@ -9,7 +9,10 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// <param name="PacketTrace">Trace the underlay to pcap (not implemented by this data path yet).</param>
 /// <param name="NoOffload">Do not offer TSO to vhost-user guests.</param>
 /// <param name="UnderlayIp">VXLAN endpoint address of this host (IPv4 or IPv6).</param>
-/// <param name="VxlanPeers">Head-end replication: the VTEPs every VNI's broadcast, multicast and unknown unicast is copied to.</param>
+/// <param name="VxlanPeers">Head-end replication: the VTEPs every VNI's broadcast, multicast and unknown unicast is copied to; none: each VNI floods to its multicast group.</param>
+/// <param name="UnderlayPrefixLength">On-link prefix of <paramref name="UnderlayIp"/>, or 0 when not given.</param>
+/// <param name="VxlanGateway">Router towards VTEPs outside that prefix, or null: every VTEP is on-link.</param>
+/// <param name="FdbAgeingSeconds">How long a learned remote MAC lives without traffic from it.</param>
 public sealed record DataPathOptions(
     string SocketDir,
     string? DpdkArgs,
@@ -19,4 +22,7 @@ public sealed record DataPathOptions(
     bool PacketTrace,
     bool NoOffload,
     string UnderlayIp,
-    IReadOnlyList<string>? VxlanPeers = null);
+    IReadOnlyList<string>? VxlanPeers = null,
+    int UnderlayPrefixLength = 0,
+    string? VxlanGateway = null,
+    int FdbAgeingSeconds = 300);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Butterfly.Application.Ports;
@@ -47,16 +48,17 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private readonly ushort _underlay;
     private readonly int _maxPorts;
     private readonly PacketThread _thread;
-    private readonly IReadOnlyList<Pipeline.IpAddr> _floodVteps;
+    private readonly UnderlayFlooding _flooding;
     private readonly Dictionary<string, NicPort> _nics = new(StringComparer.Ordinal);
     private int _deviceCounter;
     private long _tablesVersion;
+    private PacketThreadStats? _statsBaseline;
     private bool _disposed;
 
     private DpdkDataPath(DataPathOptions options, Serilog.ILogger log, string filePrefix, string? runtimeDir,
-        nint pool, ushort underlay, int maxPorts, PacketThread thread, IReadOnlyList<Pipeline.IpAddr> floodVteps)
+        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding)
     {
-        _floodVteps = floodVteps;
+        _flooding = flooding;
         _options = options;
         _log = log;
         _filePrefix = filePrefix;
@@ -87,6 +89,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         ArgumentNullException.ThrowIfNull(log);
         options = CheckOptions(options);
         var peers = UnderlaySetup.ParsePeers(options.UnderlayIp, options.VxlanPeers);
+        UnderlaySetup.CheckRouting(options.UnderlayIp, options.UnderlayPrefixLength, options.VxlanGateway);
         Directory.CreateDirectory(options.SocketDir);
 
         var allowed = Libc.GetThreadAffinity();
@@ -138,23 +141,28 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             {
                 log.Warning("{Error}; vhost-user NICs work, but re-adding many after removing many may stall up to a second", wakeError);
             }
-            var underlayConfig = UnderlaySetup.BuildConfig(DpdkPorts.Mac(port), options.UnderlayIp, out var underlayError);
+            var underlayConfig = UnderlaySetup.BuildConfig(DpdkPorts.Mac(port), options.UnderlayIp, out var underlayError,
+                options.UnderlayPrefixLength, options.VxlanGateway, UnderlayMtu(port));
             if (underlayConfig is null)
             {
                 log.Warning("underlay {Device}: {Error}; no VXLAN tunnel, frames from the underlay are dropped", Shim.PortName(port), underlayError);
             }
-            var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, underlayConfig, log);
+            var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, underlayConfig,
+                TimeSpan.FromSeconds(options.FdbAgeingSeconds), log);
             log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu}, lcore {Lcore}",
                 Shim.PortName(port), port, thread.PinnedCpu, thread.Lcore);
             if (options.PacketTrace)
             {
                 log.Warning("--packet-trace: pcap tracing is not implemented by this data path yet; nothing is traced");
             }
-            if (peers.Count > 0)
-            {
-                log.Information("VXLAN head-end replication to {Peers}", string.Join(", ", peers));
-            }
-            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, peers);
+            // A loopback VTEP address (the embedded default's 127.0.0.1) cannot be reached by
+            // another host: no group to join, floods stay on this host.
+            var flooding = underlayConfig is null ? UnderlayFlooding.None
+                : peers.Count > 0 ? UnderlayFlooding.HeadEnd(peers)
+                : IPAddress.IsLoopback(IPAddress.Parse(options.UnderlayIp)) ? UnderlayFlooding.None
+                : UnderlayFlooding.Multicast(underlayConfig.HasIpv4);
+            log.Information("VXLAN flooding: {Flooding}", flooding);
+            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding);
         }
         catch
         {
@@ -337,6 +345,27 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A clear takes the current totals as the baseline later readings are taken off
+    /// (<see cref="PacketThreadStats.Since"/>): the packet thread's counters are never written by
+    /// another thread, so clearing needs neither a lock nor a handshake with it.
+    /// </remarks>
+    public PacketThreadStats ThreadStats(bool clear)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var total = ReadThreadStats();
+            var interval = _statsBaseline is null ? total : total.Since(_statsBaseline);
+            if (clear)
+            {
+                _statsBaseline = total;
+            }
+            return interval;
+        }
+    }
+
     /// <summary>Stops the packet thread, removes every port and socket, and cleans EAL up.</summary>
     public void Dispose()
     {
@@ -370,6 +399,28 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             RemoveRuntimeDir(_runtimeDir, _filePrefix);
             _log.Information("data path stopped");
         }
+    }
+
+    /// <summary>
+    /// The packet thread's totals since it started: its clock ticks as TSC cycles at DPDK's rate
+    /// (or as ticks at the clock's own rate when DPDK does not know the TSC's), its drops by reason.
+    /// </summary>
+    private PacketThreadStats ReadThreadStats()
+    {
+        var loop = _thread.ReadLoopCounters();
+        var hz = Shim.bf_tsc_hz();
+        var drops = new List<DropCount>();
+        foreach (var reason in Enum.GetValues<Pipeline.DropReason>())
+        {
+            var frames = _thread.Drops[reason];
+            if (reason != Pipeline.DropReason.None && frames != 0)
+            {
+                drops.Add(new DropCount(Pipeline.DropReasons.Name(reason), frames));
+            }
+        }
+        return new PacketThreadStats(_thread.Lcore, _thread.PinnedCpu, loop.Rounds, loop.BusyRounds, loop.Packets, loop.Bursts,
+            LoopCounters.ToCycles(loop.BusyTicks, hz, Stopwatch.Frequency), LoopCounters.ToCycles(loop.IdleTicks, hz, Stopwatch.Frequency),
+            hz != 0 ? hz : (ulong)Stopwatch.Frequency, drops);
     }
 
     /// <summary>A type or MAC change needs a new device; other fields are read from the record.</summary>
@@ -459,7 +510,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
 
     /// <summary>The switching tables of the NICs that have a port now; errors name NICs left out.</summary>
     private Pipeline.SwitchTables BuildTables(Dictionary<string, string> errors) =>
-        LocalSwitchTables.Build(_nics.Values.Select(p => (p.Handle, p.Nic)), ++_tablesVersion, errors, _floodVteps);
+        LocalSwitchTables.Build(_nics.Values.Select(p => (p.Handle, p.Nic)), ++_tablesVersion, errors, _flooding);
 
     private ushort[] PolledPorts()
     {
@@ -472,6 +523,10 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         }
         return handles;
     }
+
+    /// <summary>The underlay port's MTU within what VXLAN encapsulation accepts, the default when unknown.</summary>
+    private static int UnderlayMtu(ushort port) =>
+        DpdkPorts.Mtu(port) is { } mtu ? Math.Clamp((int)mtu, 576, 9216) : Pipeline.UnderlayConfig.DefaultMtu;
 
     private static DataPathOptions CheckOptions(DataPathOptions options)
     {
@@ -491,6 +546,10 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         if (options.GraphCpuCore is < 0 or >= Libc.MaxCpus)
         {
             throw new ArgumentException($"graph CPU core {options.GraphCpuCore} must be from 0 to {Libc.MaxCpus - 1}", nameof(options));
+        }
+        if (options.FdbAgeingSeconds is < 1 or > 86_400)
+        {
+            throw new ArgumentException($"FDB ageing {options.FdbAgeingSeconds} s must be from 1 to 86400", nameof(options));
         }
         if (options.DpdkPort is < 0 or > ushort.MaxValue)
         {

@@ -24,9 +24,6 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// </summary>
 internal sealed unsafe partial class Forwarder
 {
-    /// <summary>How long a learned remote MAC lives without traffic from it.</summary>
-    internal static readonly long LearnedAgeTicks = 300 * Stopwatch.Frequency;
-
     /// <summary>Learned remote MACs, all VNIs together (bounded; the least recently refreshed one goes first).</summary>
     internal const int LearnedCapacity = 16384;
 
@@ -120,6 +117,9 @@ internal sealed unsafe partial class Forwarder
                 Stage(_underlayPort, m);
                 return DropReason.None;
             case UnderlayAction.Consumed:
+                return DropReasonConsumed;
+            case UnderlayAction.MembershipQuery:
+                _membership.Queried();
                 return DropReasonConsumed;
             case UnderlayAction.Decapsulated:
                 break;

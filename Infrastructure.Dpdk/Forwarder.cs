@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Butterfly.Infrastructure.Dpdk.Native;
@@ -52,12 +53,14 @@ internal sealed unsafe partial class Forwarder : IDisposable
 
     /// <param name="underlayPort">The underlay's handle, where encapsulated frames and ARP/ND go.</param>
     /// <param name="underlay">This host's underlay, or null when it has none usable (no VXLAN then).</param>
-    internal Forwarder(int handles, nint pool, PortCounters* counters, DropCounters drops, ushort underlayPort, UnderlayConfig? underlay)
+    /// <param name="learnedAge">How long a learned remote MAC lives without traffic from it.</param>
+    internal Forwarder(int handles, nint pool, PortCounters* counters, DropCounters drops, ushort underlayPort, UnderlayConfig? underlay, TimeSpan learnedAge)
     {
         _underlayPort = underlayPort;
         _underlayConfig = underlay;
-        _learned = new LearnedFdb(LearnedCapacity, LearnedAgeTicks);
+        _learned = new LearnedFdb(LearnedCapacity, (long)(learnedAge.TotalSeconds * Stopwatch.Frequency));
         _neighbours = new NeighbourTable(NeighbourCapacity, NeighbourReachableTicks, NeighbourRetryTicks, NeighbourExpireTicks);
+        _membership = new MulticastMembership(underlay is { HasIpv6: true } ? [MulticastGroups.SolicitedNodeOf(underlay.Ipv6Address)] : null);
         _pool = pool;
         _counters = counters;
         _drops = drops;

@@ -19,10 +19,11 @@ internal static class LocalSwitchTables
     /// <see cref="DropReason.SwitchUnknownPort"/>), and <paramref name="errors"/> says why under its id.
     /// </summary>
     internal static SwitchTables Build(IEnumerable<(ushort Handle, DataPathNic Nic)> ports, long version,
-        IDictionary<string, string> errors, IReadOnlyList<IpAddr>? floodVteps = null)
+        IDictionary<string, string> errors, UnderlayFlooding? flooding = null)
     {
         ArgumentNullException.ThrowIfNull(ports);
         ArgumentNullException.ThrowIfNull(errors);
+        flooding ??= UnderlayFlooding.None;
         var builder = new SwitchTablesBuilder();
         var vnis = new HashSet<uint>();
         // Handle order, so which of two NICs claiming one MAC wins does not depend on dictionary order.
@@ -39,11 +40,11 @@ internal static class LocalSwitchTables
                 errors[nic.Id] = $"NIC '{nic.Id}': {refused}; its frames are not switched";
                 continue;
             }
-            if (floodVteps is { Count: > 0 } && vnis.Add(nic.Vni))
+            if (vnis.Add(nic.Vni))
             {
                 // The peers were checked when the daemon started; a refusal here is a VNI out of
                 // range, which AddPort has already refused.
-                _ = builder.SetFloodVteps(nic.Vni, floodVteps);
+                _ = builder.SetFloodVteps(nic.Vni, flooding.VtepsOf(nic.Vni));
             }
         }
         var tables = builder.Build(version, out var error);

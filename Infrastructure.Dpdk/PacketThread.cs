@@ -18,8 +18,8 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// of their VNI. Learned MACs are aged out when the ports are idle.
 /// Tables: the <see cref="SwitchTables"/> reference published by <see cref="PublishTables"/>,
 /// read once per round together with the port array.
-/// State it writes: the per-handle <see cref="CounterTable"/>, the <see cref="DropCounters"/>
-/// and the shim's quiescent epoch.
+/// State it writes: the per-handle <see cref="CounterTable"/>, the <see cref="DropCounters"/>,
+/// its own <see cref="LoopCounters"/> (once per round) and the shim's quiescent epoch.
 /// Per packet: no allocation, lock, syscall, exception or logging.
 ///
 /// Control handshake (QSBR): the control thread publishes a new immutable handle array by one
@@ -52,6 +52,7 @@ internal sealed unsafe class PacketThread : IDisposable
 
     private readonly CounterTable _counters;
     private readonly DropCounters _drops = new();
+    private LoopCounters _loop;
     private readonly Forwarder _forwarder;
     private readonly ushort _underlay;
     private SwitchTables _tables = SwitchTables.Empty;
@@ -64,13 +65,13 @@ internal sealed unsafe class PacketThread : IDisposable
     private volatile bool _stop;
     private string? _startError;
 
-    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, Serilog.ILogger log)
+    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, TimeSpan learnedAge, Serilog.ILogger log)
     {
         _ports = ports;
         _underlay = underlay;
         _pool = pool;
         _counters = new CounterTable(PortHandles.Count);
-        _forwarder = new Forwarder(PortHandles.Count, pool, _counters.Table, _drops, underlay, underlayConfig);
+        _forwarder = new Forwarder(PortHandles.Count, pool, _counters.Table, _drops, underlay, underlayConfig, learnedAge);
         _cpu = cpu;
         _log = log;
         _thread = new Thread(Run) { IsBackground = true, Name = "bf-packet" };
@@ -89,12 +90,13 @@ internal sealed unsafe class PacketThread : IDisposable
     /// Starts the thread and waits until it is registered with DPDK. <paramref name="pool"/>
     /// gives the mbufs frames from vhost-user guests are copied into (and flood copies are made
     /// from); <paramref name="underlay"/> is the underlay's handle and <paramref name="underlayConfig"/>
-    /// its VXLAN configuration (null: frames from the underlay are dropped).
+    /// its VXLAN configuration (null: frames from the underlay are dropped); <paramref name="learnedAge"/>
+    /// is how long a learned remote MAC lives without traffic from it.
     /// </summary>
     /// <exception cref="InvalidOperationException">DPDK refused to register the thread.</exception>
-    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, Serilog.ILogger log)
+    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, TimeSpan learnedAge, Serilog.ILogger log)
     {
-        var thread = new PacketThread(ports, underlay, pool, cpu, underlayConfig, log);
+        var thread = new PacketThread(ports, underlay, pool, cpu, underlayConfig, learnedAge, log);
         thread._thread.Start();
         thread._started.Wait();
         if (thread._startError is not null)
@@ -118,6 +120,9 @@ internal sealed unsafe class PacketThread : IDisposable
 
     /// <summary>Frames dropped so far, by reason. Read from any thread.</summary>
     internal DropCounters Drops => _drops;
+
+    /// <summary>Rounds, frames, bursts and busy/idle ticks so far (<see cref="LoopCounters"/>). Read from any thread.</summary>
+    internal LoopSnapshot ReadLoopCounters() => _loop.Read();
 
     /// <summary>
     /// Waits until the loop has finished every round that started before this call, so ports
@@ -191,13 +196,18 @@ internal sealed unsafe class PacketThread : IDisposable
         var idleRounds = 0;
         var sleep = FirstSleepMicroseconds;
         long slept = 0;
+        // The previous round, counted once the next one reads the clock (its end).
+        var roundStart = Stopwatch.GetTimestamp();
+        uint lastReceived = 0, lastBursts = 0;
         while (!_stop)
         {
             var handles = Volatile.Read(ref _ports);
             var tables = Volatile.Read(ref _tables);
             // One clock read per round (vDSO, no syscall): learning, ageing and neighbours use it.
             var now = Stopwatch.GetTimestamp();
-            uint received = 0;
+            _loop.Round(now - roundStart, lastReceived, lastBursts);
+            roundStart = now;
+            uint received = 0, bursts = 0;
             foreach (var handle in handles)
             {
                 var n = handle < ethPorts
@@ -224,7 +234,11 @@ internal sealed unsafe class PacketThread : IDisposable
                     Volatile.Write(ref c.Drops, c.Drops + dropped);
                 }
                 received += n;
+                bursts++;
             }
+            lastReceived = received;
+            lastBursts = bursts;
+            forwarder.Membership(tables, now);
             // Quiescent point: the round holds no port any more (see WaitQuiescent).
             Shim.bf_quiescent();
             if (received != 0)

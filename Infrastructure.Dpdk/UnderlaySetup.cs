@@ -5,8 +5,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>
 /// The VXLAN side of the daemon's options, checked and compiled on the control thread: the
-/// head-end replication peers (--vxlan-peer) and this host's <see cref="UnderlayConfig"/>
-/// (the underlay port's MAC and the -i address). Free of EAL so unit tests call it directly.
+/// head-end replication peers (--vxlan-peer), the routed-underlay options (-i IP/LEN,
+/// --vxlan-gateway) and this host's <see cref="UnderlayConfig"/> (the underlay port's MAC and MTU,
+/// the -i address). Free of EAL so unit tests call it directly.
 /// </summary>
 internal static class UnderlaySetup
 {
@@ -57,12 +58,46 @@ internal static class UnderlaySetup
     }
 
     /// <summary>
-    /// This host's underlay: <paramref name="mac"/> (the underlay port's) and
-    /// <paramref name="localIp"/> as the VTEP address of its family. Every peer is treated as
-    /// on-link (no gateway option yet), so the outer frames go to the peer's own MAC.
+    /// Checks the routed-underlay options: a gateway needs the on-link prefix of the VTEP
+    /// address (-i IP/LEN) and must be a unicast address inside it, of the same family.
+    /// </summary>
+    /// <exception cref="ArgumentException">The combination is invalid; the message says why.</exception>
+    internal static void CheckRouting(string localIp, int prefixLength, string? gateway)
+    {
+        var local = IpAddr.Parse(localIp);
+        var max = local.IsV4 ? 32 : 128;
+        if (prefixLength < 0 || prefixLength > max)
+        {
+            throw new ArgumentException($"underlay prefix length {prefixLength} is out of range for {localIp} (1 to {max})");
+        }
+        if (gateway is null)
+        {
+            return;
+        }
+        if (!IpAddr.TryParse(gateway, out var g) || g.IsV4 != local.IsV4)
+        {
+            throw new ArgumentException($"VXLAN gateway '{gateway}' is not an address of the family of {localIp}");
+        }
+        if (prefixLength == 0 || prefixLength == max)
+        {
+            throw new ArgumentException($"VXLAN gateway {gateway} needs the on-link prefix of this host's VTEP address: give -i {localIp}/LEN");
+        }
+        if (g.IsMulticast || g.IsUnspecified || g == local || !g.SharesPrefix(local, prefixLength))
+        {
+            throw new ArgumentException($"VXLAN gateway {gateway} is not another unicast address of {localIp}/{prefixLength}");
+        }
+    }
+
+    /// <summary>
+    /// This host's underlay: <paramref name="mac"/> (the underlay port's), <paramref name="localIp"/>
+    /// as the VTEP address of its family with its on-link <paramref name="prefixLength"/> (0: not
+    /// given) and <paramref name="gateway"/>, and the port's <paramref name="mtu"/>. Without a
+    /// gateway every VTEP is treated as on-link and outer frames go to the VTEP's own MAC; with
+    /// one, VTEPs outside the prefix are reached through it.
     /// Returns null and an error when the MAC is not a usable unicast address.
     /// </summary>
-    internal static UnderlayConfig? BuildConfig(string? mac, string localIp, out string? error)
+    internal static UnderlayConfig? BuildConfig(string? mac, string localIp, out string? error,
+        int prefixLength = 0, string? gateway = null, int mtu = UnderlayConfig.DefaultMtu)
     {
         error = null;
         if (!MacAddress.TryParse(mac, out var parsed))
@@ -71,12 +106,14 @@ internal static class UnderlaySetup
             return null;
         }
         var address = IpAddr.Parse(localIp);
-        var vtep = new VtepAddress(address, address.IsV4 ? 32 : 128, default);
+        var hostPrefix = address.IsV4 ? 32 : 128;
+        var vtep = new VtepAddress(address, prefixLength == 0 ? hostPrefix : prefixLength,
+            gateway is null ? default : IpAddr.Parse(gateway));
         try
         {
             return address.IsV4
-                ? new UnderlayConfig(parsed, vtep, null)
-                : new UnderlayConfig(parsed, null, vtep);
+                ? new UnderlayConfig(parsed, vtep, null, mtu)
+                : new UnderlayConfig(parsed, null, vtep, mtu);
         }
         catch (ArgumentException e)
         {

@@ -93,7 +93,8 @@ internal static class Daemon
             {
                 dataPath = DpdkDataPath.Start(
                     new DataPathOptions(options.SocketDir, options.DpdkArgs, options.GraphCpuCore, options.DpdkPort,
-                        options.NicMtu, options.PacketTrace, options.NoOffload, options.Ip, options.VxlanPeers),
+                        options.NicMtu, options.PacketTrace, options.NoOffload, options.Ip, options.VxlanPeers,
+                        options.IpPrefixLength, options.VxlanGateway, options.FdbAgeingSeconds),
                     logger);
             }
             catch (Exception e)

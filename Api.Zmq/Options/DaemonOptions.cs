@@ -9,9 +9,13 @@ internal sealed record DaemonOptions
     public const string DefaultEndpoint = Butterfly.Wire.WireProtocol.DefaultServerEndpoint;
     public const string DefaultLogLevel = "error";
     public const string DefaultEventStore = "file:/var/lib/butterfly/events";
+    public const int DefaultFdbAgeingSeconds = 300;
 
     /// <summary>VXLAN endpoint address of this host (IPv4 or IPv6), in canonical text.</summary>
     public required string Ip { get; init; }
+
+    /// <summary>The on-link prefix length of <see cref="Ip"/> on the underlay (-i IP/LEN), or 0 when not given.</summary>
+    public int IpPrefixLength { get; init; }
 
     /// <summary>The ZeroMQ endpoint the API binds (tcp:// only).</summary>
     public string Endpoint { get; init; } = DefaultEndpoint;
@@ -42,6 +46,12 @@ internal sealed record DaemonOptions
 
     /// <summary>Head-end replication peers (VTEP addresses), in the order given; empty when none.</summary>
     public IReadOnlyList<string> VxlanPeers { get; init; } = [];
+
+    /// <summary>Router towards VTEPs outside the <see cref="IpPrefixLength"/> prefix, or null (every VTEP is on-link).</summary>
+    public string? VxlanGateway { get; init; }
+
+    /// <summary>Seconds a learned remote MAC lives without traffic from it.</summary>
+    public int FdbAgeingSeconds { get; init; } = DefaultFdbAgeingSeconds;
 
     /// <summary>Do not offer TSO to guests.</summary>
     public bool NoOffload { get; init; }

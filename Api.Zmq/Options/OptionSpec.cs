@@ -27,7 +27,7 @@ internal sealed record OptionSpec(
 internal static class OptionSpecs
 {
     public static readonly OptionSpec Config = new("config", 'c', "FILE", "INI file; command-line options win over it");
-    public static readonly OptionSpec Ip = new("ip", 'i', "IP", "VXLAN endpoint address of this host, IPv4 or IPv6 (required)", "general", "ip");
+    public static readonly OptionSpec Ip = new("ip", 'i', "IP[/LEN]", "VXLAN endpoint address of this host, IPv4 or IPv6 (required); /LEN is its on-link underlay prefix (see --vxlan-gateway)", "general", "ip");
     public static readonly OptionSpec Endpoint = new("endpoint", 'e', "EP", $"ZeroMQ endpoint of the API (default {DaemonOptions.DefaultEndpoint})", "general", "endpoint");
     public static readonly OptionSpec SocketDir = new("socket-dir", 's', "DIR", "directory where vhost-user sockets are made (required)", "general", "socket-dir");
     public static readonly OptionSpec LogLevel = new("log-level", 'l', "LEVEL", "none, error, warning, info or debug (default error)", "general", "log-level");
@@ -39,6 +39,8 @@ internal static class OptionSpecs
     public static readonly OptionSpec DpdkPort = new("dpdk-port", null, "N", "which DPDK port is the underlay (default 0)", "general", "dpdk-port");
     public static readonly OptionSpec NicMtu = new("nic-mtu", 'm', "N|max", "underlay MTU (default: unchanged)", "general", "nic-mtu");
     public static readonly OptionSpec VxlanPeer = new("vxlan-peer", null, "IP", "head-end replication: also flood broadcast/unknown frames of every VNI to this VTEP (repeatable)", "general", "vxlan-peer", Repeatable: true);
+    public static readonly OptionSpec VxlanGateway = new("vxlan-gateway", null, "IP", "routed underlay: reach VTEPs outside the -i prefix through this router", "general", "vxlan-gateway");
+    public static readonly OptionSpec FdbAgeing = new("fdb-ageing", null, "SECONDS", $"how long a learned remote MAC lives without traffic from it (default {DaemonOptions.DefaultFdbAgeingSeconds})", "general", "fdb-ageing");
     public static readonly OptionSpec NoOffload = new("no-offload", null, null, "do not offer TSO to guests");
     public static readonly OptionSpec Key = new("key", 'k', "FILE", "base64 32-byte key: only encrypted API requests are accepted", "security", "encryption_key_path");
     public static readonly OptionSpec EventStore = new("event-store", null, "DEST", $"event log: file:DIR or a PostgreSQL connection string (default {DaemonOptions.DefaultEventStore})", "general", "event-store");
@@ -49,6 +51,6 @@ internal static class OptionSpecs
     public static readonly IReadOnlyList<OptionSpec> All =
     [
         Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, DpdkArgs,
-        DpdkHelp, DpdkPort, NicMtu, VxlanPeer, NoOffload, Key, EventStore, Version, Help,
+        DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, Key, EventStore, Version, Help,
     ];
 }

@@ -132,13 +132,29 @@ internal static class OptionsLoader
 
         var options = new DaemonOptions
         {
-            Ip = CheckIp(ip, ref error),
+            Ip = CheckIp(ip with { Value = SplitPrefix(ip, out var prefixText) }, ref error),
             SocketDir = socketDir.Value,
             ConfigFile = configFile,
             NoSyslog = s.ContainsKey(OptionSpecs.NoSyslog.Name),
             PacketTrace = s.ContainsKey(OptionSpecs.PacketTrace.Name),
             NoOffload = s.ContainsKey(OptionSpecs.NoOffload.Name),
         };
+
+        if (prefixText is not null)
+        {
+            var maxPrefix = options.Ip.Contains(':', StringComparison.Ordinal) ? 128 : 32;
+            options = options with { IpPrefixLength = CheckInt(ip with { Value = prefixText }, 1, maxPrefix, "a prefix length", ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.VxlanGateway.Name, out var gateway))
+        {
+            options = options with { VxlanGateway = CheckIp(gateway, ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.FdbAgeing.Name, out var ageing))
+        {
+            options = options with { FdbAgeingSeconds = CheckInt(ageing, 1, 86_400, "a number of seconds", ref error) };
+        }
 
         if (s.TryGetValue(OptionSpecs.Endpoint.Name, out var endpoint))
         {
@@ -200,6 +216,14 @@ internal static class OptionsLoader
             peers[i] = CheckIp(s with { Value = peers[i] }, ref error);
         }
         return peers;
+    }
+
+    /// <summary>"IP/LEN" → "IP" and LEN's text; "IP" → itself and null.</summary>
+    private static string SplitPrefix(Setting s, out string? prefix)
+    {
+        var slash = s.Value.IndexOf('/', StringComparison.Ordinal);
+        prefix = slash < 0 ? null : s.Value[(slash + 1)..];
+        return slash < 0 ? s.Value : s.Value[..slash];
     }
 
     private static string CheckIp(Setting s, ref string? error)

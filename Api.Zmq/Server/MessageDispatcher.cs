@@ -156,6 +156,10 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
                 return !to.IsSuccess
                     ? Failure(to.Error!)
                     : Reply(await mediator.Send(new RestoreTo(to.Value!, origin), ct), (res, s) => res.Restore = ProtoMapper.ToWire(s));
+            case V0.Request.PacketThreadStatsFieldNumber:
+                return Reply(
+                    await mediator.Send(new GetPacketThreadStats(r.PacketThreadStats.Clear), ct),
+                    (res, stats) => res.PacketThreadStats = ProtoMapper.ToWire(stats));
             default:
                 return Failure($"MessageV0.Request field {field} is not handled by this daemon");
         }

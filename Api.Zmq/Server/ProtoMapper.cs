@@ -235,6 +235,20 @@ internal static class ProtoMapper
         LastSequence = (ulong)Math.Max(0, summary.LastSequence),
     };
 
+    public static V0.PacketThreadStatsRes ToWire(PacketThreadStats stats) => new()
+    {
+        Lcore = stats.Lcore,
+        Cpu = stats.Cpu,
+        Rounds = stats.Rounds,
+        BusyRounds = stats.BusyRounds,
+        Packets = stats.Packets,
+        Bursts = stats.Bursts,
+        BusyCycles = stats.BusyCycles,
+        IdleCycles = stats.IdleCycles,
+        TscHz = stats.TscHz,
+        Drop = { stats.Drops.Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
+    };
+
     public static DataPathNic ToDataPathNic(NicSpec spec) => new(spec.Id, spec.Type, spec.Mac, spec.Vni, spec.BypassFiltering);
 
     // ---- helpers ----

@@ -64,6 +64,14 @@ public sealed record Quit : ICommand<Outcome<Done>>;
 
 public sealed record SetLogLevel(string Level) : ICommand<Outcome<Done>>;
 
+// ---- Packet-thread statistics (protocol revision 8) ----
+
+/// <summary>
+/// The packet thread's counters since the last clear. With <see cref="Clear"/> a new
+/// measurement starts after this reading (runtime state only: no event is recorded).
+/// </summary>
+public sealed record GetPacketThreadStats(bool Clear) : IQuery<Outcome<PacketThreadStats>>;
+
 // ---- Event log extensions (protocol revision 7) ----
 
 public sealed record ListEvents(EventFilter Filter) : IQuery<Outcome<EventPage>>;

@@ -35,4 +35,11 @@ public interface IDataPath
 
     /// <summary>The data path as it really is, in Graphviz DOT.</summary>
     string GraphDot();
+
+    /// <summary>
+    /// What the packet thread did since it started or since the last clear. With
+    /// <paramref name="clear"/>, a new measurement starts right after this reading (like
+    /// <c>pmd-stats-clear</c>): the record returned is the interval that ends.
+    /// </summary>
+    PacketThreadStats ThreadStats(bool clear);
 }

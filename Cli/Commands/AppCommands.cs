@@ -4,11 +4,17 @@ using Request = Butterfly.Wire.MessageV0.Types.Request;
 
 namespace Butterfly.Cli.Commands;
 
-/// <summary><c>butterfly status</c> and <c>butterfly shutdown</c>.</summary>
+/// <summary><c>butterfly status</c> (and its <c>dataplane</c> form) and <c>butterfly shutdown</c>.</summary>
 internal static class AppCommands
 {
     public static ICliCommand Status(ArgScanner s)
     {
+        // `status dataplane` is its own command; plain `status` prints what it always did.
+        if (s.Peek() == "dataplane")
+        {
+            s.TryNext(out _);
+            return DataPlaneCommand.Parse(s);
+        }
         if (Words.WantsUsage(s, "status", out var usage))
             return usage;
         s.End();

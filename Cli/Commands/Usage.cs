@@ -140,7 +140,19 @@ internal static class Usage
         ["sg member list"] = "usage: butterfly sg member list SG [options...]\n\nList members of a security group\n",
         ["sg member add"] = "usage: butterfly sg member add SG IP [options...]\n\nAdd a member (IP) to a security group\n",
         ["sg member del"] = "usage: butterfly sg member del SG IP [options...]\n\nRemove a member (IP) from a security group\n",
-        ["status"] = "usage: butterfly status [options...]\n\nShow butterfly status informations\n",
+        ["status"] = "usage: butterfly status [options...]\n       butterfly status dataplane [--clear] [--json]\n\nShow butterfly status informations\n(\"butterfly status dataplane help\": the packet thread's statistics)\n",
+        ["status dataplane"] = """
+            usage: butterfly status dataplane [--clear] [--json]
+
+            Show what the packet thread did since it started or since the last --clear
+            (like ovs-appctl dpif-netdev/pmd-perf-show): polling rounds, frames received,
+            non-empty RX bursts and frames per burst, busy cycles (rounds that moved frames)
+            and idle cycles (rounds that did not, sleeps included) in TSC cycles, cycles per
+            frame, then one "drop REASON: N" line per reason that dropped frames.
+                --clear  print the counters, then start a new measurement from zero
+                --json   print a JSON object instead
+
+            """,
         ["shutdown"] = "usage: butterfly shutdown [options...]\n\nAsk butterfly to quit\n",
         ["request"] = "usage: butterfly request REQUEST_FILE [options...]\n\nSend the proto.Messages written in protobuf text format in REQUEST_FILE.\noptions:\n    --stdout   prints protobuf response to stdout\n",
         ["dump"] = """

@@ -103,6 +103,9 @@ internal static unsafe class Shim
 
     [DllImport(Lib)] internal static extern int bf_mbuf_offset(int field);
 
+    /// <summary>TSC cycles per second (rte_get_tsc_hz), 0 when unknown. After EAL init.</summary>
+    [DllImport(Lib)] internal static extern ulong bf_tsc_hz();
+
     /// <summary>A NUL-terminated UTF-8 copy of <paramref name="s"/> for the native side.</summary>
     internal static byte[] Utf8Z(string s)
     {

@@ -178,4 +178,10 @@ enum bf_mbuf_field {
 /* offsetof() of a field of struct rte_mbuf (BF_MBUF_SIZE: its sizeof), -1 if unknown. */
 int bf_mbuf_offset(int field);
 
+/* ---- clock ---- */
+
+/* Cycles per second of the TSC as EAL measured it at init (rte_get_tsc_hz); 0 if unknown.
+ * Turns the packet thread's clock ticks into cycles for its statistics. */
+uint64_t bf_tsc_hz(void);
+
 #endif /* BUTTERFLY_SHIM_H */

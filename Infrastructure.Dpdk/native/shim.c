@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -268,4 +269,9 @@ int bf_mbuf_offset(int field)
     case BF_MBUF_BUF_LEN: return (int)offsetof(struct rte_mbuf, buf_len);
     default: return -1;
     }
+}
+
+uint64_t bf_tsc_hz(void)
+{
+    return rte_get_tsc_hz();
 }

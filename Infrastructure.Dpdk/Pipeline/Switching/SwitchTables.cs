@@ -46,6 +46,18 @@ internal sealed class SwitchTables
         Version = version;
         _slotVnis = [.. slotVnis];
         _floodVteps = [.. slotFloodVteps];
+        var groups = new SortedSet<IpAddr>(Comparer<IpAddr>.Create(MulticastMembership.Compare));
+        foreach (var vteps in _floodVteps)
+        {
+            foreach (var vtep in vteps)
+            {
+                if (vtep.IsMulticast)
+                {
+                    groups.Add(vtep);
+                }
+            }
+        }
+        MulticastGroups = [.. groups];
 
         var maxPort = -1;
         foreach (var p in ports)
@@ -162,6 +174,12 @@ internal sealed class SwitchTables
 
     /// <summary>Every local port of the VNI, ascending (the ingress port included: callers skip it).</summary>
     public ReadOnlySpan<ushort> PortsOf(int slot) => _floodPorts[slot];
+
+    /// <summary>
+    /// The underlay multicast groups the VNIs flood to, sorted (<see cref="MulticastMembership.Compare"/>),
+    /// each once: the groups this host must be a member of. A new array with every new tables.
+    /// </summary>
+    public IpAddr[] MulticastGroups { get; }
 
     /// <summary>Where flooded frames of the VNI go on the underlay: its multicast group, or the head-end replication peers.</summary>
     public ReadOnlySpan<IpAddr> FloodVtepsOf(int slot) => _floodVteps[slot];

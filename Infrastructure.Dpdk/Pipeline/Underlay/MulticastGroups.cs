@@ -19,6 +19,9 @@ internal static class MulticastGroups
 
     public static IpAddr GroupOf(uint vni, bool v4) => v4 ? Ipv4GroupOf(vni) : Ipv6GroupOf(vni);
 
+    /// <summary>ff02::1:ff00:0/104 + the low 24 bits of <paramref name="address"/>: where neighbour solicitations for it go (RFC 4291 §2.7.1).</summary>
+    public static IpAddr SolicitedNodeOf(IpAddr address) => new(0xFF02_0000_0000_0000, 0x0000_0001_FF00_0000 | (address.Lo & 0xFF_FFFF));
+
     /// <summary>The Ethernet address a frame to multicast <paramref name="group"/> is sent to.</summary>
     public static MacAddress MacOf(IpAddr group) =>
         group.IsV4

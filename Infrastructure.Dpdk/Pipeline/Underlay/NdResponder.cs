@@ -112,7 +112,7 @@ internal static class NdResponder
     /// </summary>
     public static int BuildSolicitation(Span<byte> destination, MacAddress ourMac, IpAddr ourIp, IpAddr target)
     {
-        var group = new IpAddr(0xFF02_0000_0000_0000, 0x0000_0001_FF00_0000 | (target.Lo & 0xFF_FFFF));
+        var group = MulticastGroups.SolicitedNodeOf(target);
         return Build(destination, NdMessage.NeighbourSolicitation, 0, NdMessage.OptionSourceLinkLayer, ourMac, ourIp, MulticastGroups.MacOf(group), group, target);
     }
 

@@ -14,6 +14,9 @@ internal enum UnderlayAction : byte
 
     /// <summary>Switch the inner frame <see cref="UnderlayResult.Decap"/> describes.</summary>
     Decapsulated,
+
+    /// <summary>Free it; it was an IGMP/MLD query: report our group memberships (<see cref="MulticastMembership.Queried"/>).</summary>
+    MembershipQuery,
 }
 
 /// <summary>The underlay stage's answer for one frame.</summary>
@@ -28,6 +31,8 @@ internal readonly struct UnderlayResult
     }
 
     public static UnderlayResult Consumed => new(UnderlayAction.Consumed, DropReason.None, 0, default);
+
+    public static UnderlayResult Query => new(UnderlayAction.MembershipQuery, DropReason.None, 0, default);
 
     public UnderlayAction Action { get; }
 
@@ -56,7 +61,8 @@ internal readonly struct UnderlayResult
 /// <see cref="VxlanDecap"/>):
 /// - <see cref="DropReason.UnderlayNotOurMac"/>: unicast to another MAC (the port may be promiscuous).
 /// - <see cref="DropReason.UnderlayTagged"/>: an 802.1Q-tagged frame; the underlay is untagged.
-/// - <see cref="DropReason.UnderlayUnhandled"/>: anything else (other UDP, ICMP, IGMP/MLD queries, ...).
+/// - <see cref="DropReason.UnderlayUnhandled"/>: anything else (other UDP, ICMP, other hosts' IGMP/MLD reports, ...).
+/// IGMP and MLD queries come out as <see cref="UnderlayAction.MembershipQuery"/>.
 /// - <see cref="DropReason.UnderlayNoReplyBuffer"/>: the reply buffer is too small (a caller bug).
 /// State: writes <see cref="NeighbourTable"/>. Thread: packet thread.
 /// </summary>
@@ -88,6 +94,8 @@ internal static class UnderlayStage
                 return ArpResponder.Process(frame, meta, config, neighbours, now, reply);
             case L3Kind.Ipv6 when meta.Has(PacketFlags.NeighbourDiscovery):
                 return NdResponder.Process(frame, meta, config, neighbours, now, reply);
+            case L3Kind.Ipv4 or L3Kind.Ipv6 when meta.DestinationIp.IsMulticast && MembershipReports.IsQuery(frame, meta):
+                return UnderlayResult.Query;
             default:
                 return UnderlayResult.Dropped(DropReason.UnderlayUnhandled);
         }

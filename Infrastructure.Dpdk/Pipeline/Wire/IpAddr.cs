@@ -87,6 +87,19 @@ internal readonly struct IpAddr : ITableKey<IpAddr>
 
     public static IpAddr Parse(string text) => From(IPAddress.Parse(text));
 
+    /// <summary>Parses an IPv4 or IPv6 address without a scope (IPv4-mapped IPv6 becomes IPv4).</summary>
+    public static bool TryParse(string? text, out IpAddr address)
+    {
+        address = default;
+        if (!IPAddress.TryParse(text, out var parsed)
+            || (parsed.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && parsed.ScopeId != 0))
+        {
+            return false;
+        }
+        address = From(parsed.IsIPv4MappedToIPv6 ? parsed.MapToIPv4() : parsed);
+        return true;
+    }
+
     public IPAddress ToIPAddress()
     {
         Span<byte> bytes = stackalloc byte[16];

@@ -29,6 +29,18 @@ internal sealed class RecordingDataPath : IDataPath
     public NicCounters? CountersOf(string nicId) => Counters.TryGetValue(nicId, out var c) ? c : null;
 
     public string GraphDot() => "digraph butterfly {}";
+
+    /// <summary>What <see cref="ThreadStats"/> returns.</summary>
+    public PacketThreadStats Stats { get; set; } = new(0, -1, 0, 0, 0, 0, 0, 0, 1_000_000_000, []);
+
+    /// <summary>The clear flag of every ThreadStats call, in order.</summary>
+    public List<bool> StatsReads { get; } = [];
+
+    public PacketThreadStats ThreadStats(bool clear)
+    {
+        StatsReads.Add(clear);
+        return Stats;
+    }
 }
 
 internal sealed class FakeHostControl : IHostControl

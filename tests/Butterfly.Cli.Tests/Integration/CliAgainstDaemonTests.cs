@@ -92,6 +92,17 @@ public class CliAgainstDaemonTests(DaemonFixture fixture) : IClassFixture<Daemon
     }
 
     [Fact]
+    public async Task Status_dataplane_prints_the_packet_threads_figures_in_text_and_json()
+    {
+        var stats = await Cli.Ok("status", "dataplane", "--clear");
+        Assert.Matches("^packet thread: lcore [0-9]+, (cpu [0-9]+|not pinned)\nmeasured: [0-9.]+ s, TSC [1-9][0-9]* Hz\nrounds: [1-9][0-9]* \\(busy: [0-9]+\\)\n", stats);
+        Assert.Contains("\navg cycles per packet: ", stats, StringComparison.Ordinal);
+
+        using var json = System.Text.Json.JsonDocument.Parse(await Cli.Ok("status", "dataplane", "--json"));
+        Assert.True(json.RootElement.GetProperty("rounds").GetUInt64() > 0);
+    }
+
+    [Fact]
     public async Task Status_and_request_with_stdout()
     {
         var status = await Cli.Ok("status");

@@ -103,10 +103,6 @@ public sealed class SameHostSwitchingTests(SameHostTopology topology) : IClassFi
         Assert.True(afterB.In >= beforeB.In + (5 * 98), $"a2 in: {beforeB.In} → {afterB.In}");
         Assert.True(afterB.Out >= beforeB.Out + (5 * 98), $"a2 out: {beforeB.Out} → {afterB.Out}");
     }
-
-    private static CommandResult Ping(Vm source, string target, int count = 3) =>
-        NetworkNamespaces.Exec(source.Namespace, "ping", "-c", count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-i", "0.3", "-W", "2", target);
 }
 
 /// <summary>A tap NIC in its namespace.</summary>

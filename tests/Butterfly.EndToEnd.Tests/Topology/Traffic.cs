@@ -39,4 +39,27 @@ internal static class Traffic
     }
 
     public static void AssertOk(CommandResult result, string what) => Assert.True(result.Ok, $"{what}: {result.Output}");
+
+    /// <summary>Pings <paramref name="target"/> from <paramref name="source"/>: exit code 0 when an echo came back.</summary>
+    public static CommandResult Ping(Vm source, string target, int count = 3) =>
+        NetworkNamespaces.Exec(source.Namespace, "ping", "-c", count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-i", "0.3", "-W", "2", target);
+
+    /// <summary>
+    /// Pings once a second until one answer comes (at most <paramref name="tries"/> tries): the
+    /// first frames towards a VTEP may be lost while its MAC is resolved on the underlay.
+    /// </summary>
+    public static CommandResult PingEventually(Vm source, string target, int tries = 10)
+    {
+        var last = default(CommandResult);
+        for (var attempt = 0; attempt < tries; attempt++)
+        {
+            last = NetworkNamespaces.Exec(source.Namespace, "ping", "-c", "1", "-W", "1", target);
+            if (last.Ok)
+            {
+                break;
+            }
+        }
+        return last;
+    }
 }

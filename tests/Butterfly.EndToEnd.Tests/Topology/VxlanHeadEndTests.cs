@@ -89,25 +89,6 @@ public abstract class VxlanHeadEndTests(VxlanTopology topology)
         Assert.True(afterA2.In >= beforeA2.In + (5 * 98), $"a2 in: {beforeA2.In} → {afterA2.In}");
         Assert.True(afterA2.Out >= beforeA2.Out + (5 * 98), $"a2 out: {beforeA2.Out} → {afterA2.Out}");
     }
-
-    private static CommandResult Ping(Vm source, string target, int count = 3) =>
-        NetworkNamespaces.Exec(source.Namespace, "ping", "-c", count.ToString(CultureInfo.InvariantCulture),
-            "-i", "0.3", "-W", "2", target);
-
-    /// <summary>Pings once a second until one answer comes (at most ten tries).</summary>
-    private static CommandResult PingEventually(Vm source, string target)
-    {
-        var last = default(CommandResult);
-        for (var attempt = 0; attempt < 10; attempt++)
-        {
-            last = NetworkNamespaces.Exec(source.Namespace, "ping", "-c", "1", "-W", "1", target);
-            if (last.Ok)
-            {
-                break;
-            }
-        }
-        return last;
-    }
 }
 
 /// <summary>Over an IPv4 underlay.</summary>
@@ -142,6 +123,12 @@ public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu)
     public Vm A2 { get; private set; } = null!;
 
     public Vm X { get; private set; } = null!;
+
+    /// <summary>The daemon of A1 (VTEP vtepA), for tests that add NICs of their own (Vm/CrossHostVmTests).</summary>
+    public DaemonProcess HostA => _hostA ?? throw new InvalidOperationException("the topology is not up");
+
+    /// <summary>The daemon of A2 and X (VTEP vtepB).</summary>
+    public DaemonProcess HostB => _hostB ?? throw new InvalidOperationException("the topology is not up");
 
     private string VethA => $"bfv{_id}a";
 

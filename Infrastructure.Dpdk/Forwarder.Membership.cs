@@ -1,0 +1,71 @@
+using Butterfly.Infrastructure.Dpdk.Native;
+using Butterfly.Infrastructure.Dpdk.Pipeline;
+
+namespace Butterfly.Infrastructure.Dpdk;
+
+/// <summary>
+/// Stage: the VTEP's IGMP/MLD membership of the per-VNI flood groups (multicast flooding mode).
+/// The tables name the groups (<see cref="SwitchTables.MulticastGroups"/>, empty in head-end
+/// mode); <see cref="MulticastMembership"/> decides when to report, this half builds the reports
+/// in fresh mbufs and sends them out of the underlay. Queries arriving on the underlay are
+/// recognised by <see cref="UnderlayStage"/> and answered from here on the next round.
+/// Cost: one reference comparison and one clock comparison per round when nothing is due.
+/// </summary>
+internal sealed unsafe partial class Forwarder
+{
+    private readonly MulticastMembership _membership;
+
+    /// <summary>Groups this VTEP has reported as wanted (for statistics and tests). Packet thread or quiescent.</summary>
+    internal int JoinedGroupCount => _membership.Reported.Length;
+
+    /// <summary>Sends the membership reports that are due; called by the packet thread once per round.</summary>
+    internal void Membership(SwitchTables tables, long now)
+    {
+        var config = _underlayConfig;
+        var groups = tables.MulticastGroups;
+        if (config is null || !_membership.Due(groups, now))
+        {
+            return;
+        }
+        _membership.Next(groups, now, out var leaves, out var joins, out var state);
+        SendReports(config, leaves, GroupRecordType.ChangeToInclude);
+        SendReports(config, joins, GroupRecordType.ChangeToExclude);
+        SendReports(config, state, GroupRecordType.ModeIsExclude);
+        FlushAll();
+    }
+
+    /// <summary>Reports <paramref name="groups"/> with <paramref name="type"/> records, as many reports as the MTU needs.</summary>
+    private void SendReports(UnderlayConfig config, ReadOnlySpan<IpAddr> groups, GroupRecordType type)
+    {
+        while (!groups.IsEmpty)
+        {
+            var m = Shim.bf_pktmbuf_alloc(_pool);
+            if (m == 0)
+            {
+                _drops.Count(DropReason.NoMbuf);
+                return;
+            }
+            var p = (byte*)m;
+            var dataOff = *(ushort*)(p + MbufLayout.DataOff);
+            var room = *(ushort*)(p + MbufLayout.BufLen) - dataOff;
+            var v4 = groups[0].IsV4;
+            var perFrame = MembershipReports.MaxRecords(v4, config.Mtu);
+            while (perFrame > 1 && MembershipReports.FrameLength(v4, perFrame) > room)
+            {
+                perFrame--;
+            }
+            var chunk = groups[..Math.Min(perFrame, groups.Length)];
+            var length = MembershipReports.Build(new Span<byte>(*(byte**)(p + MbufLayout.BufAddr) + dataOff, room),
+                config.Mac, config.Ipv4Address, chunk, type);
+            if (length == 0)
+            {
+                Shim.bf_pktmbuf_free_bulk(&m, 1);
+                return;
+            }
+            *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
+            *(uint*)(p + MbufLayout.PktLen) = (uint)length;
+            Stage(_underlayPort, m);
+            groups = groups[chunk.Length..];
+        }
+    }
+}
