@@ -15,8 +15,10 @@ namespace Butterfly.EndToEnd.Tests.Vm;
 /// (scripts/vm/guest-init.sh) brings eth0 up without an address and then runs one shell
 /// command per line it reads, ending each with "@@BF-END &lt;token&gt; &lt;exit code&gt;@@".
 /// Under TCG, vhost-user needs the guest memory in a shared memfd and virtio-net without MSI-X
-/// (vectors=0), as found on these machines. The vhost-user chardev reconnects, so the guest
-/// survives a daemon restart. Dispose kills QEMU by PID.
+/// (vectors=0), as found on these machines. The vhost-user chardev reconnects (QEMU retries the
+/// socket every second and brings the NIC's link down, then up again), so the guest survives a
+/// daemon restart. <see cref="RebootAsync"/> restarts the guest inside the same QEMU process
+/// (same vhost-user connection). Dispose kills QEMU by PID.
 /// </summary>
 internal sealed partial class QemuGuest : IDisposable, IAsyncDisposable
 {
@@ -28,7 +30,7 @@ internal sealed partial class QemuGuest : IDisposable, IAsyncDisposable
     private readonly StringBuilder _stderr = new();
     private readonly StringBuilder _pending = new();
     private readonly Dictionary<string, TaskCompletionSource<GuestResult>> _waiting = [];
-    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _sequence;
     private bool _disposed;
 
@@ -41,6 +43,8 @@ internal sealed partial class QemuGuest : IDisposable, IAsyncDisposable
     public string Mac { get; }
 
     public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
 
     /// <summary>Everything the guest wrote on its console so far, for assertion messages.</summary>
     public string Console
@@ -85,7 +89,7 @@ internal sealed partial class QemuGuest : IDisposable, IAsyncDisposable
             process.StandardInput.AutoFlush = true;
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
-            await guest._ready.Task.WaitAsync(timeout);
+            await guest.ReadyTask().WaitAsync(timeout);
             return guest;
         }
         catch (TimeoutException)
@@ -181,6 +185,41 @@ internal sealed partial class QemuGuest : IDisposable, IAsyncDisposable
             : throw new InvalidOperationException($"guest command `{command}` exited with {result.ExitCode}: {result.Output}");
     }
 
+    /// <summary>
+    /// Reboots the guest (busybox <c>reboot -f</c>: straight to the kernel, no shutdown) and waits
+    /// until its command loop reads again. QEMU resets the machine and boots the same kernel and
+    /// initramfs, so the guest comes back as at boot: eth0 up, no address. The vhost-user
+    /// connection stays; the backend sees its device stopped and started again.
+    /// </summary>
+    public async Task RebootAsync(TimeSpan? timeout = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Task ready;
+        lock (_lock)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"the guest is gone\n{StoryLocked()}");
+            }
+
+            _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            ready = _ready.Task;
+
+            // No waiter: the command never ends, the next ready marker is the answer.
+            _process.StandardInput.Write("reboot reboot -f\n");
+        }
+
+        var limit = timeout ?? TimeSpan.FromSeconds(120);
+        try
+        {
+            await ready.WaitAsync(limit);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"the guest did not come back within {limit.TotalSeconds:0} s of `reboot -f`\n{Story()}");
+        }
+    }
+
     public void Dispose()
     {
         if (_disposed)
@@ -238,6 +277,13 @@ internal sealed partial class QemuGuest : IDisposable, IAsyncDisposable
             _console.Append(line).Append('\n');
             if (line.EndsWith(ReadyMarker, StringComparison.Ordinal))
             {
+                // A (re)boot: commands still waiting were lost with the previous run of the loop.
+                foreach (var lost in _waiting.Values)
+                {
+                    lost.TrySetException(new InvalidOperationException("the guest restarted before the command ended"));
+                }
+
+                _waiting.Clear();
                 _pending.Clear();
                 _ready.TrySetResult();
                 return;
@@ -275,19 +321,29 @@ internal sealed partial class QemuGuest : IDisposable, IAsyncDisposable
     private void OnExited()
     {
         List<TaskCompletionSource<GuestResult>> waiters;
+        TaskCompletionSource ready;
         string story;
         lock (_lock)
         {
             waiters = [.. _waiting.Values];
             _waiting.Clear();
+            ready = _ready;
             story = StoryLocked();
         }
 
         var gone = new InvalidOperationException($"qemu exited\n{story}");
-        _ready.TrySetException(gone);
+        ready.TrySetException(gone);
         foreach (var waiter in waiters)
         {
             waiter.TrySetException(gone);
+        }
+    }
+
+    private Task ReadyTask()
+    {
+        lock (_lock)
+        {
+            return _ready.Task;
         }
     }
 
