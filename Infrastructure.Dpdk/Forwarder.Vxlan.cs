@@ -162,10 +162,16 @@ internal sealed unsafe partial class Forwarder
             return DropReason.UnderlayNoTunnel;
         }
         var p = (byte*)m;
+        // A guest's partial checksum is finished in place, a TSO frame is cut into segments that
+        // come back through here (Forwarder.Offload.cs); true when that decided the frame's fate.
+        if (AsksOffload(m) && EncapOffloaded(m, vtep, vni, now, out var offloaded))
+        {
+            return offloaded;
+        }
         if (*(ushort*)(p + MbufLayout.NbSegs) != 1)
         {
-            // A chained frame (guest TSO, jumbo) would need the outer lengths over every segment
-            // and could never fit the underlay MTU anyway.
+            // A chained frame that is not TSO (jumbo) would need the outer lengths over every
+            // segment and could never fit the underlay MTU anyway.
             return DropReason.EncapTooBig;
         }
         var status = _pathCache.PathTo(config, _neighbours, vtep, now, out var path, out var nextHop);
@@ -188,7 +194,7 @@ internal sealed unsafe partial class Forwarder
         *(ushort*)(p + MbufLayout.DataOff) = (ushort)offset;
         *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
         *(uint*)(p + MbufLayout.PktLen) = (uint)length;
-        // Offload requests of the inner frame (a guest's checksum offload) mean nothing for the outer one.
+        // The inner frame's offload requests were finished above; none may reach the underlay port.
         *(ulong*)(p + MbufLayout.OlFlags) = 0;
         Stage(_underlayPort, m);
         return DropReason.None;

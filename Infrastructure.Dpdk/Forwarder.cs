@@ -213,6 +213,12 @@ internal sealed unsafe partial class Forwarder : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Stage(ushort port, nint m)
     {
+        // A guest's checksum/TSO request is kept for a guest that takes it, else finished here
+        // (Forwarder.Offload.cs); true when the frame went as segments or was dropped.
+        if (AsksOffload(m) && StageOffloaded(port, m))
+        {
+            return;
+        }
         if (_touchedFlags[port] == 0)
         {
             _touchedFlags[port] = 1;

@@ -82,6 +82,14 @@ internal enum DropReason : byte
 
     /// <summary>A frame received on the underlay while no VXLAN tunnel is configured on this host.</summary>
     UnderlayNoTunnel,
+
+    // Offload/InnerOffload.cs and ../Forwarder.Offload.cs (a guest's checksum/TSO request finished in software)
+
+    /// <summary>A frame asking for checksum or segmentation offload whose headers are truncated or inconsistent.</summary>
+    OffloadBadHeaders,
+
+    /// <summary>An offload request that cannot be finished: not TCP/UDP over IP, a fragment, UDP segmentation, an MSS below 48, a segment larger than an mbuf.</summary>
+    OffloadUnsupported,
 }
 
 /// <summary>Names and count of <see cref="DropReason"/>, for counters and the statistics API.</summary>

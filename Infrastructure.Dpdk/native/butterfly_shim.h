@@ -127,7 +127,8 @@ void bf_vhost_kick(void);
  * unlinked first) in the lowest free slot and returns the slot, or -ENOSPC (no slot),
  * -ENAMETOOLONG, -EIO (the library refused to register the path), -EADDRNOTAVAIL (it could
  * not bind/listen: a file in the way, or its event set is full). offer_tso = 0 stops
- * offering VIRTIO_NET_F_HOST_TSO4/6 (what the net_vhost PMD did without tso=1).
+ * offering TCP segmentation offload (VIRTIO_NET_F_HOST_TSO4/6, _GSO, _HOST_ECN); UDP
+ * fragmentation offload (VIRTIO_NET_F_HOST_UFO) is never offered.
  */
 int bf_vhost_create(const char *path, int offer_tso);
 /*
@@ -168,6 +169,23 @@ uint16_t bf_vhost_enqueue(uint32_t slot, struct rte_mbuf **pkts, uint16_t n);
 /* 1 when a frontend's rings are running on slot (bursts reach it), else 0: floods skip the
  * NICs whose guest is not there rather than copy frames for nobody. */
 int bf_vhost_running(uint32_t slot);
+/* The virtio features the guest of slot negotiated (VIRTIO_NET_F_GUEST_CSUM, _GUEST_TSO4, ...),
+ * 0 when no frontend is running: whether a frame may keep its checksum/TSO request on the way
+ * to that guest, or must be finished in software first. */
+uint64_t bf_vhost_guest_features(uint32_t slot);
+
+/* ---- offload requests in an mbuf (offload.c; read once at start) ---- */
+
+enum bf_offload_const {
+    BF_OL_TX_OFFLOAD_OFFSET, /* offsetof(struct rte_mbuf, tx_offload) */
+    BF_OL_L2_LEN_SHIFT, BF_OL_L3_LEN_SHIFT, BF_OL_L4_LEN_SHIFT, BF_OL_TSO_SEGSZ_SHIFT,
+    BF_OL_RX_L4_CKSUM_MASK, BF_OL_RX_L4_CKSUM_NONE, BF_OL_RX_LRO,
+    BF_OL_TX_TCP_SEG, BF_OL_TX_UDP_SEG, BF_OL_TX_L4_MASK, BF_OL_TX_TCP_CKSUM, BF_OL_TX_UDP_CKSUM,
+    BF_OL_TX_IP_CKSUM, BF_OL_TX_IPV4, BF_OL_TX_IPV6
+};
+/* An RTE_MBUF_F_* flag, the tx_offload field's offset or one of its bit-field shifts
+ * (RTE_MBUF_*_OFS) of this DPDK build; UINT64_MAX for an unknown constant. */
+uint64_t bf_offload_const(int which);
 
 /* ---- mbuf layout (read once at start, folded into constants by the JIT) ---- */
 

@@ -54,8 +54,20 @@
 
 #define SOCKET_PATH_MAX ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
 
-/* What the net_vhost PMD stopped offering without its tso=1 argument. */
-#define TSO_FEATURES ((1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6))
+/*
+ * What --no-offload stops offering: TCP segmentation offload from the guest. VIRTIO_NET_F_GSO
+ * goes with it because a Linux guest turns on TSO, TSO6 and TSO-ECN on that legacy bit alone,
+ * and HOST_ECN only qualifies TSO. Checksum offload (VIRTIO_NET_F_CSUM) stays: the forwarder
+ * finishes checksums and cuts TSO frames, for both IP families, wherever the destination cannot
+ * take them as they are (Forwarder.Offload.cs).
+ */
+#define TSO_FEATURES ((1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) | \
+                      (1ULL << VIRTIO_NET_F_GSO) | (1ULL << VIRTIO_NET_F_HOST_ECN))
+/*
+ * Never offered: UDP fragmentation offload. The forwarder does not cut UDP super-frames, and
+ * Linux guests have not sent them since 4.14 (UFO was removed there).
+ */
+#define UFO_FEATURES (1ULL << VIRTIO_NET_F_HOST_UFO)
 
 /* unregister fails while a connection of the socket is being torn down; it is retried
  * this many times, a millisecond apart. */
@@ -344,7 +356,8 @@ int bf_vhost_create(const char *path, int offer_tso)
         return -EIO;
     }
     int ret = 0;
-    if (!offer_tso && rte_vhost_driver_disable_features(path, TSO_FEATURES) != 0)
+    uint64_t disabled = UFO_FEATURES | (offer_tso ? 0 : TSO_FEATURES);
+    if (rte_vhost_driver_disable_features(path, disabled) != 0)
         ret = -EINVAL;
     if (ret == 0 && rte_vhost_driver_callback_register(path, &vhost_ops) != 0)
         ret = -EINVAL;
@@ -432,4 +445,19 @@ uint16_t bf_vhost_enqueue(uint32_t slot, struct rte_mbuf **pkts, uint16_t n)
 int bf_vhost_running(uint32_t slot)
 {
     return slot < BF_VHOST_SLOTS && (atomic_load_explicit(&slots[slot].state, memory_order_relaxed) & BF_VHOST_RUNNING) != 0;
+}
+
+uint64_t bf_vhost_guest_features(uint32_t slot)
+{
+    if (slot >= BF_VHOST_SLOTS)
+        return 0;
+    struct bf_vhost_slot *s = &slots[slot];
+    if (!(atomic_load(&s->state) & BF_VHOST_RUNNING))
+        return 0;
+    /* A plain read of the device's feature word (no lock); the vid stays valid while RUNNING
+     * is seen, as for bf_vhost_enqueue. */
+    uint64_t features = 0;
+    if (rte_vhost_get_negotiated_features(atomic_load_explicit(&s->vid, memory_order_relaxed), &features) != 0)
+        return 0;
+    return features;
 }
