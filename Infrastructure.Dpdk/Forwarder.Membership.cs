@@ -18,8 +18,18 @@ internal sealed unsafe partial class Forwarder
     /// <summary>Groups this VTEP has reported as wanted (for statistics and tests). Packet thread or quiescent.</summary>
     internal int JoinedGroupCount => _membership.Reported.Length;
 
-    /// <summary>Sends the membership reports that are due; called by the packet thread once per round.</summary>
-    internal void Membership(SwitchTables tables, long now)
+    /// <summary>
+    /// The per-round chores of the underlay: parked frames whose next hop may have resolved,
+    /// membership reports that are due. Called by the packet thread once per round.
+    /// </summary>
+    internal void Housekeeping(SwitchTables tables, long now)
+    {
+        RetryParked(now);
+        Membership(tables, now);
+    }
+
+    /// <summary>Sends the membership reports that are due.</summary>
+    private void Membership(SwitchTables tables, long now)
     {
         var config = _underlayConfig;
         var groups = tables.MulticastGroups;

@@ -10,9 +10,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 ///
 /// Encap (<see cref="EncapTo"/>): a frame switched to a remote VTEP (a learned MAC, or one copy
 /// per head-end peer of a flood) gets its outer Ethernet/IP/UDP/VXLAN headers written into the
-/// mbuf's headroom and is staged on the underlay port. A peer whose MAC is not known yet costs
-/// the frame (dropped, <see cref="DropReason.EncapNeighbourUnresolved"/>) and sends one ARP
-/// request / neighbour solicitation per retry interval from a fresh mbuf.
+/// mbuf's headroom and is staged on the underlay port. A peer whose MAC is not known yet gets
+/// one ARP request / neighbour solicitation per retry interval from a fresh mbuf, and the frame
+/// waits for the answer a little (Forwarder.Parking.cs).
 /// Underlay (<see cref="UnderlayBurst"/>): ARP/ND for our VTEP address are answered in the
 /// received mbuf and sent back out the underlay; VXLAN frames are validated, stripped in place
 /// (data_off moved past the outer headers), their inner source MAC learned against the remote
@@ -111,12 +111,14 @@ internal sealed unsafe partial class Forwarder
         switch (r.Action)
         {
             case UnderlayAction.Reply:
+                _neighbourNews = true;
                 *(ushort*)(p + MbufLayout.DataLen) = (ushort)r.ReplyLength;
                 *(uint*)(p + MbufLayout.PktLen) = (uint)r.ReplyLength;
                 *(ulong*)(p + MbufLayout.OlFlags) = 0;
                 Stage(_underlayPort, m);
                 return DropReason.None;
             case UnderlayAction.Consumed:
+                _neighbourNews = true;
                 return DropReasonConsumed;
             case UnderlayAction.MembershipQuery:
                 _membership.Queried();
@@ -152,9 +154,11 @@ internal sealed unsafe partial class Forwarder
 
     /// <summary>
     /// Encapsulates <paramref name="m"/> towards <paramref name="vtep"/> and stages it on the
-    /// underlay; returns None, or why the caller must drop and free it.
+    /// underlay (or parks it while the next hop's MAC is resolved, <see cref="Park"/>); returns
+    /// None when it took the frame, or why the caller must drop and free it.
+    /// <paramref name="parkedSince"/> is when a parked frame was first parked, -1 for a new one.
     /// </summary>
-    private DropReason EncapTo(nint m, IpAddr vtep, uint vni, uint flowHash, long now)
+    private DropReason EncapTo(nint m, IpAddr vtep, uint vni, uint flowHash, long now, long parkedSince = -1)
     {
         var config = _underlayConfig;
         if (config is null)
@@ -181,7 +185,13 @@ internal sealed unsafe partial class Forwarder
         }
         if (status is not (PathStatus.Ready or PathStatus.ReadyProbe))
         {
-            return status == PathStatus.NoUnderlayAddress ? DropReason.EncapNoUnderlayAddress : DropReason.EncapNeighbourUnresolved;
+            if (status == PathStatus.NoUnderlayAddress)
+            {
+                return DropReason.EncapNoUnderlayAddress;
+            }
+            return Park(m, vtep, nextHop, vni, flowHash, parkedSince < 0 ? now : parkedSince)
+                ? DropReason.None
+                : DropReason.EncapNeighbourUnresolved;
         }
         int offset = *(ushort*)(p + MbufLayout.DataOff);
         int length = *(ushort*)(p + MbufLayout.DataLen);

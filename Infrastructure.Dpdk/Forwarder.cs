@@ -123,6 +123,11 @@ internal sealed unsafe partial class Forwarder : IDisposable
 
     public void Dispose()
     {
+        if (_staged == null)
+        {
+            return;
+        }
+        FreeParked();
         NativeMemory.Free(_staged);
         NativeMemory.Free(_stagedCounts);
         NativeMemory.Free(_touched);

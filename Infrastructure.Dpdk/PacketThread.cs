@@ -238,7 +238,7 @@ internal sealed unsafe class PacketThread : IDisposable
             }
             lastReceived = received;
             lastBursts = bursts;
-            forwarder.Membership(tables, now);
+            forwarder.Housekeeping(tables, now);
             // Quiescent point: the round holds no port any more (see WaitQuiescent).
             Shim.bf_quiescent();
             if (received != 0)

@@ -1,3 +1,4 @@
+using Butterfly.Wire;
 using static Butterfly.EndToEnd.Tests.Topology.Traffic;
 
 namespace Butterfly.EndToEnd.Tests.Topology;
@@ -23,6 +24,22 @@ public abstract class ThreeHostVxlanTests(ThreeHostFabric fabric)
         AssertOk(PingEventually(a3, a2.Ipv6), "IPv6 a3 → a2 (first)");
         AssertOk(PingEventually(a1, a3.Ipv6), "IPv6 a1 → a3 (first)");
         AssertOk(Ping(a2, a1.Ipv6), "IPv6 a2 → a1");
+    }
+
+    [Fact]
+    public void No_frame_is_lost_while_a_vtep_or_gateway_mac_is_resolved()
+    {
+        // Whichever test runs first makes the first contacts: ARP/ND for the peer VTEPs (or the
+        // gateway) on the underlay. Frames wait for the answer instead of being dropped.
+        AssertOk(Ping(fabric.A1, fabric.A3.Ipv4, count: 1), "IPv4 a1 → a3, one echo");
+        AssertOk(Ping(fabric.A3, fabric.A2.Ipv6, count: 1), "IPv6 a3 → a2, one echo");
+        AssertOk(Ping(fabric.X, fabric.Y.Ipv4, count: 1), "IPv4 x → y, one echo");
+        for (var host = 0; host < 3; host++)
+        {
+            using var client = fabric.Host(host).CreateClient();
+            var stats = client.CallOk(new MessageV0.Types.Request { PacketThreadStats = new MessageV0.Types.PacketThreadStatsReq() }).PacketThreadStats;
+            Assert.DoesNotContain(stats.Drop, d => d.Reason == "encap_neighbour_unresolved");
+        }
     }
 
     [Fact]
