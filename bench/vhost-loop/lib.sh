@@ -1,0 +1,256 @@
+# lib.sh — sourced by run.sh (not run on its own).
+#
+# The switches under test of the vhost-user loop, their packet-thread counters and one loop
+# measurement with hooks at the measured interval. The caller sets HERE, WD, SECS, MAC_A, MAC_B
+# and BFD/BF (the butterflyd and butterfly executables); each *_up sets SOCKS (the two
+# vhost-user sockets the generator attaches to). Everything started is stopped by PID
+# (bf_down, ovs_down; the caller's cleanup calls both).
+#
+# Switch variants (each run alternates butterflyd and OVS-DPDK of the same variant):
+#   l2     butterflyd: one daemon, two vhost-user NICs in one VNI (bypass_filtering), underlay
+#          a net_null port nothing arrives on.   OVS: ovs_dpdk_up.sh l2 (NORMAL bridge).
+#   vxlan  Every frame is VXLAN-encapsulated once and decapsulated once.
+#          OVS: ovs_dpdk_up.sh vxlan, exactly the reference baseline: vhA on br-a, vhB on br-b,
+#          joined only by two VXLAN ports whose VTEPs sit on br-phy, all in ONE ovs-vswitchd:
+#          its single PMD (cpu 1) does tnl_push, then tnl_pop straight away (the underlay is
+#          never a real wire: no I/O, no copy).
+#          butterflyd: one daemon has one VTEP address, so it cannot be both tunnel ends; two
+#          daemons are needed: A (VTEP 172.31.254.1, NIC a) and B (172.31.254.2, NIC b), each the
+#          other's --vxlan-peer, with BOTH packet threads on cpu 1, i.e. the same one-core budget
+#          as OVS's PMD. Their underlays are joined by a userspace DPDK link, memif (default) or
+#          VXLAN_UNDERLAY=vhost (net_vhost on A, net_virtio_user on B): a kernel link (veth +
+#          af_packet) would put a syscall and the kernel's veth path on every packet, a cost OVS's
+#          loop does not pay. Still, butterflyd pays what OVS does not: a real underlay TX and RX
+#          (one copy each way), and two polling threads sharing one core — each hands the core
+#          over only after its idle back-off (2048 empty rounds, then a sleep), so Mpps is
+#          depressed by the hand-overs; the packet threads' cycles per packet (busy cycles /
+#          packets, summed over A and B = encap + decap of one frame) is the comparable figure.
+#          Frames the underlay cannot carry: memif and af_packet in DPDK 22.11 cap the MTU at
+#          1500 and butterflyd cannot raise it on net_vhost (no mtu_set), so a VXLAN frame is at
+#          most 1500 - 36 = 1464 B (VXLAN_MAX_FRAME); run.sh clamps larger sizes for this variant
+#          (OVS included, so both carry the same frames).
+#          The VTEPs resolve each other by ARP on the first frame, dropping the frames in flight
+#          meanwhile (a closed loop never gets them back), so a 1 s priming loop runs first.
+
+BF_EP_A=tcp://127.0.0.1:19555
+BF_EP_B=tcp://127.0.0.1:19556
+VXLAN_UNDERLAY=${VXLAN_UNDERLAY:-memif}
+VXLAN_B_CPU=${VXLAN_B_CPU:-1}   # 0: daemon B's packet thread shares the generator's cpu instead
+VXLAN_MAX_FRAME=1464
+BF_PIDS=""   # butterflyd daemons running
+BF_EPS=""    # their API endpoints, in the order A, B
+OVS_UP=0
+DATAPLANE_CHECKED=0
+
+die() { echo "vhost-loop: ERROR: $*" >&2; exit 1; }
+
+# ---- butterflyd --------------------------------------------------------------------------
+
+bf_start() {  # $1 name, $2 endpoint, $3 packet-thread cpu, then butterflyd options: start, wait for its API
+    local name=$1 ep=$2 cpu=$3 pid
+    shift 3
+    mkdir -p "$WD/$name/sock"
+    "$BFD" -s "$WD/$name/sock" -e "$ep" --event-store "file:$WD/$name/events" --no-syslog -l error \
+        --graph-cpu-core "$cpu" "$@" >"$WD/$name/log" 2>&1 &
+    pid=$!
+    BF_PIDS="$BF_PIDS $pid"
+    BF_EPS="$BF_EPS $ep"
+    for _ in $(seq 1 150); do
+        "$BF" -e "$ep" -t 200 status >/dev/null 2>&1 && break
+        [ -d "/proc/$pid" ] || { cat "$WD/$name/log" >&2; die "butterflyd $name exited"; }
+        sleep 0.1
+    done
+    if [ "$DATAPLANE_CHECKED" = 0 ]; then
+        "$BF" -e "$ep" -t 5000 status dataplane --json >/dev/null 2>&1 ||
+            die "$BFD / $BF do not answer 'butterfly status dataplane' (stale build? dotnet build Butterfly.sln -c Release)"
+        DATAPLANE_CHECKED=1
+    fi
+}
+
+bf_nic() {  # $1 endpoint, $2 id, $3 mac
+    "$BF" -e "$1" -t 5000 nic add --id "$2" --mac "$3" --vni 1 --bypass-filtering >/dev/null ||
+        { cat "$WD"/bf-*/log >&2; die "nic add $2 failed"; }
+}
+
+bf_up() {  # $1 variant
+    case "$1" in
+    l2)
+        bf_start bf-l2 "$BF_EP_A" 1 -i 127.0.0.1 \
+            --dpdk-args "--no-huge -m 1024 --no-pci --file-prefix bfloop$$ --vdev=net_null0,no-rx=1"
+        bf_nic "$BF_EP_A" a "$MAC_A"
+        bf_nic "$BF_EP_A" b "$MAC_B"
+        SOCKS="$WD/bf-l2/sock/a $WD/bf-l2/sock/b"
+        ;;
+    vxlan)
+        local ul="$WD/underlay.sock" va vb
+        case "$VXLAN_UNDERLAY" in
+        memif)
+            va="net_memif0,role=server,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:01"
+            vb="net_memif0,role=client,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:02" ;;
+        vhost)
+            va="net_vhost0,iface=$ul,queues=1"
+            vb="net_virtio_user0,path=$ul,queues=1,queue_size=1024,mac=02:00:00:00:fe:02" ;;
+        *) die "VXLAN_UNDERLAY must be memif or vhost" ;;
+        esac
+        # A owns the underlay socket: B (the client side) must find it when its EAL starts.
+        bf_start bf-vxa "$BF_EP_A" 1 -i 172.31.254.1 --vxlan-peer 172.31.254.2 \
+            --dpdk-args "--no-huge -m 1024 --no-pci --file-prefix bfvxa$$ --vdev=$va"
+        [ -S "$ul" ] || die "daemon A did not create the underlay socket $ul"
+        bf_start bf-vxb "$BF_EP_B" "$VXLAN_B_CPU" -i 172.31.254.2 --vxlan-peer 172.31.254.1 \
+            --dpdk-args "--no-huge -m 1024 --no-pci --file-prefix bfvxb$$ --vdev=$vb"
+        bf_nic "$BF_EP_A" a "$MAC_A"
+        bf_nic "$BF_EP_B" b "$MAC_B"
+        SOCKS="$WD/bf-vxa/sock/a $WD/bf-vxb/sock/b"
+        # priming: the first frames make A and B resolve each other (ARP) and learn the MACs
+        LOOPGEN_FWD=5tswap LOOPGEN_CPU=0 LOOPGEN_WARMUP=1 "$HERE/loopgen.sh" $SOCKS 64 1 \
+            >/dev/null 2>>"$WD/loopgen.err"
+        ;;
+    esac
+}
+
+bf_down() {
+    local p
+    for p in $BF_PIDS; do kill -TERM "$p" 2>/dev/null; done
+    for p in $BF_PIDS; do
+        for _ in $(seq 1 150); do [ -d "/proc/$p" ] || break; sleep 0.1; done
+        [ -d "/proc/$p" ] && kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    BF_PIDS="" BF_EPS=""
+    rm -rf "$WD"/bf-* "$WD/underlay.sock"
+}
+
+bf_packet_tid() {  # $1 daemon pid: the kernel id of its packet thread (comm bf-packet)
+    local t
+    for t in /proc/"$1"/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = bf-packet ] && { echo "${t##*/}"; return 0; }
+    done
+    return 1
+}
+
+idle_cpu() {  # $1 daemon pid, $2 seconds: one line on the packet thread's CPU use, no traffic
+    local tid hz u0 u1 s0 s1 w0 w1 t0 t1
+    tid=$(bf_packet_tid "$1") || { echo "idle: no bf-packet thread in pid $1"; return 1; }
+    hz=$(getconf CLK_TCK)
+    # utime + stime are fields 14 and 15 of stat, i.e. 12 and 13 after "pid (comm) "
+    u0=$(sed 's/.*) //' "/proc/$1/task/$tid/stat" | awk '{print $12 + $13}')
+    s0=$(cut -d' ' -f1 "/proc/$1/task/$tid/schedstat")
+    w0=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$1/task/$tid/status")
+    t0=$(date +%s%N)
+    sleep "$2"
+    u1=$(sed 's/.*) //' "/proc/$1/task/$tid/stat" | awk '{print $12 + $13}')
+    s1=$(cut -d' ' -f1 "/proc/$1/task/$tid/schedstat")
+    w1=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$1/task/$tid/status")
+    t1=$(date +%s%N)
+    awk -v u=$((u1 - u0)) -v hz="$hz" -v s=$((s1 - s0)) -v w=$((w1 - w0)) -v ns=$((t1 - t0)) 'BEGIN {
+        printf "idle: bf-packet thread used %.2f %% of a CPU over %.1f s without traffic (utime+stime %d ticks; on-CPU by schedstat %.2f %%; %.0f wake-ups/s)\n",
+            100 * u / hz / (ns / 1e9), ns / 1e9, u, 100 * s / ns, w / (ns / 1e9) }'
+}
+
+# ---- Open vSwitch-DPDK (the reference scripts, PMD on cpu 1, main thread on cpu 0) ----
+
+ovs_up() {  # $1 variant
+    SOCKS=$(OVS_PMD_CPU=1 OVS_LCORE_CPU=0 "$HERE/ovs_dpdk_up.sh" "$1" "$WD/ovs" 2>>"$WD/ovs.log") ||
+        { tail "$WD/ovs.log" >&2; die "ovs_dpdk_up.sh $1 failed"; }
+    OVS_UP=1
+    OVS_CTL=$(ls "$WD"/ovs/run/ovs-vswitchd-dpdk.*.ctl | head -1)
+}
+
+ovs_down() {
+    [ "$OVS_UP" = 1 ] || [ -d "$WD/ovs" ] || return 0
+    "$HERE/ovs_dpdk_down.sh" "$WD/ovs" >/dev/null 2>&1
+    OVS_UP=0
+}
+
+# ---- packet-thread counters: cleared when the measured interval starts, read when it ends ----
+
+stats_clear() {  # $1 bf|ovs
+    local ep pids=""
+    if [ "$1" = ovs ]; then
+        ovs-appctl -t "$OVS_CTL" dpif-netdev/pmd-stats-clear >/dev/null
+        return
+    fi
+    for ep in $BF_EPS; do
+        "$BF" -e "$ep" -t 5000 status dataplane --clear >/dev/null &
+        pids="$pids $!"
+    done
+    for ep in $pids; do wait "$ep"; done
+}
+
+stats_read() {  # $1 bf|ovs: prints "cycles_per_packet,busy_percent,drops", per thread '/'-separated
+    local ep i=0 pids=""
+    if [ "$1" = ovs ]; then
+        ovs-appctl -t "$OVS_CTL" dpif-netdev/pmd-perf-show >"$WD/perf.txt" 2>&1
+        cat "$WD/perf.txt" >>"$WD/ovs-perf.log"
+        # "Rx packets: N (x Kpps, C cycles/pkt)"; busy = busy iterations' share of the used
+        # cycles times the used cycles' share of all cycles
+        awk '/Used TSC cycles:/ {u = $0; sub(/.*\( */, "", u); sub(/ *%.*/, "", u)}
+             /busy iterations:/ {b = $0; sub(/.*\( */, "", b); sub(/ *%.*/, "", b)}
+             /Rx packets:/ {c = $0; sub(/.*, */, "", c); sub(/ *cycles.*/, "", c)}
+             END {printf "%s,%s,\n", c, (u != "" && b != "") ? sprintf("%.1f", u * b / 100) : ""}' "$WD/perf.txt"
+        return
+    fi
+    for ep in $BF_EPS; do
+        "$BF" -e "$ep" -t 5000 status dataplane --json >"$WD/dp.$i.json" &
+        pids="$pids $!"
+        i=$((i + 1))
+    done
+    for ep in $pids; do wait "$ep"; done
+    cat "$WD"/dp.*.json >>"$WD/dataplane.log"
+    # vxlan: a frame passes once through each daemon (A encapsulates what B decapsulates and
+    # back), so its cost is the sum of the threads' cycles per packet (summed by run.sh)
+    jq -rs '[(map((.cycles_per_packet // 0) * 10 | round / 10 | tostring) | join("/")),
+             (map((.busy_percent // 0) * 10 | round / 10 | tostring) | join("/")),
+             (map(.drops | to_entries | map(.value) | add // 0) | add)] | map(tostring) | join(",")' \
+        "$WD"/dp.*.json
+    rm -f "$WD"/dp.*.json
+}
+
+# ---- one loop measurement ----
+
+loopgen_log() {  # $1 loopgen pid: path of its testpmd's log (its stdout), once testpmd runs
+    local c f
+    for _ in $(seq 1 600); do
+        [ -d "/proc/$1" ] || return 1
+        for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+            if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = dpdk-testpmd ]; then
+                f=$(readlink "/proc/$c/fd/1") && { echo "$f"; return 0; }
+            fi
+        done
+        sleep 0.1
+    done
+    return 1
+}
+
+wait_rx_lines() {  # $1 log, $2 count, $3 loopgen pid: until the log holds $2 "Rx-pps" lines
+    local n
+    while :; do
+        n=$(grep -c 'Rx-pps' "$1" 2>/dev/null)
+        [ "${n:-0}" -ge "$2" ] && return 0
+        [ -d "/proc/$3" ] || return 1
+        sleep 0.1
+    done
+}
+
+measure() {  # $1 label, $2 bf|ovs, $3 frame size, $4 sockA, $5 sockB
+    local lg log stats="" pps det cyc busy drops
+    # loopgen prints "show port stats" once as the reference point, then once per second for
+    # SECS seconds (two Rx-pps lines each): the counters are cleared at the reference point and
+    # read after the last sample, so they cover the interval the Mpps figure comes from.
+    LOOPGEN_FWD=5tswap LOOPGEN_CPU=0 "$HERE/loopgen.sh" "$4" "$5" "$3" "$SECS" \
+        >"$WD/lg.out" 2>"$WD/lg.err" &
+    lg=$!
+    if log=$(loopgen_log "$lg") && wait_rx_lines "$log" 2 "$lg"; then
+        stats_clear "$2"
+        wait_rx_lines "$log" $((2 * (SECS + 1))) "$lg" && stats=$(stats_read "$2")
+    fi
+    wait "$lg"
+    cat "$WD/lg.err" >>"$WD/loopgen.err"
+    pps=$(sed -n 's/^pps=//p' "$WD/lg.out")
+    det=$(grep '^loopgen:' "$WD/lg.err" | tail -1)
+    echo "$1,$3,${pps:-0},${stats:-,,}" >>"$WD/results.csv"
+    IFS=, read -r cyc busy drops <<<"${stats:-,,}"
+    printf '  %-16s %5s B  %7.3f Mpps  %13s cyc/pkt  busy %-11s %s\n' "$1" "$3" \
+        "$(echo "${pps:-0} / 1000000" | bc -l)" "${cyc:-?}" "${busy:-?}%" \
+        "$([ -n "$drops" ] && [ "$drops" != 0 ] && echo "drops=$drops ")$(sed -n 's/.*\(lost_in_sut=[-0-9]*\).*\(mem=[a-z]*\).*/\1 \2/p' <<<"$det")"
+}
