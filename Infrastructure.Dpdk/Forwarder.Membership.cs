@@ -49,32 +49,22 @@ internal sealed unsafe partial class Forwarder
     {
         while (!groups.IsEmpty)
         {
-            var m = Shim.bf_pktmbuf_alloc(_pool);
+            var m = AllocFrame(out var room);
             if (m == 0)
             {
-                _drops.Count(DropReason.NoMbuf);
                 return;
             }
-            var p = (byte*)m;
-            var dataOff = *(ushort*)(p + MbufLayout.DataOff);
-            var room = *(ushort*)(p + MbufLayout.BufLen) - dataOff;
             var v4 = groups[0].IsV4;
             var perFrame = MembershipReports.MaxRecords(v4, config.Mtu);
-            while (perFrame > 1 && MembershipReports.FrameLength(v4, perFrame) > room)
+            while (perFrame > 1 && MembershipReports.FrameLength(v4, perFrame) > room.Length)
             {
                 perFrame--;
             }
             var chunk = groups[..Math.Min(perFrame, groups.Length)];
-            var length = MembershipReports.Build(new Span<byte>(*(byte**)(p + MbufLayout.BufAddr) + dataOff, room),
-                config.Mac, config.Ipv4Address, chunk, type);
-            if (length == 0)
+            if (!StageFrame(m, MembershipReports.Build(room, config.Mac, config.Ipv4Address, chunk, type)))
             {
-                Shim.bf_pktmbuf_free_bulk(&m, 1);
                 return;
             }
-            *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
-            *(uint*)(p + MbufLayout.PktLen) = (uint)length;
-            Stage(_underlayPort, m);
             groups = groups[chunk.Length..];
         }
     }

@@ -244,24 +244,10 @@ internal sealed unsafe partial class Forwarder
     /// <summary>Sends an ARP request or neighbour solicitation for <paramref name="nextHop"/> from a fresh mbuf.</summary>
     private void SendResolution(UnderlayConfig config, IpAddr nextHop)
     {
-        var m = Shim.bf_pktmbuf_alloc(_pool);
-        if (m == 0)
+        var m = AllocFrame(out var room);
+        if (m != 0)
         {
-            _drops.Count(DropReason.NoMbuf);
-            return;
+            _ = StageFrame(m, UnderlayRouting.BuildResolutionRequest(config, nextHop, room));
         }
-        var p = (byte*)m;
-        var dataOff = *(ushort*)(p + MbufLayout.DataOff);
-        var room = *(ushort*)(p + MbufLayout.BufLen) - dataOff;
-        var length = UnderlayRouting.BuildResolutionRequest(config, nextHop,
-            new Span<byte>(*(byte**)(p + MbufLayout.BufAddr) + dataOff, room));
-        if (length == 0)
-        {
-            Shim.bf_pktmbuf_free_bulk(&m, 1);
-            return;
-        }
-        *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
-        *(uint*)(p + MbufLayout.PktLen) = (uint)length;
-        Stage(_underlayPort, m);
     }
 }

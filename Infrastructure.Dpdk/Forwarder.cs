@@ -215,6 +215,40 @@ internal sealed unsafe partial class Forwarder : IDisposable
         return DropReason.None;
     }
 
+    /// <summary>
+    /// A fresh mbuf for a frame the forwarder makes itself (ARP/ND, IGMP/MLD) and its data room;
+    /// 0 (counted as <see cref="DropReason.NoMbuf"/>) when the pool is empty.
+    /// </summary>
+    private nint AllocFrame(out Span<byte> room)
+    {
+        var m = Shim.bf_pktmbuf_alloc(_pool);
+        if (m == 0)
+        {
+            _drops.Count(DropReason.NoMbuf);
+            room = default;
+            return 0;
+        }
+        var p = (byte*)m;
+        var dataOff = *(ushort*)(p + MbufLayout.DataOff);
+        room = new Span<byte>(*(byte**)(p + MbufLayout.BufAddr) + dataOff, *(ushort*)(p + MbufLayout.BufLen) - dataOff);
+        return m;
+    }
+
+    /// <summary>Stages a frame of <paramref name="length"/> bytes built in an <see cref="AllocFrame"/> mbuf on the underlay; frees it when the length is 0.</summary>
+    private bool StageFrame(nint m, int length)
+    {
+        if (length == 0)
+        {
+            Shim.bf_pktmbuf_free_bulk(&m, 1);
+            return false;
+        }
+        var p = (byte*)m;
+        *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
+        *(uint*)(p + MbufLayout.PktLen) = (uint)length;
+        Stage(_underlayPort, m);
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Stage(ushort port, nint m)
     {
