@@ -167,7 +167,11 @@ public abstract class ThreeHostFabric : IAsyncLifetime
     private void BuildUnderlay()
     {
         var snooping = Kind == FabricKind.Multicast;
-        Check(NetworkNamespaces.Run("ip", "link", "add", Bridge, "type", "bridge", "mcast_snooping", snooping ? "1" : "0", "mcast_querier", snooping ? "1" : "0"), "create the bridge");
+        // A querier counts as present only a query response interval after it is switched on
+        // (until then the bridge floods, and with mcast_flood off drops, all multicast): make
+        // that interval 1 s instead of 10 and switch the querier on once the bridge is up.
+        Check(NetworkNamespaces.Run("ip", "link", "add", Bridge, "type", "bridge", "mcast_snooping", snooping ? "1" : "0",
+            "mcast_query_response_interval", "100"), "create the bridge");
         _links.Add(Bridge);
         if (snooping && Ipv6)
         {
@@ -180,6 +184,10 @@ public abstract class ThreeHostFabric : IAsyncLifetime
             Quiet(Bridge);
         }
         Check(NetworkNamespaces.Run("ip", "link", "set", "dev", Bridge, "up"), "bring the bridge up");
+        if (snooping)
+        {
+            Check(NetworkNamespaces.Run("ip", "link", "set", "dev", Bridge, "type", "bridge", "mcast_querier", "1"), "start the bridge's querier");
+        }
         var bridged = Kind == FabricKind.Multicast ? 3 : 2;
         for (var i = 0; i < 3; i++)
         {
