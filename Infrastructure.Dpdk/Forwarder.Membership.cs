@@ -15,9 +15,6 @@ internal sealed unsafe partial class Forwarder
 {
     private readonly MulticastMembership _membership;
 
-    /// <summary>Groups this VTEP has reported as wanted (for statistics and tests). Packet thread or quiescent.</summary>
-    internal int JoinedGroupCount => _membership.Reported.Length;
-
     /// <summary>
     /// The per-round chores of the underlay: parked frames whose next hop may have resolved,
     /// membership reports that are due. Called by the packet thread once per round.

@@ -31,9 +31,6 @@ internal sealed unsafe partial class Forwarder
     /// <summary>Set when the underlay brought an ARP/ND frame (a neighbour may have been learned).</summary>
     private bool _neighbourNews;
 
-    /// <summary>Frames waiting for a next hop's MAC (for tests and statistics). Packet thread or quiescent.</summary>
-    internal int ParkedCount => _parkedCount;
-
     /// <summary>What a parked frame needs to go through <see cref="EncapTo"/> again.</summary>
     private readonly record struct ParkedFrame(IpAddr Vtep, IpAddr NextHop, uint Vni, uint FlowHash, long Since);
 

@@ -378,16 +378,23 @@ int bf_vhost_create(const char *path, int offer_tso)
     return slot;
 }
 
+/* Copies the socket path of slot (under the slots lock, as create/destroy change it) into
+ * path; 0 when the slot is free. */
+static int slot_path(int slot, char path[SOCKET_PATH_MAX])
+{
+    pthread_mutex_lock(&slots_lock);
+    int used = slots[slot].used;
+    snprintf(path, SOCKET_PATH_MAX, "%s", slots[slot].path);
+    pthread_mutex_unlock(&slots_lock);
+    return used;
+}
+
 int bf_vhost_destroy(int slot)
 {
     if (slot < 0 || slot >= BF_VHOST_SLOTS)
         return -EINVAL;
     char path[SOCKET_PATH_MAX];
-    pthread_mutex_lock(&slots_lock);
-    int used = slots[slot].used;
-    snprintf(path, sizeof(path), "%s", slots[slot].path);
-    pthread_mutex_unlock(&slots_lock);
-    if (!used)
+    if (!slot_path(slot, path))
         return -ENOENT;
     /* Closes the connection (destroy_device runs here, on this thread), the listening
      * socket, and unlinks the socket file. Until it returns, callbacks may still look the
@@ -406,11 +413,7 @@ int bf_vhost_info(int slot, struct bf_vhost_info *out)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
     char path[SOCKET_PATH_MAX];
-    pthread_mutex_lock(&slots_lock);
-    int used = slots[slot].used;
-    snprintf(path, sizeof(path), "%s", slots[slot].path);
-    pthread_mutex_unlock(&slots_lock);
-    if (!used)
+    if (!slot_path(slot, path))
         return -ENOENT;
     out->state = atomic_load(&slots[slot].state);
     out->vid = atomic_load(&slots[slot].vid);

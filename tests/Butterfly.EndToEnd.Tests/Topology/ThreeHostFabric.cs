@@ -121,25 +121,24 @@ public abstract class ThreeHostFabric : IAsyncLifetime
     /// <summary>nic_stats of a VM's NIC, from the daemon that has it.</summary>
     public MessageV0.Types.NicStats Stats(Vm vm)
     {
-        var daemon = _nics.First(n => n.Vm == vm).Daemon;
-        using var client = daemon.CreateClient();
+        using var client = DaemonOf(vm).CreateClient();
         return client.CallOk(Requests.NicStats(vm.Tap)).NicStats;
     }
 
     /// <summary>Removes a VM's NIC from its daemon (its tap, and the namespace's interface, go away).</summary>
     public void RemoveNic(Vm vm)
     {
-        var daemon = _nics.First(n => n.Vm == vm).Daemon;
-        using var client = daemon.CreateClient();
+        using var client = DaemonOf(vm).CreateClient();
         client.CallOk(Requests.NicDel(vm.Tap));
     }
 
     /// <summary>Adds <paramref name="vm"/>'s NIC again on the daemon that had it and configures it in its namespace.</summary>
     public void AddNicAgain(Vm vm, uint vni)
     {
-        var daemon = _nics.First(n => n.Vm == vm).Daemon;
-        Attach(daemon, vm, vni);
+        Attach(DaemonOf(vm), vm, vni);
     }
+
+    private DaemonProcess DaemonOf(Vm vm) => _nics.First(n => n.Vm == vm).Daemon;
 
     /// <summary>The daemons first (their taps go with them), then the namespaces and links.</summary>
     public async Task DisposeAsync()
