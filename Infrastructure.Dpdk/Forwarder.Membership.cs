@@ -9,18 +9,27 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// mode); <see cref="MulticastMembership"/> decides when to report, this half builds the reports
 /// in fresh mbufs and sends them out of the underlay. Queries arriving on the underlay are
 /// recognised by <see cref="UnderlayStage"/> and answered from here on the next round.
-/// Cost: one reference comparison and one clock comparison per round when nothing is due.
+/// Cost: two reference comparisons and one clock comparison per round when nothing is due.
 /// </summary>
 internal sealed unsafe partial class Forwarder
 {
     private readonly MulticastMembership _membership;
 
+    /// <summary>The tables of the previous round (which VNIs were here).</summary>
+    private SwitchTables _housekeptTables = SwitchTables.Empty;
+
     /// <summary>
-    /// The per-round chores of the underlay: parked frames whose next hop may have resolved,
-    /// membership reports that are due. Called by the packet thread once per round.
+    /// The per-round chores: learned MACs of VNIs that left (when the tables change), parked
+    /// frames whose next hop may have resolved, membership reports that are due. Called by the packet thread once per round.
     /// </summary>
     internal void Housekeeping(SwitchTables tables, long now)
     {
+        if (!ReferenceEquals(tables, _housekeptTables))
+        {
+            // New tables: the remote MACs of a VNI whose last NIC left go with it.
+            _learned.ForgetVnisThatLeft(_housekeptTables, tables);
+            _housekeptTables = tables;
+        }
         RetryParked(now);
         Membership(tables, now);
     }

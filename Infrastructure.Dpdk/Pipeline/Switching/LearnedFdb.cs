@@ -42,7 +42,8 @@ internal readonly struct FdbKey : ITableKey<FdbKey>
 /// construction, an entry lives <c>ageTicks</c> after the last frame that carried its MAC, a
 /// full probe window evicts its idlest entry. Lookup and learning are O(1) and allocation-free.
 /// Thread: the packet thread owns it; the control side changes it only through commands the
-/// packet thread runs between bursts (<see cref="FlushVni"/>, <see cref="FlushVtep"/>).
+/// packet thread runs between bursts (<see cref="FlushVni"/>, <see cref="FlushVtep"/>,
+/// <see cref="ForgetVnisThatLeft"/>).
 /// </summary>
 internal sealed class LearnedFdb
 {
@@ -104,6 +105,27 @@ internal sealed class LearnedFdb
     {
         var predicate = new VniPredicate(vni);
         return _table.RemoveWhere(ref predicate);
+    }
+
+    /// <summary>
+    /// Forgets the MACs of every VNI that has a slot in <paramref name="previous"/> but none in
+    /// <paramref name="current"/> (its last local NIC left: nothing here sends to those MACs any
+    /// more, and a NIC that joins the VNI later must not reach a stale VTEP until the entry
+    /// ages out); returns how many went. One table scan per VNI that left, none otherwise: called
+    /// by the packet thread between bursts when the tables are replaced.
+    /// </summary>
+    public int ForgetVnisThatLeft(SwitchTables previous, SwitchTables current)
+    {
+        var forgotten = 0;
+        for (var slot = 0; slot < previous.VniCount && _table.Count != 0; slot++)
+        {
+            var vni = previous.VniOf(slot);
+            if (current.SlotOfVni(vni) == SwitchTables.NoSlot)
+            {
+                forgotten += FlushVni(vni);
+            }
+        }
+        return forgotten;
     }
 
     /// <summary>Forgets every MAC behind <paramref name="vtep"/> (a peer went away). Packet thread, as a command.</summary>

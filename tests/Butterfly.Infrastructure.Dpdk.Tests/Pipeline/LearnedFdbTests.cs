@@ -136,6 +136,39 @@ public class LearnedFdbTests
     }
 
     [Fact]
+    public void Forgets_the_macs_of_a_vni_whose_last_local_nic_left()
+    {
+        var fdb = new LearnedFdb(64, Age);
+        fdb.Learn(1, Mac(1), VtepA, 0);
+        fdb.Learn(2, Mac(2), VtepA, 0);
+        fdb.Learn(3, Mac(3), VtepB, 0);
+        var before = Tables((10, 1), (11, 2), (12, 3));
+
+        // VNI 1 loses one of two NICs (stays), VNI 2 loses its only NIC (leaves), VNI 3 stays.
+        Assert.Equal(0, fdb.ForgetVnisThatLeft(before, Tables((10, 1), (11, 2), (12, 3), (13, 1))));
+        var after = Tables((10, 1), (12, 3));
+        Assert.Equal(1, fdb.ForgetVnisThatLeft(before, after));
+        Assert.False(fdb.TryLookup(2, Mac(2), 1, out _));
+        Assert.True(fdb.TryLookup(1, Mac(1), 1, out _));
+        Assert.True(fdb.TryLookup(3, Mac(3), 1, out _));
+        // Nothing left to compare against: the empty tables of a fresh forwarder.
+        Assert.Equal(2, fdb.ForgetVnisThatLeft(after, SwitchTables.Empty));
+        Assert.Equal(0, fdb.Count);
+    }
+
+    private static SwitchTables Tables(params (ushort Port, uint Vni)[] ports)
+    {
+        var builder = new SwitchTablesBuilder();
+        foreach (var (port, vni) in ports)
+        {
+            Assert.Null(builder.AddPort(port, vni, Mac(0x100 + port)));
+        }
+        var tables = builder.Build(1, out var error);
+        Assert.Null(error);
+        return tables!;
+    }
+
+    [Fact]
     public void Capacity_rounds_up_to_a_power_of_two()
     {
         Assert.Equal(1024, new LearnedFdb(1000, Age).Capacity);
