@@ -6,7 +6,8 @@ public static class Program
 {
     /// <summary>
     /// Runs the benchmarks the command line selects (BenchmarkDotNet's switcher: --filter, --job,
-    /// --inProcess, ...), or with <c>--quick</c> the burst-by-burst timing of <see cref="QuickRun"/>.
+    /// --inProcess, ...), or with <c>--quick</c> the burst-by-burst timing of <see cref="QuickRun"/>, or with
+    /// <c>--loop NAME SECONDS</c> one benchmark run over and over (to attach a profiler).
     /// </summary>
     public static void Main(string[] args)
     {
@@ -14,6 +15,11 @@ public static class Program
         {
             Console.WriteLine("| benchmark      | underlay | fastest burst | median burst | mean burst | allocated |");
             QuickRun.Run();
+            return;
+        }
+        if (args is ["--loop", var name, var seconds])
+        {
+            QuickRun.Loop(name, double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture));
             return;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

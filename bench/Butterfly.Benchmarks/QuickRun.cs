@@ -38,6 +38,45 @@ internal static class QuickRun
         }
     }
 
+    /// <summary>
+    /// Runs one VXLAN benchmark (Encap, Decap, EncapDecap; suffix "6" for the IPv6 underlay) or
+    /// SameHostSwitch for <paramref name="seconds"/>, for `perf record` with DOTNET_PerfMapEnabled=1.
+    /// </summary>
+    public static void Loop(string name, double seconds)
+    {
+        Func<int> burst;
+        if (name == "SameHostSwitch")
+        {
+            var switching = new SwitchingBenchmarks();
+            switching.Setup();
+            burst = switching.SameHostSwitch;
+        }
+        else
+        {
+            var vxlan = new VxlanBenchmarks { Ipv6Underlay = name.EndsWith('6') };
+            vxlan.Setup();
+            burst = name.TrimEnd('6') switch
+            {
+                "Encap" => vxlan.Encap,
+                "Decap" => vxlan.Decap,
+                "EncapDecap" => vxlan.EncapDecap,
+                _ => throw new ArgumentException($"unknown benchmark {name}", nameof(name)),
+            };
+        }
+        var end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        long bursts = 0;
+        while (Stopwatch.GetTimestamp() < end)
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                burst();
+            }
+            bursts += 1000;
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name}: {seconds * 1e9 / (bursts * SyntheticTraffic.BurstSize):F1} ns per packet (wall clock, {bursts} bursts)"));
+    }
+
     private static void Report(string name, string underlay, Func<int> burst)
     {
         for (var i = 0; i < Bursts / 10; i++)
