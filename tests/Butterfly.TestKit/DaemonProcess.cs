@@ -33,12 +33,23 @@ public sealed record DaemonStartOptions
 
     /// <summary>Wait until app_status answers (false: return as soon as the process runs).</summary>
     public bool WaitUntilReady { get; init; } = true;
+
+    /// <summary>
+    /// A named network namespace (/run/netns/NAME) to run the daemon in, as a host of its own,
+    /// or null for the test's namespace. Its API must then listen on an address of that
+    /// namespace the test can reach (<see cref="ApiAddress"/>, e.g. a management veth).
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
+
+    /// <summary>The address the API listens on (-e tcp://ADDRESS:PORT) and clients connect to.</summary>
+    public string ApiAddress { get; init; } = "127.0.0.1";
 }
 
 /// <summary>
-/// A real butterflyd process for tests: built binary of the same configuration, a free TCP
-/// port on 127.0.0.1, a private work directory (sockets, <c>file:</c> event log), stderr
-/// logging at debug level captured for diagnostics, and a unique DPDK --file-prefix.
+/// A real butterflyd process for tests: built binary of the same configuration, optionally in a
+/// network namespace of its own, a free TCP port on 127.0.0.1 (or on the API address given), a
+/// private work directory (sockets, <c>file:</c> event log), stderr logging at debug level
+/// captured for diagnostics, and a unique DPDK --file-prefix.
 /// Dispose always ends the process (by PID) and removes what it made, including DPDK's
 /// runtime directory, which a SIGKILL leaves behind.
 /// </summary>
@@ -65,10 +76,18 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         Port = FreeTcpPort();
     }
 
-    /// <summary>The API endpoint, tcp://127.0.0.1:PORT.</summary>
-    public string Endpoint => $"tcp://127.0.0.1:{Port}";
+    /// <summary>The API endpoint, tcp://ADDRESS:PORT (127.0.0.1 unless the options name another address).</summary>
+    public string Endpoint => $"tcp://{_options.ApiAddress}:{Port}";
 
+    /// <summary>
+    /// The API port: free on the test's loopback when chosen, hence distinct between the
+    /// daemons of a test (tap names are made from it); a daemon in a namespace of its own
+    /// has every port of that namespace to itself.
+    /// </summary>
     public int Port { get; }
+
+    /// <summary>The network namespace the daemon runs in, or null for the test's own.</summary>
+    public string? NetworkNamespace => _options.NetworkNamespace;
 
     /// <summary>Private directory of this daemon (removed on Dispose).</summary>
     public string WorkDir { get; }
@@ -238,14 +257,20 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         args.AddRange(_options.ExtraArgs);
         Arguments = args;
 
-        var info = new ProcessStartInfo(RepoPaths.Butterflyd)
+        // In a namespace, `ip netns exec` enters it and execs butterflyd in place (it forks only
+        // in batch mode), so the process started here is the daemon itself: its PID is the one
+        // Kill and StopAsync signal, and its exit code is the daemon's.
+        List<string> command = _options.NetworkNamespace is { } netns
+            ? ["netns", "exec", netns, RepoPaths.Butterflyd, .. args]
+            : [.. args];
+        var info = new ProcessStartInfo(_options.NetworkNamespace is null ? RepoPaths.Butterflyd : "ip")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var a in args)
+        foreach (var a in command)
         {
             info.ArgumentList.Add(a);
         }

@@ -138,7 +138,7 @@ public sealed class SameHostTopology : IAsyncLifetime
                 var nic = Requests.Nic(vm.Tap, vm.Mac, i < 4 ? Vni : OtherVni, type: MessageV0.Types.Nic.Types.Type.Tap);
                 nic.BypassFiltering = true;
                 client.CallOk(Requests.NicAdd(nic));
-                _namespaces.Attach(vm.Namespace, vm.Tap, vm.Mac, vm.Ipv4 + "/24", vm.Ipv6 + "/64");
+                _namespaces.Attach(vm.Namespace, vm.Tap, vm.Mac, [vm.Ipv4 + "/24", vm.Ipv6 + "/64"]);
                 // Answer broadcast pings, so a broadcast that leaked across VNIs would show.
                 _ = NetworkNamespaces.Exec(vm.Namespace, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_broadcasts=0");
                 vms.Add(vm);

@@ -24,14 +24,23 @@ public enum FabricKind
 }
 
 /// <summary>
-/// Three daemons ("hosts") A, B, C, each with an af_packet underlay on a veth whose other end is
-/// in the fabric, and tap NICs moved into per-"VM" namespaces. NICs bypass filtering.
+/// Three hosts A, B, C, each a network namespace running a daemon, with an af_packet underlay on
+/// a veth whose other end is in the fabric (in the test's namespace) and a management veth to
+/// the test's namespace on which the daemon's API listens. The daemon makes its tap NICs in its
+/// host's namespace; they are moved on into per-"VM" namespaces. NICs bypass filtering.
 ///
-///   netns a1 (710)  z (712)     netns a2 (710)  x (711)      netns a3 (710)  y (711)
-///        └── daemon A ──┘           └── daemon B ──┘              └── daemon C ──┘
-///             │ af_packet                │ af_packet                   │ af_packet
-///   Multicast:      └──────────── bridge (snooping, querier) ───────────┘
-///   RoutedHeadEnd:  └─────── bridge ─────────┴── router ns ── veth ──────┘
+///   netns a1   netns z         netns a2   netns x         netns a3   netns y
+///   (VNI 710)  (VNI 712)       (VNI 710)  (VNI 711)       (VNI 710)  (VNI 711)
+///     │ tap      │ tap           │ tap      │ tap           │ tap      │ tap
+///   ┌─┴──────────┴──────┐      ┌─┴──────────┴──────┐      ┌─┴──────────┴──────┐
+///   │ netns host A      │      │ netns host B      │      │ netns host C      │
+///   │ daemon A     mgmt ├─ API │ daemon B     mgmt ├─ API │ daemon C     mgmt ├─ API (to the test)
+///   └─┬ af_packet ──────┘      └─┬ af_packet ──────┘      └─┬ af_packet ──────┘
+///     │ veth                     │ veth                     │ veth
+///   Multicast:
+///     └──── bridge, snooping ────┴──────────────────────────┘
+///   RoutedHeadEnd:
+///     └───────── bridge ─────────┴─── router ns ── veth ────┘
 ///
 /// VNI 710 spans the three hosts, 711 spans B and C, 712 is only on A. VM addresses are
 /// 10.79.0.N/24 and fd79::N/64 for every VNI (the same subnets: only the VNI separates them).
@@ -43,11 +52,15 @@ public abstract class ThreeHostFabric : IAsyncLifetime
     public const uint OtherVni = 711;
     public const uint LoneVni = 712;
 
+    /// <summary>The name of every host's underlay interface, inside its namespace.</summary>
+    private const string Underlay = "underlay";
+
     private readonly NetworkNamespaces _namespaces = new();
     private readonly string _id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
     private readonly List<string> _links = [];
     private readonly List<(DaemonProcess Daemon, Vm Vm)> _nics = [];
     private readonly DaemonProcess?[] _hosts = new DaemonProcess?[3];
+    private readonly HostNamespace?[] _hostNamespaces = new HostNamespace?[3];
     private readonly string?[] _extraArgs;
 
     protected ThreeHostFabric(FabricKind kind, bool ipv6, params string[] extraDaemonArgs)
@@ -79,6 +92,9 @@ public abstract class ThreeHostFabric : IAsyncLifetime
     /// <summary>The daemons of hosts A, B, C.</summary>
     public DaemonProcess Host(int index) => _hosts[index] ?? throw new InvalidOperationException("the fabric is not up");
 
+    /// <summary>The network namespace of host <paramref name="index"/>, where its daemon runs and makes its taps.</summary>
+    public string HostNetns(int index) => _hostNamespaces[index]?.Name ?? throw new InvalidOperationException("the fabric is not up");
+
     /// <summary>The bridge port of host <paramref name="index"/>'s underlay (Multicast fabric).</summary>
     public string BridgePort(int index) => $"bfu{_id}{index}p";
 
@@ -93,12 +109,14 @@ public abstract class ThreeHostFabric : IAsyncLifetime
 
     private string InnerMtu => Ipv6 ? "1430" : "1450";
 
-    private string HostUnderlay(int index) => $"bfu{_id}{index}";
-
     public async Task InitializeAsync()
     {
         try
         {
+            for (var i = 0; i < 3; i++)
+            {
+                _hostNamespaces[i] = _namespaces.CreateHost($"host{(char)('a' + i)}");
+            }
             BuildUnderlay();
             for (var i = 0; i < 3; i++)
             {
@@ -140,7 +158,7 @@ public abstract class ThreeHostFabric : IAsyncLifetime
 
     private DaemonProcess DaemonOf(Vm vm) => _nics.First(n => n.Vm == vm).Daemon;
 
-    /// <summary>The daemons first (their taps go with them), then the namespaces and links.</summary>
+    /// <summary>The daemons first (their taps go with them), then the namespaces with their management links and underlay ends, then the bridges' veths.</summary>
     public async Task DisposeAsync()
     {
         try
@@ -190,15 +208,16 @@ public abstract class ThreeHostFabric : IAsyncLifetime
         var bridged = Kind == FabricKind.Multicast ? 3 : 2;
         for (var i = 0; i < 3; i++)
         {
-            var hostEnd = HostUnderlay(i);
+            // The host's end is made in its namespace: the veth never exists outside a namespace
+            // that Dispose deletes, whatever fails next.
+            var hostNetns = HostNetns(i);
             var fabricEnd = BridgePort(i);
-            Check(NetworkNamespaces.Run("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", fabricEnd), $"create the underlay of host {i}");
-            _links.Add(hostEnd);
-            Quiet(hostEnd);
+            Check(NetworkNamespaces.Run("ip", "link", "add", fabricEnd, "type", "veth", "peer", "name", Underlay, "netns", hostNetns), $"create the underlay of host {i}");
+            NetworkNamespaces.BringUpQuietly(hostNetns, Underlay);
             Quiet(fabricEnd);
-            Check(NetworkNamespaces.Run("ip", "link", "set", "dev", hostEnd, "up"), $"bring {hostEnd} up");
             if (i < bridged)
             {
+                _links.Add(fabricEnd);
                 Check(NetworkNamespaces.Run("ip", "link", "set", "dev", fabricEnd, "master", Bridge), $"bridge {fabricEnd}");
                 if (snooping)
                 {
@@ -220,7 +239,7 @@ public abstract class ThreeHostFabric : IAsyncLifetime
         var router = _namespaces.Create("router");
         var legToBridge = $"bfr{_id}b";
         Check(NetworkNamespaces.Run("ip", "link", "add", legToBridge, "type", "veth", "peer", "name", legToBridge + "p"), "create the router's bridge leg");
-        _links.Add(legToBridge);
+        _links.Add(legToBridge + "p");
         Quiet(legToBridge + "p");
         Check(NetworkNamespaces.Run("ip", "link", "set", "dev", legToBridge + "p", "master", Bridge), "bridge the router leg");
         Check(NetworkNamespaces.Run("ip", "link", "set", "dev", legToBridge + "p", "up"), "bring the router leg's bridge end up");
@@ -242,7 +261,7 @@ public abstract class ThreeHostFabric : IAsyncLifetime
         Check(NetworkNamespaces.Exec(netns, "ip", "link", "set", "dev", dev, "up"), $"bring {dev} up");
     }
 
-    /// <summary>No IPv6 on underlay plumbing: the kernel's own router solicitations and DAD would be noise.</summary>
+    /// <summary>No IPv6 on underlay plumbing in the test's namespace: the kernel's own router solicitations and DAD would be noise.</summary>
     private static void Quiet(string dev) => _ = NetworkNamespaces.Run("sysctl", "-qw", $"net.ipv6.conf.{dev}.disable_ipv6=1");
 
     private async Task<DaemonProcess> StartHost(int index)
@@ -262,11 +281,14 @@ public abstract class ThreeHostFabric : IAsyncLifetime
                 }
             }
         }
+        var host = _hostNamespaces[index]!;
         return await DaemonProcess.StartAsync(new DaemonStartOptions
         {
-            DpdkArgs = $"--no-huge -m 256 --no-pci --file-prefix bfvf{_id}{index} --vdev=net_af_packet0,iface={HostUnderlay(index)}",
+            DpdkArgs = $"--no-huge -m 256 --no-pci --file-prefix bfvf{_id}{index} --vdev=net_af_packet0,iface={Underlay}",
             Ip = ip,
             ExtraArgs = args,
+            NetworkNamespace = host.Name,
+            ApiAddress = host.ApiAddress,
         });
     }
 
@@ -285,7 +307,7 @@ public abstract class ThreeHostFabric : IAsyncLifetime
         var nic = Requests.Nic(vm.Tap, vm.Mac, vni, type: MessageV0.Types.Nic.Types.Type.Tap);
         nic.BypassFiltering = true;
         client.CallOk(Requests.NicAdd(nic));
-        _namespaces.Attach(vm.Namespace, vm.Tap, vm.Mac, vm.Ipv4 + "/24", vm.Ipv6 + "/64");
+        _namespaces.Attach(vm.Namespace, vm.Tap, vm.Mac, [vm.Ipv4 + "/24", vm.Ipv6 + "/64"], sourceNetns: daemon.NetworkNamespace);
         Check(NetworkNamespaces.Exec(vm.Namespace, "ip", "link", "set", "dev", vm.Tap, "mtu", InnerMtu), $"set the MTU of {vm.Tap}");
     }
 

@@ -1,3 +1,5 @@
+using System.Globalization;
+using Butterfly.TestKit;
 using Butterfly.Wire;
 using static Butterfly.EndToEnd.Tests.Topology.Traffic;
 
@@ -11,6 +13,35 @@ namespace Butterfly.EndToEnd.Tests.Topology;
 public abstract class ThreeHostVxlanTests(ThreeHostFabric fabric)
 {
     protected ThreeHostFabric Fabric => fabric;
+
+    [Fact]
+    public void Each_daemon_runs_in_its_own_host_namespace_and_makes_its_taps_there()
+    {
+        for (var host = 0; host < 3; host++)
+        {
+            var (daemon, netns) = (fabric.Host(host), fabric.HostNetns(host));
+            // The PID the harness signals is butterflyd itself (ip netns exec execs it), and its
+            // network namespace is the one /run/netns/<host> names: `ip netns identify` compares
+            // the inodes of /proc/PID/ns/net and of every /run/netns entry.
+            Assert.Equal(RepoPaths.Butterflyd, File.ResolveLinkTarget($"/proc/{daemon.Pid}/exe", returnFinalTarget: false)?.FullName);
+            Assert.Equal(netns, Kernel.Run("ip", "netns", "identify", daemon.Pid.ToString(CultureInfo.InvariantCulture)).Trim());
+
+            // A tap the daemon makes appears in its host's namespace, never in the test's.
+            var tap = $"bft{daemon.Port}probe";
+            using var client = daemon.CreateClient();
+            var nic = Requests.Nic(tap, $"52:54:00:79:0f:{host:x2}", ThreeHostFabric.Vni, type: MessageV0.Types.Nic.Types.Type.Tap);
+            client.CallOk(Requests.NicAdd(nic));
+            try
+            {
+                AssertOk(NetworkNamespaces.Run("ip", "-n", netns, "link", "show", "dev", tap), $"{tap} in {netns}");
+                Assert.False(Kernel.InterfaceExists(tap), $"{tap} is in the test's namespace");
+            }
+            finally
+            {
+                client.CallOk(Requests.NicDel(tap));
+            }
+        }
+    }
 
     [Fact]
     public void One_vni_spans_three_hosts_ping_works_between_every_pair_over_ipv4_and_ipv6()

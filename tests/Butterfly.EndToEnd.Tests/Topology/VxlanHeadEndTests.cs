@@ -7,20 +7,21 @@ using static Butterfly.EndToEnd.Tests.Topology.Traffic;
 namespace Butterfly.EndToEnd.Tests.Topology;
 
 /// <summary>
-/// Two daemons ("hosts") joined by VXLAN with head-end replication, once over an IPv4 underlay
-/// and once over IPv6: each daemon's underlay is an af_packet port on one end of a veth pair
-/// (both ends stay in the host namespace; the VTEP addresses, 192.0.2.1/.2 or 2001:db8:78::1/2,
-/// live only inside the daemons, the kernel never routes them) and each names the other with
-/// --vxlan-peer. Tap NICs are moved
-/// into per-"VM" namespaces with real Linux IP stacks. NICs bypass filtering.
+/// Two hosts, each a network namespace running a daemon, joined by VXLAN with head-end
+/// replication, once over an IPv4 underlay and once over IPv6: each daemon's underlay is an
+/// af_packet port on its end of a veth pair between the two namespaces (the VTEP addresses,
+/// 192.0.2.1/.2 or 2001:db8:78::1/2, live only inside the daemons, the kernels never route
+/// them) and each names the other with --vxlan-peer. Each daemon's API listens on a management
+/// veth to the test's namespace. The daemons make their tap NICs in their hosts' namespaces;
+/// they are moved on into per-"VM" namespaces with real Linux IP stacks. NICs bypass filtering.
 ///
-///   netns a1 (VNI 710)                        netns a2 (VNI 710)   netns x (VNI 711)
-///   10.78.0.1 fd78::1                         10.78.0.2 fd78::2    10.78.0.9 fd78::9
-///        │ tap                                      │ tap               │ tap
-///   ┌────┴──────────── daemon A ─┐            ┌─────┴─────── daemon B ──┴──┐
-///   │ VTEP …1, peer …2           │            │ VTEP …2, peer …1           │
-///   └──── af_packet ─────────────┘            └──── af_packet ─────────────┘
-///              └──────────────── veth pair (host namespace) ──┘
+///   netns a1 (VNI 710)                          netns a2 (VNI 710)   netns x (VNI 711)
+///   10.78.0.1 fd78::1                           10.78.0.2 fd78::2    10.78.0.9 fd78::9
+///        │ tap                                        │ tap               │ tap
+///   ┌────┴──────── netns host A ─┐              ┌─────┴─── netns host B ──┴──┐
+///   │ daemon A: VTEP …1, peer …2 ├─ mgmt: API   │ daemon B: VTEP …2, peer …1 ├─ mgmt: API
+///   └──── af_packet ─────────────┘              └──── af_packet ─────────────┘
+///              └───────────────── veth pair ─────────────┘
 ///
 /// a1 ↔ a2: ARP/ND floods are replicated to the peer, the replies come back through learned
 /// MACs; ping, TCP and UDP work over IPv4 and IPv6. x (VNI 711, same subnets) reaches nobody.
@@ -111,12 +112,14 @@ public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu)
     private const uint Vni = 710;
     private const uint OtherVni = 711;
 
+    /// <summary>The name of each host's end of the veth underlay, inside its namespace.</summary>
+    private const string Underlay = "underlay";
+
     private readonly NetworkNamespaces _namespaces = new();
     private readonly string _id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
     private readonly List<(DaemonProcess Daemon, Vm Vm)> _nics = [];
     private DaemonProcess? _hostA;
     private DaemonProcess? _hostB;
-    private bool _vethMade;
 
     public Vm A1 { get; private set; } = null!;
 
@@ -130,24 +133,18 @@ public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu)
     /// <summary>The daemon of A2 and X (VTEP vtepB).</summary>
     public DaemonProcess HostB => _hostB ?? throw new InvalidOperationException("the topology is not up");
 
-    private string VethA => $"bfv{_id}a";
-
-    private string VethB => $"bfv{_id}b";
-
     public async Task InitializeAsync()
     {
         try
         {
-            Check(NetworkNamespaces.Run("ip", "link", "add", VethA, "type", "veth", "peer", "name", VethB), "create the veth underlay");
-            _vethMade = true;
-            foreach (var end in new[] { VethA, VethB })
-            {
-                // No IPv6 on the underlay: the kernel's own router solicitations and DAD would be noise.
-                _ = NetworkNamespaces.Run("sysctl", "-qw", $"net.ipv6.conf.{end}.disable_ipv6=1");
-                Check(NetworkNamespaces.Run("ip", "link", "set", "dev", end, "up"), $"bring {end} up");
-            }
-            _hostA = await StartHost(VethA, vtepA, vtepB, "a");
-            _hostB = await StartHost(VethB, vtepB, vtepA, "b");
+            var (hostA, hostB) = (_namespaces.CreateHost("hosta"), _namespaces.CreateHost("hostb"));
+            // Both ends are made in their hosts' namespaces: the veth goes away with them.
+            Check(NetworkNamespaces.Run("ip", "link", "add", Underlay, "netns", hostA.Name, "type", "veth", "peer", "name", Underlay, "netns", hostB.Name),
+                "create the veth underlay");
+            NetworkNamespaces.BringUpQuietly(hostA.Name, Underlay);
+            NetworkNamespaces.BringUpQuietly(hostB.Name, Underlay);
+            _hostA = await StartHost(hostA, vtepA, vtepB, "a");
+            _hostB = await StartHost(hostB, vtepB, vtepA, "b");
             A1 = AddNic(_hostA, "a1", Vni, 1);
             A2 = AddNic(_hostB, "a2", Vni, 2);
             X = AddNic(_hostB, "x", OtherVni, 9);
@@ -167,7 +164,7 @@ public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu)
         return client.CallOk(Requests.NicStats(vm.Tap)).NicStats;
     }
 
-    /// <summary>The daemons first (their taps go with them), then the namespaces and the veth pair.</summary>
+    /// <summary>The daemons first (their taps go with them), then the namespaces with the veth pair and the management links.</summary>
     public async Task DisposeAsync()
     {
         try
@@ -183,19 +180,17 @@ public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu)
         finally
         {
             _namespaces.Dispose();
-            if (_vethMade)
-            {
-                _ = NetworkNamespaces.Run("ip", "link", "del", VethA);
-            }
         }
     }
 
-    private async Task<DaemonProcess> StartHost(string veth, string vtep, string peer, string role) =>
+    private async Task<DaemonProcess> StartHost(HostNamespace host, string vtep, string peer, string role) =>
         await DaemonProcess.StartAsync(new DaemonStartOptions
         {
-            DpdkArgs = $"--no-huge -m 256 --no-pci --file-prefix bfvx{_id}{role} --vdev=net_af_packet0,iface={veth}",
+            DpdkArgs = $"--no-huge -m 256 --no-pci --file-prefix bfvx{_id}{role} --vdev=net_af_packet0,iface={Underlay}",
             Ip = vtep,
             ExtraArgs = ["--vxlan-peer", peer],
+            NetworkNamespace = host.Name,
+            ApiAddress = host.ApiAddress,
         });
 
     private Vm AddNic(DaemonProcess daemon, string name, uint vni, int host)
@@ -207,7 +202,7 @@ public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu)
         nic.BypassFiltering = true;
         client.CallOk(Requests.NicAdd(nic));
         _nics.Add((daemon, vm));
-        _namespaces.Attach(vm.Namespace, vm.Tap, vm.Mac, vm.Ipv4 + "/24", vm.Ipv6 + "/64");
+        _namespaces.Attach(vm.Namespace, vm.Tap, vm.Mac, [vm.Ipv4 + "/24", vm.Ipv6 + "/64"], sourceNetns: daemon.NetworkNamespace);
         Check(NetworkNamespaces.Exec(vm.Namespace, "ip", "link", "set", "dev", vm.Tap, "mtu", innerMtu), $"set the MTU of {vm.Tap}");
         return vm;
     }

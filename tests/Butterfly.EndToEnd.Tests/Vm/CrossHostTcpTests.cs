@@ -19,9 +19,9 @@ namespace Butterfly.EndToEnd.Tests.Vm;
 ///
 ///   guest 1 10.78.0.51 fd78::51     netns a1 10.78.0.1          guest 2 10.78.0.52 fd78::52     netns a2 10.78.0.2
 ///        │ vhost-user vm1                │ tap                       │ vhost-user vm2                │ tap
-///   ┌────┴──────────── daemon A ─────────┴──┐                   ┌────┴──────────── daemon B ─────────┴──┐
+///   ┌────┴─── daemon A (netns host A) ───┴──┐                   ┌────┴─── daemon B (netns host B) ───┴──┐
 ///   └──── af_packet ────────────────────────┘                   └──── af_packet ────────────────────────┘
-///              └────────────────────────── veth pair (host namespace) ──────────────┘
+///              └────────────────────────────────── veth pair ───────────────────────┘
 ///
 /// Every transfer is 1 MiB of random bytes from guest 1, compared by SHA-256 on arrival.
 /// </summary>

@@ -12,7 +12,8 @@ namespace Butterfly.EndToEnd.Tests.Vm;
 ///   guest 1 (52:54:00:79:00:01, 10.79.0.1/24)        guest 2 (52:54:00:79:00:02, 10.79.0.2/24)
 ///        │ vhost-user NIC vm1, VNI 712                      │ vhost-user NIC vm2, VNI 712
 ///   daemon A (VTEP 192.0.2.1, peer .2)                daemon B (VTEP 192.0.2.2, peer .1)
-///        └──── af_packet ── veth pair (host namespace) ── af_packet ────┘
+///   in netns host A                                   in netns host B
+///        └──── af_packet ──────── veth pair ──────── af_packet ─────────┘
 ///
 /// The guest's ARP request is flooded to the peer VTEP; the reply comes back on the learned MAC.
 /// </summary>
