@@ -34,6 +34,16 @@ internal sealed unsafe class PacketThread : IDisposable
 
     /// <summary>Empty rounds spent busy-polling before the thread starts to sleep.</summary>
     private const int SpinRounds = 2048;
+
+    /// <summary>
+    /// While busy-polling, every this many empty rounds the thread offers its CPU to any other
+    /// runnable thread there (sched_yield). Alone on its core that returns at once (one syscall
+    /// per 16 empty rounds, none while traffic flows: L2 loop unchanged); sharing a core — a
+    /// small host that does not isolate the packet core, or two daemons' threads on one core —
+    /// the other thread runs as soon as this one has nothing to do instead of at the end of a
+    /// scheduler slice: the two-daemon VXLAN loop on one core went from 1.1–1.4 to 2.4–2.8 Mpps.
+    /// </summary>
+    private const int YieldEveryEmptyRounds = 16;
     private const uint FirstSleepMicroseconds = 16;
 
     /// <summary>Longest sleep during a short silence (a request waiting for its reply).</summary>
@@ -247,7 +257,14 @@ internal sealed unsafe class PacketThread : IDisposable
                 sleep = FirstSleepMicroseconds;
                 slept = 0;
             }
-            else if (++idleRounds > SpinRounds)
+            else if (++idleRounds <= SpinRounds)
+            {
+                if (idleRounds % YieldEveryEmptyRounds == 0)
+                {
+                    _ = Libc.SchedYield();
+                }
+            }
+            else
             {
                 forwarder.Sweep(now);
                 _ = Libc.USleep(sleep);

@@ -4,7 +4,7 @@ namespace Butterfly.Infrastructure.Dpdk.Native;
 
 /// <summary>
 /// The few libc calls the data path makes directly: CPU affinity (EAL must not land on the
-/// packet thread's CPU), the thread id and the idle back-off sleep. None is on the per-packet path.
+/// packet thread's CPU), the thread id, and the idle back-off's yield and sleep. None is on the per-packet path.
 /// </summary>
 internal static unsafe class Libc
 {
@@ -22,6 +22,9 @@ internal static unsafe class Libc
 
     [DllImport(Lib, EntryPoint = "usleep")]
     internal static extern int USleep(uint microseconds);
+
+    [DllImport(Lib, EntryPoint = "sched_yield")]
+    internal static extern int SchedYield();
 
     [DllImport(Lib, EntryPoint = "gettid")]
     internal static extern int GetTid();

@@ -21,10 +21,11 @@
 #          VXLAN_UNDERLAY=vhost (net_vhost on A, net_virtio_user on B): a kernel link (veth +
 #          af_packet) would put a syscall and the kernel's veth path on every packet, a cost OVS's
 #          loop does not pay. Still, butterflyd pays what OVS does not: a real underlay TX and RX
-#          (one copy each way), and two polling threads sharing one core — each hands the core
-#          over only after its idle back-off (2048 empty rounds, then a sleep), so Mpps is
-#          depressed by the hand-overs; the packet threads' cycles per packet (busy cycles /
-#          packets, summed over A and B = encap + decap of one frame) is the comparable figure.
+#          (one copy each way), and two polling threads sharing one core — each offers the core
+#          to the other every 16 empty rounds (sched_yield), and a hand-over still costs a
+#          context switch, so Mpps is depressed by the hand-overs; the packet threads' cycles per
+#          packet (busy cycles / packets, summed over A and B = encap + decap of one frame) is
+#          the comparable figure.
 #          Frames the underlay cannot carry: memif and af_packet in DPDK 22.11 cap the MTU at
 #          1500 and butterflyd cannot raise it on net_vhost (no mtu_set), so a VXLAN frame is at
 #          most 1500 - 36 = 1464 B (VXLAN_MAX_FRAME); run.sh clamps larger sizes for this variant
