@@ -17,7 +17,9 @@
 # pmd-perf-show). Before the loops it measures the CPU used by an idle butterflyd packet thread.
 #
 # Environment: IDLE_SECS=10 (0 skips the idle measurement); VXLAN_UNDERLAY=memif|vhost;
-# LOOPGEN_HUGE=0 (generator memory, the same for both switches; 1 = hugepages); BUTTERFLYD,
+# LOOPGEN_HUGE=0 (generator memory, the same for both switches; 1 = hugepages); BF_HUGE=1
+# (butterflyd's mbufs on 2 MB hugepages like OVS-DPDK's, reserved for the run and restored
+# after; 0 = --no-huge); BUTTERFLYD,
 # BUTTERFLY (executables, default the Release build); BENCH_OUT=DIR keeps the raw results and logs.
 # Needs root; installs openvswitch-switch-dpdk if missing; stops everything it started, by PID.
 #   vxlan.sh [REPS] [SECS] [SIZES] runs the vxlan variant alone.
@@ -38,6 +40,7 @@ WD=$(mktemp -d /dev/shm/bfloop.XXXXXX)
 cleanup() {
     bf_down
     ovs_down
+    bf_hugepages_restore
     if [ -n "${BENCH_OUT:-}" ]; then
         mkdir -p "$BENCH_OUT" && cp -f "$WD"/*.csv "$WD"/*.log "$WD"/*.err "$BENCH_OUT"/ 2>/dev/null
     fi
@@ -57,7 +60,7 @@ if [ ! -x "$BFD" ] || [ ! -x "$BF" ]; then
 fi
 
 START=$(date +%s)
-echo "vhost-user loop: ${REPS}x${SECS}s per cell, 5tswap, generator cpu0 (LOOPGEN_HUGE=$LOOPGEN_HUGE), switch packet thread(s) cpu1; variants: $VARIANTS$(
+echo "vhost-user loop: ${REPS}x${SECS}s per cell, 5tswap, generator cpu0 (LOOPGEN_HUGE=$LOOPGEN_HUGE), butterflyd BF_HUGE=$BF_HUGE, switch packet thread(s) cpu1; variants: $VARIANTS$(
     [[ " $VARIANTS " == *" vxlan "* ]] && echo "; vxlan: underlay $VXLAN_UNDERLAY, daemon B packet thread on cpu $VXLAN_B_CPU")"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
