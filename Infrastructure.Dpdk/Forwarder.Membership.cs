@@ -20,7 +20,8 @@ internal sealed unsafe partial class Forwarder
 
     /// <summary>
     /// The per-round chores: learned MACs of VNIs that left (when the tables change), parked
-    /// frames whose next hop may have resolved, membership reports that are due. Called by the packet thread once per round.
+    /// frames whose next hop may have resolved, membership reports that are due. Called by the
+    /// packet thread once per round.
     /// </summary>
     internal void Housekeeping(SwitchTables tables, long now)
     {
