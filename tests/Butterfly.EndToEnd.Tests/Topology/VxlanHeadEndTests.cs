@@ -9,7 +9,8 @@ namespace Butterfly.EndToEnd.Tests.Topology;
 /// <summary>
 /// Two hosts, each a network namespace running a daemon, joined by VXLAN with head-end
 /// replication, once over an IPv4 underlay and once over IPv6: each daemon's underlay is an
-/// af_packet port on its end of a veth pair between the two namespaces (the VTEP addresses,
+/// af_packet port (af_xdp in <see cref="VxlanHeadEndAfXdpTests"/>) on its end of a veth pair
+/// between the two namespaces (the VTEP addresses,
 /// 192.0.2.1/.2 or 2001:db8:78::1/2, live only inside the daemons, the kernels never route
 /// them) and each names the other with --vxlan-peer. Each daemon's API listens on a management
 /// veth to the test's namespace. The daemons make their tap NICs in their hosts' namespaces;
@@ -100,14 +101,38 @@ public sealed class VxlanHeadEndIpv4Tests(VxlanIpv4Topology topology) : VxlanHea
 [Collection(EndToEndCollection.Name)]
 public sealed class VxlanHeadEndIpv6Tests(VxlanIpv6Topology topology) : VxlanHeadEndTests(topology), IClassFixture<VxlanIpv6Topology>;
 
+/// <summary>
+/// Over an IPv4 underlay whose ports are af_xdp sockets on the veth ends instead of af_packet
+/// (the other Linux-interface PMD an operator may give with --dpdk-args).
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class VxlanHeadEndAfXdpTests(VxlanAfXdpTopology topology) : VxlanHeadEndTests(topology), IClassFixture<VxlanAfXdpTopology>
+{
+    [Fact]
+    public void Both_daemons_run_their_underlay_on_an_af_xdp_port()
+    {
+        foreach (var daemon in new[] { topology.HostA, topology.HostB })
+        {
+            Assert.Contains("data path started: underlay net_af_xdp0 (port 0)", daemon.StandardError, StringComparison.Ordinal);
+        }
+    }
+}
+
 /// <summary>IPv4 VTEPs; inner MTU 1450 (the underlay's 1500 minus 50 bytes of headers).</summary>
 public sealed class VxlanIpv4Topology() : VxlanTopology("192.0.2.1", "192.0.2.2", "1450");
+
+/// <summary>IPv4 VTEPs on af_xdp underlay ports (one queue; libxdp loads its program on the veth).</summary>
+public sealed class VxlanAfXdpTopology() : VxlanTopology("192.0.2.1", "192.0.2.2", "1450", "net_af_xdp0,start_queue=0,queue_count=1,iface=");
 
 /// <summary>IPv6 VTEPs; inner MTU 1430 (the underlay's 1500 minus 70 bytes of headers).</summary>
 public sealed class VxlanIpv6Topology() : VxlanTopology("2001:db8:78::1", "2001:db8:78::2", "1430");
 
-/// <summary>The veth underlay, the two daemons, their NICs and namespaces of <see cref="VxlanHeadEndTests"/>.</summary>
-public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu) : IAsyncLifetime
+/// <summary>
+/// The veth underlay, the two daemons, their NICs and namespaces of <see cref="VxlanHeadEndTests"/>.
+/// <paramref name="underlayVdev"/> is the --vdev of each daemon's underlay port, completed with
+/// the name of its veth end.
+/// </summary>
+public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu, string underlayVdev = "net_af_packet0,iface=") : IAsyncLifetime
 {
     private const uint Vni = 710;
     private const uint OtherVni = 711;
@@ -186,7 +211,7 @@ public abstract class VxlanTopology(string vtepA, string vtepB, string innerMtu)
     private async Task<DaemonProcess> StartHost(HostNamespace host, string vtep, string peer, string role) =>
         await DaemonProcess.StartAsync(new DaemonStartOptions
         {
-            DpdkArgs = $"--no-huge -m 256 --no-pci --file-prefix bfvx{_id}{role} --vdev=net_af_packet0,iface={Underlay}",
+            DpdkArgs = $"--no-huge -m 256 --no-pci --file-prefix bfvx{_id}{role} --vdev={underlayVdev}{Underlay}",
             Ip = vtep,
             ExtraArgs = ["--vxlan-peer", peer],
             NetworkNamespace = host.Name,
