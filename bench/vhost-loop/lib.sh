@@ -39,7 +39,8 @@ VXLAN_UNDERLAY=${VXLAN_UNDERLAY:-memif}
 VXLAN_B_CPU=${VXLAN_B_CPU:-1}   # 0: daemon B's packet thread shares the generator's cpu instead
 VXLAN_MAX_FRAME=1464
 BF_HUGE=${BF_HUGE:-1}    # 1: butterflyd's mbufs on 2 MB hugepages, as OVS-DPDK's (0: --no-huge)
-BF_HUGE_PAGES=320        # enough for the two daemons of vxlan (-m 256 each, half of it used)
+# enough for the two daemons of vxlan (-m 256 each), and the generator's 288 when it has hugepages
+BF_HUGE_PAGES=$(( 320 + (${LOOPGEN_HUGE:-0} == 1 ? 320 : 0) ))
 BF_HUGE_DIR=""           # the hugetlbfs mount butterflyd uses, once bf_hugepages found or made one
 BF_HUGE_BEFORE=""        # vm.nr_hugepages before bf_hugepages raised it (restored by bf_hugepages_restore)
 BF_HUGE_MOUNTED=0        # 1: bf_hugepages mounted BF_HUGE_DIR itself
