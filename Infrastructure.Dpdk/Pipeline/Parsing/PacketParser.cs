@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Butterfly.Infrastructure.Dpdk.Pipeline;
 
@@ -37,8 +38,115 @@ namespace Butterfly.Infrastructure.Dpdk.Pipeline;
 /// </summary>
 internal static class PacketParser
 {
+    /// <summary>Untagged Ethernet + IPv4 without options + a UDP header: the shortest frame <see cref="TryParseCommon"/> takes.</summary>
+    private const int CommonMinLength = EthernetHeader.Length + Ipv4Header.MinLength + UdpHeader.Length;
+
+    /// <summary>
+    /// Parses <paramref name="frame"/>: the common case through <see cref="TryParseCommon"/>,
+    /// every other frame through <see cref="ParseAny"/>.
+    /// </summary>
+    /// <remarks>
+    /// Not inlined, on purpose: inlined, the fast path's body landed in every caller (twice in
+    /// the decap path) and pushed their other helpers out of the JIT's inlining budget — decap
+    /// got slower while the parse itself got faster. As one call, BenchmarkDotNet measured
+    /// VXLAN encap 37 → 22 ns and decap 49 → 34 ns over IPv4, 49 → 35 and 61 → 55 ns over IPv6.
+    /// </remarks>
     [SkipLocalsInit]
-    public static DropReason Parse(ReadOnlySpan<byte> frame, out PacketMeta meta)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static DropReason Parse(ReadOnlySpan<byte> frame, out PacketMeta meta) =>
+        TryParseCommon(frame, out meta) ? DropReason.None : ParseAny(frame, out meta);
+
+    /// <summary>
+    /// The common case in one pass over fixed offsets, after one length check: untagged IPv4
+    /// without options, not a fragment, carrying a valid UDP or TCP header. Anything else (and
+    /// anything invalid) returns false and is left to <see cref="ParseAny"/>, which then decides
+    /// alone; for a frame this accepts, both produce the same metadata (a test compares them
+    /// over golden frames and every truncation and corruption of them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryParseCommon(ReadOnlySpan<byte> frame, out PacketMeta meta)
+    {
+        meta = default;
+        var length = frame.Length;
+        if (length < CommonMinLength || length > ushort.MaxValue)
+        {
+            return false;
+        }
+        // Every read below is within the first CommonMinLength bytes, or checked against the
+        // IP total length, itself checked against the frame: no bounds check per field needed.
+        ref var p = ref MemoryMarshal.GetReference(frame);
+        var source = ((ulong)ReadU16(ref p, EthernetHeader.SourceOffset) << 32) | ReadU32(ref p, EthernetHeader.SourceOffset + 2);
+        const int Ip = EthernetHeader.Length;
+        var fragment = ReadU16(ref p, Ip + Ipv4Header.FlagsFragmentOffset);
+        int totalLength = ReadU16(ref p, Ip + Ipv4Header.TotalLengthOffset);
+        var protocol = Unsafe.Add(ref p, Ip + Ipv4Header.ProtocolOffset);
+        if (ReadU16(ref p, EthernetHeader.EtherTypeOffset) != EthernetHeader.TypeIpv4
+            || Unsafe.Add(ref p, Ip) != 0x45
+            || (source & (1UL << 40)) != 0
+            || (fragment & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0
+            || totalLength > length - Ip)
+        {
+            return false;
+        }
+        const int L4 = Ip + Ipv4Header.MinLength;
+        var segment = totalLength - Ipv4Header.MinLength;
+        int payload;
+        if (protocol == Ipv4Header.ProtocolUdp)
+        {
+            int udpLength = ReadU16(ref p, L4 + UdpHeader.LengthOffset);
+            if (segment < UdpHeader.Length || udpLength < UdpHeader.Length || udpLength > segment)
+            {
+                return false;
+            }
+            payload = L4 + UdpHeader.Length;
+        }
+        else if (protocol == Ipv4Header.ProtocolTcp && segment >= TcpHeader.MinLength)
+        {
+            var dataOffset = (Unsafe.Add(ref p, L4 + TcpHeader.DataOffsetOffset) >> 4) * 4;
+            if (dataOffset < TcpHeader.MinLength || dataOffset > segment)
+            {
+                return false;
+            }
+            meta.TcpFlags = Unsafe.Add(ref p, L4 + TcpHeader.FlagsOffset);
+            payload = L4 + dataOffset;
+        }
+        else
+        {
+            return false;
+        }
+        meta.Destination = new MacAddress(((ulong)ReadU16(ref p, 0) << 32) | ReadU32(ref p, 2));
+        meta.Source = new MacAddress(source);
+        meta.EtherType = EthernetHeader.TypeIpv4;
+        meta.L3 = L3Kind.Ipv4;
+        meta.L3Offset = Ip;
+        meta.L3End = (ushort)(Ip + totalLength);
+        meta.Ttl = Unsafe.Add(ref p, Ip + Ipv4Header.TtlOffset);
+        meta.L4Protocol = protocol;
+        meta.SourceIp = IpAddr.FromV4(ReadU32(ref p, Ip + Ipv4Header.SourceOffset));
+        meta.DestinationIp = IpAddr.FromV4(ReadU32(ref p, Ip + Ipv4Header.DestinationOffset));
+        if ((fragment & Ipv4Header.FlagDontFragment) != 0)
+        {
+            meta.Flags = PacketFlags.DontFragment;
+        }
+        meta.SourcePort = ReadU16(ref p, L4);
+        meta.DestinationPort = ReadU16(ref p, L4 + 2);
+        meta.L4Offset = L4;
+        meta.PayloadOffset = (ushort)payload;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort ReadU16(ref byte p, int offset) =>
+        BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref p, offset)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ReadU32(ref byte p, int offset) =>
+        BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, offset)));
+
+    /// <summary>Every frame, every check (the reference <see cref="TryParseCommon"/> must agree with).</summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static DropReason ParseAny(ReadOnlySpan<byte> frame, out PacketMeta meta)
     {
         meta = default;
         if (frame.Length < EthernetHeader.Length)

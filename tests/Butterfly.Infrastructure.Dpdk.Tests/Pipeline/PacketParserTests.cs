@@ -5,6 +5,66 @@ namespace Butterfly.Infrastructure.Dpdk.Tests.Pipeline;
 
 public class PacketParserTests
 {
+    /// <summary>Every golden frame: the common case (IPv4 UDP/TCP) and all the others.</summary>
+    public static TheoryData<string> AllGoldenFrames => new(
+        GoldenFrames.InnerUdp, GoldenFrames.VxlanV4, GoldenFrames.VxlanV6, GoldenFrames.VxlanV4UdpChecksum,
+        GoldenFrames.VxlanV4Multicast, GoldenFrames.ArpRequestForUs, GoldenFrames.ArpReplyToUs, GoldenFrames.NsForUs,
+        GoldenFrames.NaToUs, GoldenFrames.RaFromRouter, GoldenFrames.TcpV4Options, GoldenFrames.IcmpV4EchoVlan,
+        GoldenFrames.Ipv4LaterFragment, GoldenFrames.Ipv4FirstFragment, GoldenFrames.Icmpv6Echo, GoldenFrames.Ipv6Fragment,
+        GoldenFrames.Ipv6Udp, OffloadGoldenFrames.TcpV4, OffloadGoldenFrames.UdpV4ZeroChecksum, OffloadGoldenFrames.TsoV4Segment1,
+        OffloadGoldenFrames.UdpV6VlanHopByHop);
+
+    [Theory]
+    [MemberData(nameof(AllGoldenFrames))]
+    public void The_common_case_fast_path_agrees_with_the_full_parser_on_every_truncation_and_corruption(string hex)
+    {
+        var frame = Hex(hex);
+        for (var length = 0; length <= frame.Length; length++)
+        {
+            AssertSameVerdict(frame.AsSpan(0, length));
+        }
+        var corrupted = new byte[frame.Length];
+        for (var i = 0; i < frame.Length; i++)
+        {
+            foreach (var value in new[] { (byte)0, (byte)0xFF, (byte)(frame[i] ^ 0x01), (byte)(frame[i] ^ 0x80), (byte)(frame[i] + 1) })
+            {
+                frame.CopyTo(corrupted, 0);
+                corrupted[i] = value;
+                AssertSameVerdict(corrupted);
+            }
+        }
+        // Trailing Ethernet padding is not IP data for either.
+        AssertSameVerdict([.. frame, 0, 0, 0, 0]);
+    }
+
+    [Theory]
+    [InlineData(GoldenFrames.InnerUdp)]
+    [InlineData(GoldenFrames.VxlanV4)]
+    [InlineData(OffloadGoldenFrames.TcpV4)]
+    [InlineData(OffloadGoldenFrames.TsoV4Segment1)]
+    public void The_fast_path_takes_untagged_ipv4_udp_and_tcp(string hex) =>
+        Assert.True(PacketParser.TryParseCommon(Hex(hex), out _));
+
+    [Theory]
+    [InlineData(GoldenFrames.IcmpV4EchoVlan)]
+    [InlineData(GoldenFrames.TcpV4Options)]
+    [InlineData(GoldenFrames.Ipv4FirstFragment)]
+    [InlineData(GoldenFrames.Ipv6Udp)]
+    [InlineData(GoldenFrames.ArpRequestForUs)]
+    public void The_fast_path_leaves_tagged_optioned_fragmented_ipv6_and_arp_frames_to_the_full_parser(string hex) =>
+        Assert.False(PacketParser.TryParseCommon(Hex(hex), out _));
+
+    private static void AssertSameVerdict(ReadOnlySpan<byte> frame)
+    {
+        var expected = PacketParser.ParseAny(frame, out var expectedMeta);
+        var actual = PacketParser.Parse(frame, out var actualMeta);
+        Assert.Equal(expected, actual);
+        if (expected == DropReason.None)
+        {
+            Assert.Equal(expectedMeta, actualMeta);
+        }
+    }
+
     [Fact]
     public void Udp_over_ipv4_fills_every_field()
     {
