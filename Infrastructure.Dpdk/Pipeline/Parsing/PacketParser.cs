@@ -81,7 +81,7 @@ internal static class PacketParser
         int totalLength = ReadU16(ref p, Ip + Ipv4Header.TotalLengthOffset);
         var protocol = Unsafe.Add(ref p, Ip + Ipv4Header.ProtocolOffset);
         if (ReadU16(ref p, EthernetHeader.EtherTypeOffset) != EthernetHeader.TypeIpv4
-            || Unsafe.Add(ref p, Ip) != 0x45
+            || Unsafe.Add(ref p, Ip + Ipv4Header.VersionIhlOffset) != Ipv4Header.VersionIhlNoOptions
             || (source & (1UL << 40)) != 0
             || (fragment & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0
             || totalLength > length - Ip)
@@ -129,7 +129,7 @@ internal static class PacketParser
             meta.Flags = PacketFlags.DontFragment;
         }
         meta.SourcePort = ReadU16(ref p, L4);
-        meta.DestinationPort = ReadU16(ref p, L4 + 2);
+        meta.DestinationPort = ReadU16(ref p, L4 + UdpHeader.DestinationPortOffset); // TCP's is at the same offset
         meta.L4Offset = L4;
         meta.PayloadOffset = (ushort)payload;
         return true;

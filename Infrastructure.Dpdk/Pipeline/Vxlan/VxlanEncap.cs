@@ -104,7 +104,7 @@ internal static class VxlanEncap
         // Every field is assigned below: no need to zero the struct first.
         Unsafe.SkipInit(out VxlanOuterV4 outer);
         outer.Ethernet.Set(path.NextHopMac, path.SourceMac, EthernetHeader.TypeIpv4);
-        outer.VersionIhl = 0x45;
+        outer.VersionIhl = Ipv4Header.VersionIhlNoOptions;
         outer.Tos = 0;
         outer.TotalLength = EthernetWords.BigEndian(ipLength);
         outer.Identification = 0;

@@ -27,6 +27,9 @@ internal static class Ipv4Header
 {
     public const int MinLength = 20;
     public const int VersionIhlOffset = 0;
+
+    /// <summary>The first byte of a header without options: version 4, IHL 5 (20 bytes).</summary>
+    public const byte VersionIhlNoOptions = 0x45;
     public const int TosOffset = 1;
     public const int TotalLengthOffset = 2;
     public const int IdentificationOffset = 4;
@@ -52,7 +55,7 @@ internal static class Ipv4Header
     public static void Write(Span<byte> destination, ushort totalLength, ushort flagsFragment, byte ttl, byte protocol, uint source, uint destinationAddress)
     {
         var h = destination[..MinLength];
-        h[VersionIhlOffset] = 0x45;
+        h[VersionIhlOffset] = VersionIhlNoOptions;
         h[TosOffset] = 0;
         BinaryPrimitives.WriteUInt16BigEndian(h[TotalLengthOffset..], totalLength);
         BinaryPrimitives.WriteUInt16BigEndian(h[IdentificationOffset..], 0);
