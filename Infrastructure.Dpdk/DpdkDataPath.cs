@@ -9,9 +9,10 @@ namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>
 /// A NIC that has a port: the NIC as last reconciled, its port handle (<see cref="PortHandles"/>),
-/// what backs it (a vhost library slot or an ethdev device name) and its path.
+/// what backs it (a vhost library slot or an ethdev device name), its path, and the conntrack
+/// zone of this incarnation of the port (<see cref="Pipeline.Firewall.NicFilter.Zone"/>).
 /// </summary>
-internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, string Path)
+internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, string Path, uint Zone)
 {
     internal bool IsVhost => PortHandles.IsVhost(Handle);
 }
@@ -21,10 +22,11 @@ internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, st
 /// and the packet thread polling them all. A vhost-user NIC is a socket of DPDK's vhost
 /// library (no ethdev port, so their number is not bound by RTE_MAX_ETHPORTS); a tap NIC is a
 /// hotplugged net_tap ethdev. NICs of one VNI are switched to each other on this host (see
-/// <see cref="Forwarder"/>); the tables come from every Reconcile. Every public member is for the control thread (calls are serialised by
-/// a lock).
+/// <see cref="Forwarder"/>) through each NIC's anti-spoofing and security groups; the tables and
+/// the compiled firewall come from every Reconcile (DpdkDataPath.Firewall.cs). Every public
+/// member is for the control thread (calls are serialised by a lock).
 /// </summary>
-public sealed class DpdkDataPath : IDataPath, IDisposable
+public sealed partial class DpdkDataPath : IDataPath, IDisposable
 {
     /// <summary>
     /// mbufs in the pool, small enough for --no-huge. Held for long: the underlay's 2 × 1024
@@ -50,6 +52,8 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private readonly PacketThread _thread;
     private readonly UnderlayFlooding _flooding;
     private readonly Dictionary<string, NicPort> _nics = new(StringComparer.Ordinal);
+    private readonly Pipeline.Firewall.PolicyCompiler _compiler = new();
+    private readonly ushort[] _incarnations = new ushort[PortHandles.Count];
     private int _deviceCounter;
     private long _tablesVersion;
     private PacketThreadStats? _statsBaseline;
@@ -148,7 +152,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 log.Warning("underlay {Device}: {Error}; no VXLAN tunnel, frames from the underlay are dropped", Shim.PortName(port), underlayError);
             }
             var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, underlayConfig,
-                TimeSpan.FromSeconds(options.FdbAgeingSeconds), log);
+                TimeSpan.FromSeconds(options.FdbAgeingSeconds), FirewallSettingsOf(options), log);
             log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu}, lcore {Lcore}",
                 Shim.PortName(port), port, thread.PinnedCpu, thread.Lcore);
             if (options.PacketTrace)
@@ -223,7 +227,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     }
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> Reconcile(IReadOnlyCollection<DataPathNic> desired)
+    public IReadOnlyDictionary<string, string> Reconcile(DesiredDataPath desired)
     {
         ArgumentNullException.ThrowIfNull(desired);
         var errors = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -231,13 +235,9 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var wanted = new Dictionary<string, DataPathNic>(StringComparer.Ordinal);
-            foreach (var nic in desired)
+            // Ids are unique: the NICs come from a configuration keyed by id.
+            foreach (var nic in desired.Nics)
             {
-                if (wanted.ContainsKey(nic.Id))
-                {
-                    errors[nic.Id] = $"NIC '{nic.Id}' is listed twice; the first one is kept";
-                    continue;
-                }
                 // A NIC whose port stays as it is was valid when made; re-checking it would cost
                 // a stat per NIC on every commit.
                 var keeps = _nics.TryGetValue(nic.Id, out var current) && !NeedsNewPort(current.Nic, nic);
@@ -293,6 +293,8 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 _nics.Add(nic.Id, created);
                 socketsMade |= created.IsVhost;
             }
+            // The firewall first: a new port must never be reached before its filter exists.
+            _thread.PublishPolicy(CompileFirewall(desired));
             _thread.PublishTables(BuildTables(errors));
             _thread.Publish(PolledPorts());
             if (socketsMade)
@@ -312,7 +314,8 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             {
                 return null;
             }
-            return CountersOf(port.Handle);
+            var filterDrops = _thread.FilterDropsOf(port.Handle);
+            return CountersOf(port.Handle) with { FilterDrops = filterDrops.Count == 0 ? null : filterDrops };
         }
     }
 
@@ -418,9 +421,11 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 drops.Add(new DropCount(Pipeline.DropReasons.Name(reason), frames));
             }
         }
+        var ct = _thread.Conntrack;
         return new PacketThreadStats(_thread.Lcore, _thread.PinnedCpu, loop.Rounds, loop.BusyRounds, loop.Packets, loop.Bursts,
             LoopCounters.ToCycles(loop.BusyTicks, hz, Stopwatch.Frequency), LoopCounters.ToCycles(loop.IdleTicks, hz, Stopwatch.Frequency),
-            hz != 0 ? hz : (ulong)Stopwatch.Frequency, drops);
+            hz != 0 ? hz : (ulong)Stopwatch.Frequency, drops,
+            new ConntrackStats(ct.Entries, ct.Capacity, ct.Opened, ct.Expired, _thread.Policy.Version));
     }
 
     /// <summary>A type or MAC change needs a new device; other fields are read from the record.</summary>
@@ -454,7 +459,8 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 var connected = vhosts.Count(p => VhostPorts.State(PortHandles.VhostSlotOf(p.Handle)) is { Connected: true });
                 return (null, $"NIC '{nic.Id}': {VhostPorts.CreateError(path, slot, vhosts.Count, connected)}");
             }
-            port = new NicPort(nic, PortHandles.OfVhostSlot(slot), $"vhost-user slot {slot}", path);
+            var handle = PortHandles.OfVhostSlot(slot);
+            port = new NicPort(nic, handle, $"vhost-user slot {slot}", path, NextZone(handle));
         }
         else
         {
@@ -470,7 +476,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             {
                 return (null, $"NIC '{nic.Id}': {error}");
             }
-            port = new NicPort(nic, id, device, path);
+            port = new NicPort(nic, id, device, path, NextZone(id));
         }
         _thread.ResetCounters(port.Handle);
         _log.Information("NIC {Nic}: {Device} (port handle {Handle}) at {Path}", nic.Id, port.Device, port.Handle, path);
@@ -554,6 +560,11 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         if (options.DpdkPort is < 0 or > ushort.MaxValue)
         {
             throw new ArgumentException($"DPDK port {options.DpdkPort} is not a port number", nameof(options));
+        }
+        var conntrack = DataPathOptions.CheckConntrack(options.ConntrackMax, options.ConntrackTimeouts);
+        if (conntrack is not null)
+        {
+            throw new ArgumentException(conntrack, nameof(options));
         }
         return options with { SocketDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.SocketDir)) };
     }

@@ -92,7 +92,7 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
         {
             case V0.Request.NicAddFieldNumber:
                 return Reply(
-                    await mediator.Send(new AddNic(ProtoMapper.ToNicSpec(r.NicAdd, defaultPacketTrace), origin), ct),
+                    await mediator.Send(new AddNic(ProtoMapper.ToNicSpec(r.NicAdd, defaultPacketTrace), origin, ProtoMapper.SessionsOf(r.NicAdd.FwData)), ct),
                     (res, path) => res.NicAdd = new V0.NicAddRes { Path = path ?? "" });
             case V0.Request.NicUpdateFieldNumber:
                 return Reply(await mediator.Send(ProtoMapper.ToUpdateNic(r.NicUpdate, origin), ct));

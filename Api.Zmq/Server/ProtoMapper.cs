@@ -52,7 +52,12 @@ internal static class ProtoMapper
         ReplacementList(update.SecurityGroup),
         update.HasPacketTrace ? update.PacketTrace : null,
         update.HasPacketTracePath ? update.PacketTracePath : null,
-        origin);
+        origin,
+        update.HasBypassFiltering ? update.BypassFiltering : null,
+        SessionsOf(update.FwData));
+
+    /// <summary>The bytes of a fw_data field (a nic_export document), or null when absent.</summary>
+    public static byte[]? SessionsOf(V0.FwData? data) => data is { HasData: true } ? data.Data.ToByteArray() : null;
 
     public static SecurityGroupSpec ToGroup(WireSg sg) =>
         new(sg.Id, [.. sg.Member], [.. sg.Rule.Select(ToRule)]);
@@ -63,7 +68,9 @@ internal static class ProtoMapper
         rule.HasPortStart ? rule.PortStart : null,
         rule.HasPortEnd ? rule.PortEnd : null,
         rule.Cidr is { } cidr ? new CidrSpec(cidr.Address, cidr.MaskSize) : null,
-        rule.HasSecurityGroup ? rule.SecurityGroup : null);
+        rule.HasSecurityGroup ? rule.SecurityGroup : null,
+        rule.HasIcmpType ? rule.IcmpType : null,
+        rule.HasIcmpCode ? rule.IcmpCode : null);
 
     public static Outcome<EventFilter> ToEventFilter(V0.EventListReq request)
     {
@@ -171,10 +178,28 @@ internal static class ProtoMapper
         }
 
         SetIfNotNull(rule.SecurityGroup, v => wire.SecurityGroup = v);
+        if (rule.IcmpType is { } type)
+        {
+            wire.IcmpType = type;
+        }
+
+        if (rule.IcmpCode is { } code)
+        {
+            wire.IcmpCode = code;
+        }
+
         return wire;
     }
 
-    public static V0.NicStats ToWire(NicCounters counters) => new() { In = counters.BytesIn, Out = counters.BytesOut };
+    public static V0.NicStats ToWire(NicCounters counters) => new()
+    {
+        In = counters.BytesIn,
+        Out = counters.BytesOut,
+        PacketsIn = counters.PacketsIn,
+        PacketsOut = counters.PacketsOut,
+        Drops = counters.Drops,
+        Drop = { (counters.FilterDrops ?? []).Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
+    };
 
     public static V0.AppStatusRes ToWire(AppStatus status) => new()
     {
@@ -235,7 +260,22 @@ internal static class ProtoMapper
         LastSequence = (ulong)Math.Max(0, summary.LastSequence),
     };
 
-    public static V0.PacketThreadStatsRes ToWire(PacketThreadStats stats) => new()
+    public static V0.PacketThreadStatsRes ToWire(PacketThreadStats stats)
+    {
+        var res = ToWireCounters(stats);
+        if (stats.Conntrack is { } ct)
+        {
+            res.ConntrackEntries = (ulong)Math.Max(0, ct.Entries);
+            res.ConntrackCapacity = (ulong)Math.Max(0, ct.Capacity);
+            res.ConntrackOpened = ct.Opened;
+            res.ConntrackExpired = ct.Expired;
+            res.FirewallVersion = (ulong)Math.Max(0, ct.FirewallVersion);
+        }
+
+        return res;
+    }
+
+    private static V0.PacketThreadStatsRes ToWireCounters(PacketThreadStats stats) => new()
     {
         Lcore = stats.Lcore,
         Cpu = stats.Cpu,

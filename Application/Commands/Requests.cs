@@ -10,9 +10,13 @@ namespace Butterfly.Application.Commands;
 // Write commands only stage events: ConfigurationStore.CommitAsync makes them durable and
 // drives the data path before any reply is sent.
 
-public sealed record AddNic(NicSpec Nic, RequestOrigin Origin) : ICommand<Outcome<string>>;
+/// <summary>nic_add; <paramref name="Sessions"/> is a nic_export document to give the new port (fw_data), or null.</summary>
+public sealed record AddNic(NicSpec Nic, RequestOrigin Origin, byte[]? Sessions = null) : ICommand<Outcome<string>>;
 
-/// <summary>Null members are left unchanged; an empty list clears.</summary>
+/// <summary>
+/// Null members are left unchanged; an empty list clears. <paramref name="Sessions"/> is a
+/// nic_export document to give the NIC's port (fw_data), or null.
+/// </summary>
 public sealed record UpdateNic(
     string Id,
     bool? IpAntiSpoof,
@@ -20,7 +24,9 @@ public sealed record UpdateNic(
     IReadOnlyList<string>? SecurityGroups,
     bool? PacketTrace,
     string? PacketTracePath,
-    RequestOrigin Origin) : ICommand<Outcome<Done>>;
+    RequestOrigin Origin,
+    bool? BypassFiltering = null,
+    byte[]? Sessions = null) : ICommand<Outcome<Done>>;
 
 public sealed record DeleteNic(string Id, RequestOrigin Origin) : ICommand<Outcome<Done>>;
 

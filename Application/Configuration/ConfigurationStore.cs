@@ -23,6 +23,7 @@ public sealed class ConfigurationStore
     private readonly IDataPath _dataPath;
     private readonly ILogger<ConfigurationStore> _logger;
     private readonly List<(DomainEvent Event, RequestOrigin Origin)> _staged = [];
+    private readonly List<(string NicId, byte[] Document)> _stagedSessions = [];
 
     private ConfigurationState _durable = ConfigurationState.Empty;
     private long _lastSnapshotSequence;
@@ -77,6 +78,12 @@ public sealed class ConfigurationStore
         Reconcile();
     }
 
+    /// <summary>
+    /// Queues a nic_export document to be given to a NIC's port once the staged events that
+    /// make the NIC are committed (runtime state: the sessions are not part of the log).
+    /// </summary>
+    public void StageSessions(string nicId, byte[] document) => _stagedSessions.Add((nicId, document));
+
     /// <summary>Applies events to the live state and queues them for the next commit.</summary>
     public void Stage(IReadOnlyList<DomainEvent> events, RequestOrigin origin)
     {
@@ -91,6 +98,7 @@ public sealed class ConfigurationStore
     public void DiscardStaged()
     {
         _staged.Clear();
+        _stagedSessions.Clear();
         State = _durable;
     }
 
@@ -102,7 +110,10 @@ public sealed class ConfigurationStore
     public async Task<string?> CommitAsync(CancellationToken cancellationToken)
     {
         if (_staged.Count == 0)
+        {
+            ImportStagedSessions();
             return null;
+        }
         var batch = _staged.Select(s => EventSerializer.ToNewEvent(s.Event, s.Origin)).ToList();
         IReadOnlyList<StoredEvent> stored;
         try
@@ -122,10 +133,13 @@ public sealed class ConfigurationStore
             stored = [];
         }
 
+        var committed = _staged.Select(s => s.Event).ToList();
+        var previous = LastSequence;
         _staged.Clear();
         _durable = State;
         LastSequence = stored.Count > 0 ? stored[^1].Sequence : LastSequence + batch.Count;
-        Reconcile();
+        Reconcile(committed, previous);
+        ImportStagedSessions();
         if (LastSequence - _lastSnapshotSequence >= SnapshotInterval)
             await SnapshotAsync(stored.Count > 0 ? stored[^1].Timestamp : DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
         return null;
@@ -166,9 +180,6 @@ public sealed class ConfigurationStore
         return (state, timestamp);
     }
 
-    /// <summary>What the data path needs of the NICs of a configuration.</summary>
-    public static IReadOnlyList<DataPathNic> DataPathNics(ConfigurationState state) =>
-        [.. state.Nics.Values.Select(n => new DataPathNic(n.Id, n.Type, n.Mac, n.Vni, n.BypassFiltering))];
 
     private async Task<(ConfigurationState State, long Sequence, DateTimeOffset? Timestamp)> ReplayAsync(long upTo, CancellationToken cancellationToken)
     {
@@ -206,11 +217,15 @@ public sealed class ConfigurationStore
         return (state, sequence, timestamp);
     }
 
-    private void Reconcile()
+    /// <summary>
+    /// Makes the data path match the durable state; <paramref name="committed"/> are the events
+    /// appended since <paramref name="previousSequence"/> (null at start-up: everything is new).
+    /// </summary>
+    private void Reconcile(IReadOnlyList<DomainEvent>? committed = null, long previousSequence = -1)
     {
         try
         {
-            DataPathErrors = _dataPath.Reconcile(DataPathNics(_durable));
+            DataPathErrors = _dataPath.Reconcile(new DesiredDataPath(_durable, LastSequence, committed, previousSequence));
             foreach (var (nic, error) in DataPathErrors)
                 _logger.LogError("Data path could not make the port of NIC {Nic}: {Error}", nic, error);
         }
@@ -221,6 +236,34 @@ public sealed class ConfigurationStore
             _logger.LogError(e, "Data path reconcile failed");
             DataPathErrors = new Dictionary<string, string> { ["*"] = e.Message };
         }
+    }
+
+    /// <summary>Gives NICs the sessions staged for them; a refusal is recorded as the NIC's data-path error.</summary>
+    private void ImportStagedSessions()
+    {
+        if (_stagedSessions.Count == 0)
+            return;
+        Dictionary<string, string>? errors = null;
+        foreach (var (nicId, document) in _stagedSessions)
+        {
+            string? error;
+            try
+            {
+                error = _durable.Nics.ContainsKey(nicId) ? _dataPath.ImportSessions(nicId, document) : null;
+            }
+            catch (Exception e)
+            {
+                error = e.Message;
+            }
+            if (error is null)
+                continue;
+            _logger.LogError("NIC {Nic}: the sessions of its fw_data were not all imported: {Error}", nicId, error);
+            errors ??= new Dictionary<string, string>(DataPathErrors, StringComparer.Ordinal);
+            errors[nicId] = "fw_data: " + error;
+        }
+        _stagedSessions.Clear();
+        if (errors is not null)
+            DataPathErrors = errors;
     }
 
     private async Task SnapshotAsync(DateTimeOffset timestamp, CancellationToken cancellationToken)

@@ -26,9 +26,22 @@ public sealed class AddNicHandler(ConfigurationStore store, IDataPath dataPath) 
         var refusal = dataPath.Validate(dataPathNic);
         if (refusal is not null)
             return new(Outcome<string>.Failure($"NIC '{nic.Id}': {refusal}"));
+        var sessionsError = SessionsError(nic.Id, command.Sessions);
+        if (sessionsError is not null)
+            return new(Outcome<string>.Failure(sessionsError));
 
         store.Stage(decision.Value, command.Origin);
+        if (command.Sessions is not null)
+            store.StageSessions(nic.Id, command.Sessions);
         return new(Outcome<string>.Success(dataPath.PathOf(dataPathNic)));
+    }
+
+    /// <summary>Why a fw_data document cannot be given to a NIC, or null (also when there is none).</summary>
+    internal static string? SessionsError(string nicId, byte[]? document)
+    {
+        if (document is null)
+            return null;
+        return SessionDocument.Read(document, out var error) is null ? $"NIC '{nicId}': {error}" : null;
     }
 }
 
@@ -36,11 +49,17 @@ public sealed class UpdateNicHandler(ConfigurationStore store) : ICommandHandler
 {
     public ValueTask<Outcome<Done>> Handle(UpdateNic command, CancellationToken cancellationToken)
     {
-        var update = new NicUpdate(command.Id, command.IpAntiSpoof, command.Ips, command.SecurityGroups, command.PacketTrace, command.PacketTracePath);
+        var update = new NicUpdate(command.Id, command.IpAntiSpoof, command.Ips, command.SecurityGroups, command.PacketTrace,
+            command.PacketTracePath, command.BypassFiltering);
         var decision = store.State.DecideUpdateNic(update);
         if (!decision.IsValid)
             return new(Outcome<Done>.Failure(decision.Error!));
+        var sessionsError = AddNicHandler.SessionsError(command.Id, command.Sessions);
+        if (sessionsError is not null)
+            return new(Outcome<Done>.Failure(sessionsError));
         store.Stage(decision.Value!, command.Origin);
+        if (command.Sessions is not null)
+            store.StageSessions(command.Id, command.Sessions);
         return new(Outcome<Done>.Success(default));
     }
 }
@@ -74,16 +93,18 @@ public sealed class GetNicDetailsHandler(ConfigurationStore store) : IQueryHandl
 }
 
 /// <summary>
-/// nic_export: the NIC's firewall sessions for migration. There is no connection tracking
-/// yet (it comes with the stateful security groups), so the export is a valid, versioned
-/// document that lists zero sessions — see <see cref="SessionExport"/>.
+/// nic_export: the NIC's tracked connections (<see cref="SessionDocument"/>), for an
+/// orchestrator to give to the NIC on the host its VM migrates to. A NIC whose port is not
+/// made (yet) tracks nothing: its document lists no session.
 /// </summary>
-public sealed class ExportNicHandler(ConfigurationStore store) : IQueryHandler<ExportNic, Outcome<byte[]>>
+public sealed class ExportNicHandler(ConfigurationStore store, IDataPath dataPath) : IQueryHandler<ExportNic, Outcome<byte[]>>
 {
-    public ValueTask<Outcome<byte[]>> Handle(ExportNic query, CancellationToken cancellationToken) =>
-        store.State.Nics.ContainsKey(query.Id ?? string.Empty)
-            ? new(Outcome<byte[]>.Success(SessionExport.Empty()))
-            : new(Outcome<byte[]>.Failure(NicErrors.NotFound("nic_export", query.Id)));
+    public ValueTask<Outcome<byte[]>> Handle(ExportNic query, CancellationToken cancellationToken)
+    {
+        if (!store.State.Nics.ContainsKey(query.Id ?? string.Empty))
+            return new(Outcome<byte[]>.Failure(NicErrors.NotFound("nic_export", query.Id)));
+        return new(Outcome<byte[]>.Success(dataPath.ExportSessions(query.Id!) ?? SessionDocument.Write([])));
+    }
 }
 
 public sealed class GetNicStatsHandler(ConfigurationStore store, IDataPath dataPath) : IQueryHandler<GetNicStats, Outcome<NicCounters>>

@@ -15,7 +15,8 @@ public sealed record NicUpdate(
     IReadOnlyList<string>? Ips = null,
     IReadOnlyList<string>? SecurityGroups = null,
     bool? PacketTrace = null,
-    string? PacketTracePath = null);
+    string? PacketTracePath = null,
+    bool? BypassFiltering = null);
 
 // Decisions: each API command, already validated where it carries data, becomes the events
 // that express it against the current state (protocol.md, "Behaviour that clients rely on").
@@ -66,6 +67,9 @@ public sealed partial class ConfigurationState
 
         if (update.IpAntiSpoof is { } antiSpoof && antiSpoof != nic.IpAntiSpoof)
             events.Add(new NicAntiSpoofChanged(nic.Id, antiSpoof));
+
+        if (update.BypassFiltering is { } bypass && bypass != nic.BypassFiltering)
+            events.Add(new NicBypassChanged(nic.Id, bypass));
 
         if (update.PacketTrace is not null || update.PacketTracePath is not null)
         {

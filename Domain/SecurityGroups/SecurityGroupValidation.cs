@@ -11,8 +11,10 @@ namespace Butterfly.Domain.SecurityGroups;
 /// </summary>
 public static class SecurityGroupValidation
 {
+    public const int Icmp = 1;
     public const int Tcp = 6;
     public const int Udp = 17;
+    public const int Icmpv6 = 58;
     public const int AllProtocols = -1;
 
     /// <summary>Validates id, members and rules; members and rules are deduplicated in insertion order.</summary>
@@ -79,6 +81,20 @@ public static class SecurityGroupValidation
             (portStart, portEnd) = (rule.PortStart, rule.PortEnd);
         }
 
+        uint? icmpType = null, icmpCode = null;
+        if (rule.IcmpType is not null || rule.IcmpCode is not null)
+        {
+            if (rule.Protocol is not (Icmp or Icmpv6))
+                return Validated.Fail<RuleSpec>($"{field}: icmp_type and icmp_code are for ICMP (1) and ICMPv6 (58) rules, not protocol {rule.Protocol}");
+            if (rule.IcmpType is null)
+                return Validated.Fail<RuleSpec>($"{field}: icmp_code {rule.IcmpCode} needs an icmp_type");
+            if (rule.IcmpType > 255)
+                return Validated.Fail<RuleSpec>($"{field}.icmp_type {rule.IcmpType} is out of range: ICMP types are 0..255");
+            if (rule.IcmpCode > 255)
+                return Validated.Fail<RuleSpec>($"{field}.icmp_code {rule.IcmpCode} is out of range: ICMP codes are 0..255");
+            (icmpType, icmpCode) = (rule.IcmpType, rule.IcmpCode);
+        }
+
         if (rule.Cidr is not null && rule.SecurityGroup is not null)
             return Validated.Fail<RuleSpec>($"{field} has both cidr and security_group: a rule allows either an address block or a group's members, not both");
         if (rule.Cidr is null && rule.SecurityGroup is null)
@@ -89,12 +105,12 @@ public static class SecurityGroupValidation
             var group = Identifiers.GroupId($"{field}.security_group", rule.SecurityGroup);
             if (!group.IsValid)
                 return Validated.Fail<RuleSpec>(group.Error!);
-            return Validated.Ok(new RuleSpec(rule.Direction, rule.Protocol, portStart, portEnd, null, rule.SecurityGroup));
+            return Validated.Ok(new RuleSpec(rule.Direction, rule.Protocol, portStart, portEnd, null, rule.SecurityGroup, icmpType, icmpCode));
         }
 
         var cidr = NormaliseCidr(rule.Cidr!, $"{field}.cidr");
         return cidr.IsValid
-            ? Validated.Ok(new RuleSpec(rule.Direction, rule.Protocol, portStart, portEnd, cidr.Value, null))
+            ? Validated.Ok(new RuleSpec(rule.Direction, rule.Protocol, portStart, portEnd, cidr.Value, null, icmpType, icmpCode))
             : Validated.Fail<RuleSpec>(cidr.Error!);
     }
 

@@ -63,6 +63,20 @@ public static class Requests
         return new V0.Request { SgAdd = sg };
     }
 
+    /// <summary>The group tests about switching, tunnels and guests put their NICs in: every inbound flow, IPv4 and IPv6.</summary>
+    public const string OpenGroup = "open";
+
+    /// <summary>
+    /// sg_add of <see cref="OpenGroup"/>: INBOUND all protocols from 0.0.0.0/0 and ::/0. Tests that
+    /// are not about the firewall still pass every frame through it (anti-spoofing, connection
+    /// tracking), so the firewall carries their real traffic too.
+    /// </summary>
+    public static V0.Request SgAddOpen() => SgAdd(OpenGroup, rules:
+    [
+        Rule(V0.Rule.Types.Direction.Inbound, -1, "0.0.0.0/0"),
+        Rule(V0.Rule.Types.Direction.Inbound, -1, "::/0"),
+    ]);
+
     public static V0.Request SgDel(string id) => new() { SgDel = id };
 
     public static V0.Request SgList() => new() { SgList = true };

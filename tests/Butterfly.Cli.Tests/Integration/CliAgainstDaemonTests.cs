@@ -47,6 +47,11 @@ public class CliAgainstDaemonTests(DaemonFixture fixture) : IClassFixture<Daemon
         var details = await Cli.Ok("nic", "details", "it-n1");
         Assert.StartsWith("id: it-n1\nmac: 52:54:00:00:10:01\nvni: 77\nip: 10.9.0.1\nantispoof: true\n", details, StringComparison.Ordinal);
         Assert.Matches("^in: [0-9]+\nout: [0-9]+\n$", await Cli.Ok("nic", "stats", "it-n1"));
+        Assert.Matches("^in: [0-9]+\nout: [0-9]+\npackets in: [0-9]+\npackets out: [0-9]+\ndrops: [0-9]+\n(drop [a-z_]+: [0-9]+\n)*$",
+            await Cli.Ok("nic", "stats", "it-n1", "--all"));
+        await Cli.Ok("nic", "update", "--id", "it-n1", "--bypass-filtering", "true");
+        Assert.Contains("bypass filtering: true\n", await Cli.Ok("nic", "details", "it-n1"), StringComparison.Ordinal);
+        await Cli.Ok("nic", "update", "--id", "it-n1", "--bypass-filtering", "false");
 
         await Cli.Ok("nic", "update", "--id", "it-n1", "--ip", "10.9.0.2", "--ip", "2001:db8::2");
         Assert.Contains("ip: 10.9.0.2\nip: 2001:db8::2\n", await Cli.Ok("nic", "details", "it-n1"), StringComparison.Ordinal);

@@ -188,7 +188,7 @@ public class DecisionTests
     {
         Assert.Equal(("nic", "vm1"), (new NicAdded(Nic("vm1")).AggregateKind, new NicAdded(Nic("vm1")).AggregateId));
         Assert.Equal(("sg", "sg-1"), (new RuleAdded("sg-1", Ssh).AggregateKind, new RuleAdded("sg-1", Ssh).AggregateId));
-        Assert.Equal(13, EventTypes.Names.Count());
+        Assert.Equal(14, EventTypes.Names.Count());
         Assert.Equal("MemberRemoved", EventTypes.NameOf(new MemberRemoved("a", "b")));
         Assert.Equal(typeof(NicAdded), EventTypes.TypeOf("NicAdded"));
         Assert.Null(EventTypes.TypeOf("Nope"));

@@ -39,6 +39,22 @@ public class SecurityGroupValidationTests
     }
 
     [Fact]
+    public void IcmpRulesMayNameATypeAndACode()
+    {
+        var echo = Tcp(null, null) with { Protocol = 1, IcmpType = 8, IcmpCode = 0 };
+        var v6Any = Tcp(null, null) with { Protocol = 58, IcmpType = 128 };
+        Assert.Equal(echo, SecurityGroupValidation.NormaliseRule(echo).Value);
+        Assert.Equal(v6Any, SecurityGroupValidation.NormaliseRule(v6Any).Value);
+        Assert.NotEqual(SecurityGroupValidation.NormaliseRule(echo).Value, SecurityGroupValidation.NormaliseRule(echo with { IcmpCode = null }).Value);
+
+        Assert.Equal("rule: icmp_type and icmp_code are for ICMP (1) and ICMPv6 (58) rules, not protocol 6",
+            SecurityGroupValidation.NormaliseRule(Tcp(22, 22) with { IcmpType = 8 }).Error);
+        Assert.Equal("rule: icmp_code 0 needs an icmp_type", SecurityGroupValidation.NormaliseRule(echo with { IcmpType = null }).Error);
+        Assert.Equal("rule.icmp_type 256 is out of range: ICMP types are 0..255", SecurityGroupValidation.NormaliseRule(echo with { IcmpType = 256 }).Error);
+        Assert.Equal("rule.icmp_code 300 is out of range: ICMP codes are 0..255", SecurityGroupValidation.NormaliseRule(echo with { IcmpCode = 300 }).Error);
+    }
+
+    [Fact]
     public void ExactlyOneOfCidrAndGroup()
     {
         var both = Tcp(1, 2) with { SecurityGroup = "sg" };

@@ -74,8 +74,9 @@ public sealed class SameHostTcpGuests : IAsyncLifetime
         try
         {
             using var client = _daemon.CreateClient();
-            var path1 = client.CallOk(Requests.NicAdd(Requests.Nic("vm1", Mac1, 7))).NicAdd.Path;
-            var path2 = client.CallOk(Requests.NicAdd(Requests.Nic("vm2", Mac2, 7))).NicAdd.Path;
+            client.CallOk(Requests.SgAddOpen());
+            var path1 = client.CallOk(Requests.NicAdd(Requests.Nic("vm1", Mac1, 7, sgs: [Requests.OpenGroup]))).NicAdd.Path;
+            var path2 = client.CallOk(Requests.NicAdd(Requests.Nic("vm2", Mac2, 7, sgs: [Requests.OpenGroup]))).NicAdd.Path;
             var booted = await QemuGuest.BootAllAsync([(path1, Mac1), (path2, Mac2)]);
             (_guest1, _guest2) = (booted[0], booted[1]);
             var timeout = TimeSpan.FromSeconds(60);

@@ -86,11 +86,10 @@ public sealed class VhostNicTests(DataPathFixture fixture) : IDisposable
     {
         var good = DataPathFixture.Nic("vh-good", NicType.VhostUserServer);
         var bench = DataPathFixture.Nic("bench1", NicType.Bench);
-        var errors = _dp.Reconcile([good, bench, good with { Vni = 7 }]);
+        var errors = _dp.Reconcile([good, bench]);
 
-        Assert.Equal(2, errors.Count);
+        Assert.Single(errors);
         Assert.Contains("not supported by this data path yet", errors["bench1"], StringComparison.Ordinal);
-        Assert.Contains("listed twice", errors["vh-good"], StringComparison.Ordinal);
         Assert.NotNull(_dp.CountersOf("vh-good"));
         Assert.Null(_dp.CountersOf("bench1"));
     }
