@@ -83,6 +83,7 @@ public static class NicValidation
     public static Validated<ImmutableArray<string>> NormaliseIps(IEnumerable<string> ips, bool skipEmpty)
     {
         var result = ImmutableArray.CreateBuilder<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         var index = 0;
         foreach (var ip in ips)
         {
@@ -91,7 +92,7 @@ public static class NicValidation
                 var normalised = IpText.Normalise($"ip[{index}]", ip);
                 if (!normalised.IsValid)
                     return Validated.Fail<ImmutableArray<string>>(normalised.Error!);
-                if (!result.Contains(normalised.Value!, StringComparer.Ordinal))
+                if (seen.Add(normalised.Value!))
                     result.Add(normalised.Value!);
             }
 
@@ -105,6 +106,7 @@ public static class NicValidation
     public static Validated<ImmutableArray<string>> NormaliseGroupIds(IEnumerable<string> groups, bool skipEmpty)
     {
         var result = ImmutableArray.CreateBuilder<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         var index = 0;
         foreach (var group in groups)
         {
@@ -113,7 +115,7 @@ public static class NicValidation
                 var id = Identifiers.GroupId($"security_group[{index}]", group);
                 if (!id.IsValid)
                     return Validated.Fail<ImmutableArray<string>>(id.Error!);
-                if (!result.Contains(group, StringComparer.Ordinal))
+                if (seen.Add(group))
                     result.Add(group);
             }
 

@@ -98,11 +98,18 @@ public class DecisionTests
         var state = Run(ConfigurationState.Empty, events);
         Assert.Equal([Ssh], state.Groups["sg-1"].Rules);
 
-        // The same rule written differently (host bits in the CIDR) is the same rule.
-        var same = Ssh with { Cidr = new CidrSpec("1.2.3.4", 0) };
-        Assert.Empty(state.DecideAddRule("sg-1", same).Value!);
-        Assert.Equal([new RuleRemoved("sg-1", Ssh)], state.DecideRemoveRule("sg-1", same).Value!);
-        Assert.Empty(Run(state, state.DecideRemoveRule("sg-1", same).Value!).Groups["sg-1"].Rules);
+        // The same address in another spelling is the same rule; host bits make another rule,
+        // kept as given (the original daemon's identity: clients hash the rule's text).
+        var hostBits = Ssh with { Cidr = new CidrSpec("1.2.3.4", 0) };
+        Assert.Equal([new RuleAdded("sg-1", hostBits)], state.DecideAddRule("sg-1", hostBits).Value!);
+        Assert.Empty(state.DecideRemoveRule("sg-1", hostBits).Value!);
+        var both = Run(state, state.DecideAddRule("sg-1", hostBits).Value!);
+        Assert.Equal([Ssh, hostBits], both.Groups["sg-1"].Rules);
+        Assert.Equal([Ssh], Run(both, both.DecideRemoveRule("sg-1", hostBits).Value!).Groups["sg-1"].Rules);
+
+        var v6 = Ssh with { Cidr = new CidrSpec("2001:db8::1", 64) };
+        var withV6 = Run(state, state.DecideAddRule("sg-1", v6).Value!);
+        Assert.Empty(withV6.DecideAddRule("sg-1", Ssh with { Cidr = new CidrSpec("2001:0db8:0::0001", 64) }).Value!);
     }
 
     [Fact]
