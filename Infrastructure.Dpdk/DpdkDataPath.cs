@@ -216,11 +216,14 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         ArgumentNullException.ThrowIfNull(nic);
         return nic.Type switch
         {
-            NicType.VhostUserServer => NicPortRules.SocketPath(_options.SocketDir, nic.Id),
+            NicType.VhostUserServer => nic.SocketPath ?? NicPortRules.SocketPath(_options.SocketDir, nic.Id),
             NicType.Tap => nic.Id,
             _ => string.Empty,
         };
     }
+
+    /// <inheritdoc/>
+    public string NewSocketPath(string nicId) => NicPortRules.NewSocketPath(_options.SocketDir, nicId);
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, string> Reconcile(IReadOnlyCollection<DataPathNic> desired)
@@ -423,9 +426,10 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             hz != 0 ? hz : (ulong)Stopwatch.Frequency, drops);
     }
 
-    /// <summary>A type or MAC change needs a new device; other fields are read from the record.</summary>
-    private static bool NeedsNewPort(DataPathNic current, DataPathNic wanted) =>
-        current.Type != wanted.Type || !string.Equals(current.Mac, wanted.Mac, StringComparison.OrdinalIgnoreCase);
+    /// <summary>A type, MAC or path change needs a new device; other fields are read from the record.</summary>
+    private bool NeedsNewPort(DataPathNic current, DataPathNic wanted) =>
+        current.Type != wanted.Type || !string.Equals(current.Mac, wanted.Mac, StringComparison.OrdinalIgnoreCase)
+        || !string.Equals(PathOf(current), PathOf(wanted), StringComparison.Ordinal);
 
     /// <summary>
     /// The packet thread's counters of a handle; for an ethdev port, frames the device itself

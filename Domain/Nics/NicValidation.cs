@@ -12,6 +12,17 @@ public static class NicValidation
     /// <summary>VNIs are 24-bit in the VXLAN header.</summary>
     public const uint MaxVni = (1u << 24) - 1;
 
+    /// <summary>
+    /// Where a NIC's packet trace goes when no packet_trace_path was given, as nic_details
+    /// shows it (the original daemon's default). The default itself is stored as "not set"
+    /// (null), so a dump replayed records the same events as the original requests.
+    /// </summary>
+    public static string DefaultPacketTracePath(string nicId) => $"/tmp/butterfly-{nicId}.pcap";
+
+    /// <summary>packet_trace_path as stored: null for "" and for the NIC's default path.</summary>
+    public static string? StoredPacketTracePath(string nicId, string? path) =>
+        string.IsNullOrEmpty(path) || path == DefaultPacketTracePath(nicId) ? null : path;
+
     /// <summary>Returns the spec normalised: MAC lower case, IPs canonical, lists deduplicated in order.</summary>
     public static Validated<NicSpec> Normalise(NicSpec nic)
     {
@@ -68,7 +79,7 @@ public static class NicValidation
             Ips = ips.Value!,
             SecurityGroups = groups.Value!,
             SniffTargetNicId = sniff,
-            PacketTracePath = NullIfEmpty(nic.PacketTracePath),
+            PacketTracePath = StoredPacketTracePath(nic.Id, nic.PacketTracePath),
             BenchType = NullIfEmpty(nic.BenchType),
             BenchDestIp = dip,
             BenchDestMac = dmac,
