@@ -39,6 +39,9 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private const ushort TapRxDescriptors = 64;
     private const ushort TapTxDescriptors = 256;
 
+    /// <summary>DPDK device name of the tap underlay made when EAL found no port (the name the default EAL arguments give it).</summary>
+    private const string FallbackUnderlayDevice = "net_tap0";
+
     private readonly Lock _gate = new();
     private readonly DataPathOptions _options;
     private readonly Serilog.ILogger _log;
@@ -50,14 +53,18 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private readonly PacketThread _thread;
     private readonly UnderlayFlooding _flooding;
     private readonly Dictionary<string, NicPort> _nics = new(StringComparer.Ordinal);
+
+    /// <summary>The tap device hotplugged as the underlay when EAL found no port, or null.</summary>
+    private readonly string? _fallbackDevice;
     private int _deviceCounter;
     private long _tablesVersion;
     private PacketThreadStats? _statsBaseline;
     private bool _disposed;
 
     private DpdkDataPath(DataPathOptions options, Serilog.ILogger log, string filePrefix, string? runtimeDir,
-        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding)
+        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding, string? fallbackDevice)
     {
+        _fallbackDevice = fallbackDevice;
         _flooding = flooding;
         _options = options;
         _log = log;
@@ -114,17 +121,25 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
 
         var pool = nint.Zero;
         var underlayTouched = false;
+        ushort? underlayPort = null;
+        string? fallbackDevice = null;
         try
         {
             pool = CreatePool();
             var maxPorts = Shim.bf_max_ports();
             var underlay = options.DpdkPort;
-            if (underlay >= maxPorts || Shim.bf_port_next((ushort)underlay) != underlay)
+            if (DpdkPorts.Count() == 0)
+            {
+                underlay = AddFallbackUnderlay(prefix, argv, log);
+                fallbackDevice = FallbackUnderlayDevice;
+            }
+            else if (underlay >= maxPorts || Shim.bf_port_next((ushort)underlay) != underlay)
             {
                 throw new InvalidOperationException(
                     $"--dpdk-port {underlay} does not exist; DPDK ports: {DpdkPorts.Describe()}");
             }
             var port = (ushort)underlay;
+            underlayPort = port;
             var error = DpdkPorts.Setup(port, pool, UnderlayDescriptors, UnderlayDescriptors, promiscuous: true);
             if (error is null && options.NicMtu is not null)
             {
@@ -162,14 +177,18 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 : IPAddress.IsLoopback(IPAddress.Parse(options.UnderlayIp)) ? UnderlayFlooding.None
                 : UnderlayFlooding.Multicast(underlayConfig.HasIpv4);
             log.Information("VXLAN flooding: {Flooding}", flooding);
-            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding);
+            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding, fallbackDevice);
         }
         catch
         {
             VhostPorts.Shutdown();
-            if (underlayTouched)
+            if (fallbackDevice is not null && underlayPort is { } added)
             {
-                DpdkPorts.StopAndClose((ushort)options.DpdkPort);
+                DpdkPorts.DestroyVdev(added, fallbackDevice);
+            }
+            else if (underlayTouched && underlayPort is { } given)
+            {
+                DpdkPorts.StopAndClose(given);
             }
             if (pool != nint.Zero)
             {
@@ -388,7 +407,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             }
             _nics.Clear();
             VhostPorts.Shutdown();
-            var error = DpdkPorts.StopAndClose(_underlay);
+            var error = _fallbackDevice is null ? DpdkPorts.StopAndClose(_underlay) : DpdkPorts.DestroyVdev(_underlay, _fallbackDevice);
             if (error is not null)
             {
                 _log.Warning("underlay: {Error}", error);
@@ -526,6 +545,25 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             handles[i++] = port.Handle;
         }
         return handles;
+    }
+
+    /// <summary>
+    /// The seed's fallback ("if no port is found, a (slow) tap interface is created"): EAL
+    /// arguments that name no device, e.g. memory options only, still give a working switch, on
+    /// the tap underlay the embedded default would have made. Whatever --dpdk-port said, this
+    /// is the underlay then: there is no other port.
+    /// </summary>
+    private static ushort AddFallbackUnderlay(string filePrefix, string[] argv, Serilog.ILogger log)
+    {
+        var iface = EalArguments.UnderlayTapFor(filePrefix);
+        var (port, error) = DpdkPorts.AddVdev(FallbackUnderlayDevice, "iface=" + iface);
+        if (error is not null)
+        {
+            throw new InvalidOperationException($"the EAL arguments name no DPDK port, and the tap underlay that replaces one failed: {error}");
+        }
+        log.Warning("no DPDK port in the EAL arguments ({EalArgs}): the underlay is the tap interface {Interface} (DPDK port {Port}, {Device}), "
+            + "which is slow; name a device in --dpdk-args for production", string.Join(' ', argv.Skip(1)), iface, port, FallbackUnderlayDevice);
+        return port;
     }
 
     /// <summary>The underlay port's MTU within what VXLAN encapsulation accepts, the default when unknown.</summary>
