@@ -4,7 +4,7 @@ namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>How <see cref="DpdkDataPath.Start"/> brings up DPDK and the underlay.</summary>
 /// <param name="SocketDir">Directory of the vhost-user sockets (created if missing).</param>
-/// <param name="DpdkArgs">Raw EAL arguments, or null for the defaults (no hugepages, a tap underlay).</param>
+/// <param name="DpdkArgs">Raw EAL arguments, or null for the defaults (no hugepages, a tap underlay); arguments that give EAL no port get a tap underlay too.</param>
 /// <param name="GraphCpuCore">CPU of the packet thread; EAL and the control plane keep off it.</param>
 /// <param name="DpdkPort">DPDK port id of the underlay.</param>
 /// <param name="NicMtu">Underlay MTU: a number, "max", or null to leave it unchanged.</param>

@@ -41,6 +41,9 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
     private const ushort TapRxDescriptors = 64;
     private const ushort TapTxDescriptors = 256;
 
+    /// <summary>DPDK device name of the tap underlay made when EAL found no port (the name the default EAL arguments give it).</summary>
+    private const string FallbackUnderlayDevice = "net_tap0";
+
     private readonly Lock _gate = new();
     private readonly DataPathOptions _options;
     private readonly Serilog.ILogger _log;
@@ -54,14 +57,18 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
     private readonly Dictionary<string, NicPort> _nics = new(StringComparer.Ordinal);
     private readonly Pipeline.Firewall.PolicyCompiler _compiler = new();
     private readonly ushort[] _incarnations = new ushort[PortHandles.Count];
+
+    /// <summary>The tap device hotplugged as the underlay when EAL found no port, or null.</summary>
+    private readonly string? _fallbackDevice;
     private int _deviceCounter;
     private long _tablesVersion;
     private PacketThreadStats? _statsBaseline;
     private bool _disposed;
 
     private DpdkDataPath(DataPathOptions options, Serilog.ILogger log, string filePrefix, string? runtimeDir,
-        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding)
+        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding, string? fallbackDevice)
     {
+        _fallbackDevice = fallbackDevice;
         _flooding = flooding;
         _options = options;
         _log = log;
@@ -118,17 +125,25 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
 
         var pool = nint.Zero;
         var underlayTouched = false;
+        ushort? underlayPort = null;
+        string? fallbackDevice = null;
         try
         {
             pool = CreatePool();
             var maxPorts = Shim.bf_max_ports();
             var underlay = options.DpdkPort;
-            if (underlay >= maxPorts || Shim.bf_port_next((ushort)underlay) != underlay)
+            if (DpdkPorts.Count() == 0)
+            {
+                underlay = AddFallbackUnderlay(prefix, argv, log);
+                fallbackDevice = FallbackUnderlayDevice;
+            }
+            else if (underlay >= maxPorts || Shim.bf_port_next((ushort)underlay) != underlay)
             {
                 throw new InvalidOperationException(
                     $"--dpdk-port {underlay} does not exist; DPDK ports: {DpdkPorts.Describe()}");
             }
             var port = (ushort)underlay;
+            underlayPort = port;
             var error = DpdkPorts.Setup(port, pool, UnderlayDescriptors, UnderlayDescriptors, promiscuous: true);
             if (error is null && options.NicMtu is not null)
             {
@@ -166,14 +181,18 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
                 : IPAddress.IsLoopback(IPAddress.Parse(options.UnderlayIp)) ? UnderlayFlooding.None
                 : UnderlayFlooding.Multicast(underlayConfig.HasIpv4);
             log.Information("VXLAN flooding: {Flooding}", flooding);
-            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding);
+            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding, fallbackDevice);
         }
         catch
         {
             VhostPorts.Shutdown();
-            if (underlayTouched)
+            if (fallbackDevice is not null && underlayPort is { } added)
             {
-                DpdkPorts.StopAndClose((ushort)options.DpdkPort);
+                DpdkPorts.DestroyVdev(added, fallbackDevice);
+            }
+            else if (underlayTouched && underlayPort is { } given)
+            {
+                DpdkPorts.StopAndClose(given);
             }
             if (pool != nint.Zero)
             {
@@ -220,11 +239,14 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         ArgumentNullException.ThrowIfNull(nic);
         return nic.Type switch
         {
-            NicType.VhostUserServer => NicPortRules.SocketPath(_options.SocketDir, nic.Id),
+            NicType.VhostUserServer => nic.SocketPath ?? NicPortRules.SocketPath(_options.SocketDir, nic.Id),
             NicType.Tap => nic.Id,
             _ => string.Empty,
         };
     }
+
+    /// <inheritdoc/>
+    public string NewSocketPath(string nicId) => NicPortRules.NewSocketPath(_options.SocketDir, nicId);
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, string> Reconcile(DesiredDataPath desired)
@@ -388,7 +410,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             }
             _nics.Clear();
             VhostPorts.Shutdown();
-            var error = DpdkPorts.StopAndClose(_underlay);
+            var error = _fallbackDevice is null ? DpdkPorts.StopAndClose(_underlay) : DpdkPorts.DestroyVdev(_underlay, _fallbackDevice);
             if (error is not null)
             {
                 _log.Warning("underlay: {Error}", error);
@@ -428,9 +450,10 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             new ConntrackStats(ct.Entries, ct.Capacity, ct.Opened, ct.Expired, _thread.Policy.Version));
     }
 
-    /// <summary>A type or MAC change needs a new device; other fields are read from the record.</summary>
-    private static bool NeedsNewPort(DataPathNic current, DataPathNic wanted) =>
-        current.Type != wanted.Type || !string.Equals(current.Mac, wanted.Mac, StringComparison.OrdinalIgnoreCase);
+    /// <summary>A type, MAC or path change needs a new device; other fields are read from the record.</summary>
+    private bool NeedsNewPort(DataPathNic current, DataPathNic wanted) =>
+        current.Type != wanted.Type || !string.Equals(current.Mac, wanted.Mac, StringComparison.OrdinalIgnoreCase)
+        || !string.Equals(PathOf(current), PathOf(wanted), StringComparison.Ordinal);
 
     /// <summary>
     /// The packet thread's counters of a handle; for an ethdev port, frames the device itself
@@ -528,6 +551,25 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             handles[i++] = port.Handle;
         }
         return handles;
+    }
+
+    /// <summary>
+    /// The seed's fallback ("if no port is found, a (slow) tap interface is created"): EAL
+    /// arguments that name no device, e.g. memory options only, still give a working switch, on
+    /// the tap underlay the embedded default would have made. Whatever --dpdk-port said, this
+    /// is the underlay then: there is no other port.
+    /// </summary>
+    private static ushort AddFallbackUnderlay(string filePrefix, string[] argv, Serilog.ILogger log)
+    {
+        var iface = EalArguments.UnderlayTapFor(filePrefix);
+        var (port, error) = DpdkPorts.AddVdev(FallbackUnderlayDevice, "iface=" + iface);
+        if (error is not null)
+        {
+            throw new InvalidOperationException($"the EAL arguments name no DPDK port, and the tap underlay that replaces one failed: {error}");
+        }
+        log.Warning("no DPDK port in the EAL arguments ({EalArgs}): the underlay is the tap interface {Interface} (DPDK port {Port}, {Device}), "
+            + "which is slow; name a device in --dpdk-args for production", string.Join(' ', argv.Skip(1)), iface, port, FallbackUnderlayDevice);
+        return port;
     }
 
     /// <summary>The underlay port's MTU within what VXLAN encapsulation accepts, the default when unknown.</summary>

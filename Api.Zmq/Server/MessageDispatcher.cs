@@ -103,7 +103,7 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
             case V0.Request.NicDetailsFieldNumber:
                 return Reply(
                     await mediator.Send(new GetNicDetails(r.NicDetails), ct),
-                    (res, nics) => res.NicDetails.AddRange(nics.Select(n => ProtoMapper.ToWire(n, PathOf(n)))));
+                    (res, nics) => res.NicDetails.AddRange(nics.Select(n => ProtoMapper.ToWire(n.Nic, PathOf(n.Nic), n.PortError))));
             case V0.Request.NicExportFieldNumber:
                 return Reply(
                     await mediator.Send(new ExportNic(r.NicExport), ct),

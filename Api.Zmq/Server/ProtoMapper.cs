@@ -128,7 +128,8 @@ internal static class ProtoMapper
     // ---- Application -> wire ----
 
     /// <param name="path">The NIC's vhost-user socket or tap name, when known.</param>
-    public static WireNic ToWire(NicSpec spec, string? path)
+    /// <param name="portError">Why the NIC's port is not working, or null when it works.</param>
+    public static WireNic ToWire(NicSpec spec, string? path, string? portError = null)
     {
         var nic = new WireNic
         {
@@ -145,10 +146,12 @@ internal static class ProtoMapper
         };
         SetIfNotNull(spec.SniffTargetNicId, v => nic.SniffTargetNicId = v);
         SetIfNotNull(path, v => nic.Path = v);
-        SetIfNotNull(spec.PacketTracePath, v => nic.PacketTracePath = v);
+        // Always present, with the default when the NIC was added without one, like the original.
+        nic.PacketTracePath = spec.PacketTracePath ?? NicValidation.DefaultPacketTracePath(spec.Id);
         SetIfNotNull(spec.BenchType, v => nic.Btype = v);
         SetIfNotNull(spec.BenchDestIp, v => nic.Dip = v);
         SetIfNotNull(spec.BenchDestMac, v => nic.Dmac = v);
+        SetIfNotNull(portError, v => nic.PortError = v);
         return nic;
     }
 
@@ -201,13 +204,19 @@ internal static class ProtoMapper
         Drop = { (counters.FilterDrops ?? []).Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
     };
 
-    public static V0.AppStatusRes ToWire(AppStatus status) => new()
+    public static V0.AppStatusRes ToWire(AppStatus status)
     {
-        StartDate = (ulong)Math.Max(0, status.StartedAt.ToUnixTimeSeconds()),
-        CurrentDate = (ulong)Math.Max(0, status.Now.ToUnixTimeSeconds()),
-        RequestCounter = status.RequestCounter,
-        GraphDot = status.GraphDot,
-    };
+        var res = new V0.AppStatusRes
+        {
+            StartDate = (ulong)Math.Max(0, status.StartedAt.ToUnixTimeSeconds()),
+            CurrentDate = (ulong)Math.Max(0, status.Now.ToUnixTimeSeconds()),
+            RequestCounter = status.RequestCounter,
+            GraphDot = status.GraphDot,
+            NicPortError = { (status.PortErrors ?? []).Select(e => new V0.NicPortError { NicId = e.NicId, Reason = e.Reason }) },
+        };
+        SetIfNotNull(status.DataPathError, v => res.DataPathError = v);
+        return res;
+    }
 
     public static V0.EventListRes ToWire(EventPage page)
     {
@@ -289,7 +298,7 @@ internal static class ProtoMapper
         Drop = { stats.Drops.Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
     };
 
-    public static DataPathNic ToDataPathNic(NicSpec spec) => new(spec.Id, spec.Type, spec.Mac, spec.Vni, spec.BypassFiltering);
+    public static DataPathNic ToDataPathNic(NicSpec spec) => DataPathNic.From(spec);
 
     // ---- helpers ----
 

@@ -33,7 +33,13 @@ public sealed record DeleteNic(string Id, RequestOrigin Origin) : ICommand<Outco
 public sealed record ListNics : IQuery<Outcome<IReadOnlyList<string>>>;
 
 /// <summary>One NIC, or all NICs sorted by id when <see cref="Id"/> is "".</summary>
-public sealed record GetNicDetails(string Id) : IQuery<Outcome<IReadOnlyList<NicSpec>>>;
+public sealed record GetNicDetails(string Id) : IQuery<Outcome<IReadOnlyList<NicDetails>>>;
+
+/// <summary>A NIC as nic_details shows it: its configuration and, when its port is not working, why (protocol revision 10).</summary>
+public sealed record NicDetails(NicSpec Nic, string? PortError);
+
+/// <summary>A NIC whose port the data path could not make or cannot switch, and why.</summary>
+public sealed record NicPortError(string NicId, string Reason);
 
 /// <summary>The firewall sessions of a NIC, serialised for migration.</summary>
 public sealed record ExportNic(string Id) : IQuery<Outcome<byte[]>>;
@@ -61,7 +67,15 @@ public sealed record DeleteMember(string GroupId, string Member, RequestOrigin O
 
 public sealed record ListMembers(string GroupId) : IQuery<Outcome<IReadOnlyList<string>>>;
 
-public sealed record AppStatus(DateTimeOffset StartedAt, DateTimeOffset Now, ulong RequestCounter, string GraphDot);
+/// <param name="PortErrors">NICs whose port is not working, sorted by id (protocol revision 10).</param>
+/// <param name="DataPathError">Why the last reconcile of the data path failed as a whole, or null.</param>
+public sealed record AppStatus(
+    DateTimeOffset StartedAt,
+    DateTimeOffset Now,
+    ulong RequestCounter,
+    string GraphDot,
+    IReadOnlyList<NicPortError>? PortErrors = null,
+    string? DataPathError = null);
 
 /// <summary>RequestCounter is maintained by the API host and passed in.</summary>
 public sealed record GetStatus(ulong RequestCounter) : IQuery<Outcome<AppStatus>>;

@@ -1,3 +1,4 @@
+using Butterfly.Application.Commands;
 using Butterfly.Application.Ports;
 using Butterfly.Domain.Configuration;
 using Butterfly.Domain.Events;
@@ -18,6 +19,9 @@ public sealed class ConfigurationStore
 {
     /// <summary>A snapshot is taken once this many events were appended since the previous one.</summary>
     public const int SnapshotInterval = 1000;
+
+    /// <summary>The key of <see cref="DataPathErrors"/> that means the reconcile itself failed.</summary>
+    public const string WholeDataPath = "*";
 
     private readonly IEventStore _eventStore;
     private readonly IDataPath _dataPath;
@@ -55,6 +59,22 @@ public sealed class ConfigurationStore
     /// commands stand, and the next commit or restart reconciles again.
     /// </summary>
     public IReadOnlyDictionary<string, string> DataPathErrors { get; private set; } = new Dictionary<string, string>();
+
+    /// <summary>Why the last reconcile failed as a whole (the "*" of <see cref="DataPathErrors"/>), or null.</summary>
+    public string? ReconcileError => DataPathErrors.GetValueOrDefault(WholeDataPath);
+
+    /// <summary>The NICs whose port is not working after the last reconcile, sorted by id.</summary>
+    public IReadOnlyList<NicPortError> PortErrors =>
+        [.. DataPathErrors.Where(e => e.Key != WholeDataPath).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new NicPortError(e.Key, e.Value))];
+
+    /// <summary>
+    /// Why a NIC's port is not working, or null: the data path's own reason, or the failure of
+    /// the whole last reconcile (its port may then be missing or stale).
+    /// </summary>
+    public string? PortErrorOf(string nicId) =>
+        DataPathErrors.TryGetValue(nicId, out var error) ? error
+        : ReconcileError is { } whole ? $"the data path could not be reconciled: {whole}"
+        : null;
 
     /// <summary>
     /// Rebuilds the configuration from the newest readable snapshot plus the events after it,
@@ -234,7 +254,7 @@ public sealed class ConfigurationStore
             // The events are durable: the configuration stands, the data path will be
             // reconciled again at the next commit or restart.
             _logger.LogError(e, "Data path reconcile failed");
-            DataPathErrors = new Dictionary<string, string> { ["*"] = e.Message };
+            DataPathErrors = new Dictionary<string, string> { [WholeDataPath] = e.Message };
         }
     }
 

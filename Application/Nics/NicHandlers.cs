@@ -15,14 +15,16 @@ public sealed class AddNicHandler(ConfigurationStore store, IDataPath dataPath) 
 {
     public ValueTask<Outcome<string>> Handle(AddNic command, CancellationToken cancellationToken)
     {
-        var decision = ConfigurationState.DecideAddNic(command.Nic);
+        // Against the state with this batch's staged events: a MAC taken by a NIC added
+        // earlier in the same message is refused like one already committed.
+        var decision = store.State.DecideAddNic(command.Nic, spec => dataPath.NewSocketPath(spec.Id));
         if (!decision.IsValid)
             return new(Outcome<string>.Failure(decision.Error!));
 
         // The data path has limits of its own (tap name length, socket path length): a NIC
         // it cannot make is refused before anything is recorded.
         var nic = ((NicAdded)decision.Value![0]).Nic;
-        var dataPathNic = new DataPathNic(nic.Id, nic.Type, nic.Mac, nic.Vni, nic.BypassFiltering);
+        var dataPathNic = DataPathNic.From(nic);
         var refusal = dataPath.Validate(dataPathNic);
         if (refusal is not null)
             return new(Outcome<string>.Failure($"NIC '{nic.Id}': {refusal}"));
@@ -79,17 +81,19 @@ public sealed class ListNicsHandler(ConfigurationStore store) : IQueryHandler<Li
         new(Outcome<IReadOnlyList<string>>.Success([.. store.State.Nics.Keys]));
 }
 
-public sealed class GetNicDetailsHandler(ConfigurationStore store) : IQueryHandler<GetNicDetails, Outcome<IReadOnlyList<NicSpec>>>
+public sealed class GetNicDetailsHandler(ConfigurationStore store) : IQueryHandler<GetNicDetails, Outcome<IReadOnlyList<NicDetails>>>
 {
-    public ValueTask<Outcome<IReadOnlyList<NicSpec>>> Handle(GetNicDetails query, CancellationToken cancellationToken)
+    public ValueTask<Outcome<IReadOnlyList<NicDetails>>> Handle(GetNicDetails query, CancellationToken cancellationToken)
     {
         var nics = store.State.Nics;
         if (string.IsNullOrEmpty(query.Id))
-            return new(Outcome<IReadOnlyList<NicSpec>>.Success([.. nics.Values]));
+            return new(Outcome<IReadOnlyList<NicDetails>>.Success([.. nics.Values.Select(Details)]));
         return nics.TryGetValue(query.Id, out var nic)
-            ? new(Outcome<IReadOnlyList<NicSpec>>.Success([nic]))
-            : new(Outcome<IReadOnlyList<NicSpec>>.Failure(NicErrors.NotFound("nic_details", query.Id)));
+            ? new(Outcome<IReadOnlyList<NicDetails>>.Success([Details(nic)]))
+            : new(Outcome<IReadOnlyList<NicDetails>>.Failure(NicErrors.NotFound("nic_details", query.Id)));
     }
+
+    private NicDetails Details(NicSpec nic) => new(nic, store.PortErrorOf(nic.Id));
 }
 
 /// <summary>

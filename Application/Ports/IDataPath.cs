@@ -5,7 +5,16 @@ using Butterfly.Domain.Nics;
 namespace Butterfly.Application.Ports;
 
 /// <summary>What the data path needs to know of a NIC to create its port.</summary>
-public sealed record DataPathNic(string Id, NicType Type, string Mac, uint Vni, bool BypassFiltering);
+/// <param name="SocketPath">A vhost-user NIC's socket as nic_add recorded it; null: &lt;socket-dir&gt;/&lt;id&gt;, the path of NICs recorded before paths were kept.</param>
+public sealed record DataPathNic(string Id, NicType Type, string Mac, uint Vni, bool BypassFiltering, string? SocketPath = null)
+{
+    /// <summary>The data path's view of a configured NIC.</summary>
+    public static DataPathNic From(NicSpec nic)
+    {
+        ArgumentNullException.ThrowIfNull(nic);
+        return new(nic.Id, nic.Type, nic.Mac, nic.Vni, nic.BypassFiltering, nic.SocketPath);
+    }
+}
 
 /// <summary>
 /// Byte and packet counters of one NIC; "in" is from the VM, "out" is to the VM.
@@ -27,7 +36,7 @@ public sealed record DesiredDataPath(ConfigurationState Configuration, long Vers
 {
     /// <summary>What the data path needs of each NIC to make its port.</summary>
     public IReadOnlyList<DataPathNic> Nics { get; } =
-        [.. Configuration.Nics.Values.Select(n => new DataPathNic(n.Id, n.Type, n.Mac, n.Vni, n.BypassFiltering))];
+        [.. Configuration.Nics.Values.Select(DataPathNic.From)];
 }
 
 /// <summary>
@@ -42,8 +51,18 @@ public interface IDataPath
     /// </summary>
     string? Validate(DataPathNic nic);
 
-    /// <summary>The NIC's path as nic_add returns it: vhost-user socket path or tap name.</summary>
+    /// <summary>
+    /// The NIC's path as nic_add returns it: the vhost-user socket (<see cref="DataPathNic.SocketPath"/>,
+    /// or &lt;socket-dir&gt;/&lt;id&gt; when it is null) or the tap name.
+    /// </summary>
     string PathOf(DataPathNic nic);
+
+    /// <summary>
+    /// The socket path a vhost-user NIC gets when nic_add makes it (not when it replaces one of
+    /// the same id and type, which keeps its path): &lt;socket-dir&gt;/qemu-vhost-&lt;id&gt;, as the
+    /// original Butterfly named it.
+    /// </summary>
+    string NewSocketPath(string nicId);
 
     /// <summary>
     /// Makes the ports equal to <paramref name="desired"/>'s NICs (creates missing ones,

@@ -70,6 +70,9 @@ internal static class NicCommands
                 ctx.Out.WriteLine("bypass filtering: " + Bool(nic.BypassFiltering));
             if (nic.HasPacketTrace)
                 ctx.Out.WriteLine("packet trace: " + Bool(nic.PacketTrace));
+            // Only when the port is not working (protocol revision 10).
+            if (nic.HasPortError)
+                ctx.Out.WriteLine("port error: " + nic.PortError);
             return 0;
         });
     }

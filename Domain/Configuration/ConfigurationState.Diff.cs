@@ -79,7 +79,7 @@ public sealed partial class ConfigurationState
     {
         var keptMembers = current.Members.Where(m => Holds(wanted.Members, m)).ToList();
         var newMembers = wanted.Members.Where(m => !Holds(current.Members, m)).ToList();
-        var keptRules = current.Rules.Where(wanted.Rules.Contains).ToList();
+        var keptRules = current.Rules.Where(r => Holds(wanted.Rules, r)).ToList();
         var newRules = wanted.Rules.Where(r => !Holds(current.Rules, r)).ToList();
 
         if (!keptMembers.Concat(newMembers).SequenceEqual(wanted.Members, StringComparer.Ordinal)

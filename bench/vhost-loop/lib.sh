@@ -114,8 +114,8 @@ bf_start() {  # $1 name, $2 endpoint, $3 packet-thread cpu, then butterflyd opti
     fi
 }
 
-bf_nic() {  # $1 endpoint, $2 id, $3 mac
-    "$BF" -e "$1" -t 5000 nic add --id "$2" --mac "$3" --vni 1 --bypass-filtering >/dev/null ||
+bf_nic() {  # $1 endpoint, $2 id, $3 mac; prints the NIC's vhost-user socket (nic add's answer)
+    "$BF" -e "$1" -t 5000 nic add --id "$2" --mac "$3" --vni 1 --bypass-filtering ||
         { cat "$WD"/bf-*/log >&2; die "nic add $2 failed"; }
 }
 
@@ -125,12 +125,13 @@ bf_up() {  # $1 variant
     l2)
         bf_start bf-l2 "$BF_EP_A" 1 -i 127.0.0.1 \
             --dpdk-args "$BF_MEM --no-pci --file-prefix bfloop$$ --vdev=net_null0,no-rx=1"
-        bf_nic "$BF_EP_A" a "$MAC_A"
-        bf_nic "$BF_EP_A" b "$MAC_B"
-        SOCKS="$WD/bf-l2/sock/a $WD/bf-l2/sock/b"
+        local sa sb
+        sa=$(bf_nic "$BF_EP_A" a "$MAC_A") || die "nic add a failed"
+        sb=$(bf_nic "$BF_EP_A" b "$MAC_B") || die "nic add b failed"
+        SOCKS="$sa $sb"
         ;;
     vxlan)
-        local ul="$WD/underlay.sock" va vb
+        local ul="$WD/underlay.sock" va vb sa sb
         case "$VXLAN_UNDERLAY" in
         memif)
             va="net_memif0,role=server,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:01"
@@ -146,9 +147,9 @@ bf_up() {  # $1 variant
         [ -S "$ul" ] || die "daemon A did not create the underlay socket $ul"
         bf_start bf-vxb "$BF_EP_B" "$VXLAN_B_CPU" -i 172.31.254.2 --vxlan-peer 172.31.254.1 \
             --dpdk-args "$BF_MEM --no-pci --file-prefix bfvxb$$ --vdev=$vb"
-        bf_nic "$BF_EP_A" a "$MAC_A"
-        bf_nic "$BF_EP_B" b "$MAC_B"
-        SOCKS="$WD/bf-vxa/sock/a $WD/bf-vxb/sock/b"
+        sa=$(bf_nic "$BF_EP_A" a "$MAC_A") || die "nic add a failed"
+        sb=$(bf_nic "$BF_EP_B" b "$MAC_B") || die "nic add b failed"
+        SOCKS="$sa $sb"
         # priming: the first frames make A and B resolve each other (ARP) and learn the MACs
         LOOPGEN_FWD=5tswap LOOPGEN_CPU=0 LOOPGEN_WARMUP=1 "$HERE/loopgen.sh" $SOCKS 64 1 \
             >/dev/null 2>>"$WD/loopgen.err"

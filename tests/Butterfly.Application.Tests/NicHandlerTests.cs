@@ -9,20 +9,24 @@ namespace Butterfly.Application.Tests;
 
 public class NicHandlerTests
 {
-    private static NicSpec Nic(string id, params string[] ips) => new(id, "52:54:00:00:D7:11", 7, ips, ["sg-1"]);
+    /// <summary>A NIC of VNI 7 whose MAC depends on its id, so the NICs of a test never share one.</summary>
+    private static NicSpec Nic(string id, params string[] ips) =>
+        new(id, AppHarness.MacOf(id), 7, ips, ["sg-1"]);
 
     [Fact]
     public async Task AddNicReturnsThePathStoresTheEventAndMakesThePort()
     {
         await using var app = await AppHarness.StartAsync();
-        var outcome = await app.SendAsync(new AddNic(Nic("vm1", "2001:0db8::0001"), AppHarness.Origin));
+        var outcome = await app.SendAsync(new AddNic(Nic("vm1", "2001:0db8::0001") with { Mac = "52:54:00:00:D7:11" }, AppHarness.Origin));
 
-        Assert.Equal("/tmp/butterfly-test/vm1", outcome.Value);
+        Assert.Equal("/tmp/butterfly-test/qemu-vhost-vm1", outcome.Value);
         var stored = Assert.Single(app.Events.Events);
         Assert.Equal(("NicAdded", "nic", "vm1", "tcp://127.0.0.1:5000", "m-1"), (stored.Type, stored.AggregateKind, stored.AggregateId, stored.Origin, stored.MessageId));
-        Assert.Equal([new DataPathNic("vm1", NicType.VhostUserServer, "52:54:00:00:d7:11", 7, false)], app.DataPath.Current);
-        var details = (await app.QueryAsync(new GetNicDetails("vm1"))).Value!;
-        Assert.Equal(["2001:db8::1"], Assert.Single(details).Ips);
+        Assert.Contains("\"socketPath\":\"/tmp/butterfly-test/qemu-vhost-vm1\"", stored.DataJson, StringComparison.Ordinal);
+        Assert.Equal([new DataPathNic("vm1", NicType.VhostUserServer, "52:54:00:00:d7:11", 7, false, "/tmp/butterfly-test/qemu-vhost-vm1")], app.DataPath.Current);
+        var details = Assert.Single((await app.QueryAsync(new GetNicDetails("vm1"))).Value!);
+        Assert.Equal(["2001:db8::1"], details.Nic.Ips);
+        Assert.Null(details.PortError);
     }
 
     [Fact]
@@ -47,7 +51,7 @@ public class NicHandlerTests
         Assert.Single(app.Events.Events);
 
         await app.SendAsync(new UpdateNic("vm1", true, ["10.0.0.2", "10.0.0.2"], [""], null, null, AppHarness.Origin));
-        var nic = Assert.Single((await app.QueryAsync(new GetNicDetails(""))).Value!);
+        var nic = Assert.Single((await app.QueryAsync(new GetNicDetails(""))).Value!).Nic;
         Assert.Equal(["10.0.0.2"], nic.Ips);
         Assert.Empty(nic.SecurityGroups);
         Assert.True(nic.IpAntiSpoof);
@@ -78,7 +82,7 @@ public class NicHandlerTests
         foreach (var id in new[] { "vm2", "vm10", "a", "Z" })
             await app.SendAsync(new AddNic(Nic(id), AppHarness.Origin));
         Assert.Equal(["Z", "a", "vm10", "vm2"], (await app.QueryAsync(new ListNics())).Value!);
-        Assert.Equal(["Z", "a", "vm10", "vm2"], (await app.QueryAsync(new GetNicDetails(""))).Value!.Select(n => n.Id));
+        Assert.Equal(["Z", "a", "vm10", "vm2"], (await app.QueryAsync(new GetNicDetails(""))).Value!.Select(n => n.Nic.Id));
         Assert.Equal("nic_details: NIC not found: no NIC has id 'nope'", (await app.QueryAsync(new GetNicDetails("nope"))).Error);
     }
 

@@ -16,7 +16,9 @@ internal sealed class RecordingDataPath : IDataPath
     public string? Validate(DataPathNic nic) =>
         nic.Id.StartsWith("refuse", StringComparison.Ordinal) ? $"tap name '{nic.Id}' is longer than 15 characters" : null;
 
-    public string PathOf(DataPathNic nic) => nic.Type == Domain.Nics.NicType.Tap ? nic.Id : $"/tmp/butterfly-test/{nic.Id}";
+    public string PathOf(DataPathNic nic) => nic.Type == Domain.Nics.NicType.Tap ? nic.Id : nic.SocketPath ?? $"/tmp/butterfly-test/{nic.Id}";
+
+    public string NewSocketPath(string nicId) => $"/tmp/butterfly-test/qemu-vhost-{nicId}";
 
     /// <summary>Every reconcile's whole request (configuration, version, committed events).</summary>
     public List<DesiredDataPath> Requests { get; } = [];

@@ -1,4 +1,6 @@
+using Butterfly.Cli.Rules;
 using Butterfly.TestKit;
+using Butterfly.Wire;
 
 namespace Butterfly.Cli.Tests.Integration;
 
@@ -37,6 +39,34 @@ public class CliAgainstDaemonTests(DaemonFixture fixture) : IClassFixture<Daemon
         await Cli.Ok("sg", "del", "it-a", "it-b");
         Assert.DoesNotContain("it-a", (await Cli.Ok("sg", "list")).Lines());
     }
+
+    [Fact]
+    public async Task Rules_with_host_bits_keep_their_text_and_their_id()
+    {
+        await Cli.Ok("sg", "rule", "add", "it-h", "--ip-proto", "icmp", "--cidr", "10.1.2.3/8");
+        await Cli.Ok("sg", "rule", "add", "it-h", "--ip-proto", "icmp", "--cidr", "10.0.0.0/8");
+        await Cli.Ok("sg", "rule", "add", "it-h", "--ip-proto", "icmp", "--cidr", "2001:db8:0:85a3::ac1f:8001/8");
+        var hostBits = IcmpRule("10.1.2.3", 8);
+        var network = IcmpRule("10.0.0.0", 8);
+        var v6 = IcmpRule("2001:db8:0:85a3::ac1f:8001", 8);
+
+        // Listed as given, each with the id the original client computes from that text.
+        Assert.Equal([RuleLine.Format(hostBits), RuleLine.Format(network), RuleLine.Format(v6)], (await Cli.Ok("sg", "rule", "list", "it-h")).Lines());
+        Assert.Contains(" - cidr: 10.1.2.3/8 - ", RuleLine.Format(hostBits), StringComparison.Ordinal);
+        Assert.NotEqual(RuleId.Of(hostBits), RuleId.Of(network));
+
+        await Cli.Ok("sg", "rule", "del", "it-h", RuleId.Of(hostBits));
+        await Cli.Ok("sg", "rule", "del", "it-h", RuleId.Of(v6));
+        Assert.Equal([RuleLine.Format(network)], (await Cli.Ok("sg", "rule", "list", "it-h")).Lines());
+        await Cli.Ok("sg", "del", "it-h");
+    }
+
+    private static MessageV0.Types.Rule IcmpRule(string address, uint mask) => new()
+    {
+        Direction = MessageV0.Types.Rule.Types.Direction.Inbound,
+        Protocol = 1,
+        Cidr = new MessageV0.Types.Cidr { Address = address, MaskSize = mask },
+    };
 
     [Fact]
     public async Task Nic_commands()

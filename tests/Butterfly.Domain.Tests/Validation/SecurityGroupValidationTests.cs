@@ -67,16 +67,36 @@ public class SecurityGroupValidationTests
     }
 
     [Theory]
+    [InlineData("10.1.2.3", 8u, "10.1.2.3")]
+    [InlineData("10.0.0.0", 8u, "10.0.0.0")]
+    [InlineData("10.1.2.3", 0u, "10.1.2.3")]
+    [InlineData("2001:0db8:0000:0000:0000:0000:0000:0001", 64u, "2001:db8::1")]
+    [InlineData("2001:db8:0:85a3::ac1f:8001", 8u, "2001:db8:0:85a3::ac1f:8001")]
+    [InlineData("2001:DB8::FFFF", 127u, "2001:db8::ffff")]
+    public void CidrKeepsItsHostBitsInCanonicalText(string address, uint mask, string expected)
+    {
+        var cidr = SecurityGroupValidation.NormaliseCidr(new CidrSpec(address, mask)).Value!;
+        Assert.Equal(new CidrSpec(expected, mask), cidr);
+    }
+
+    [Theory]
     [InlineData("10.1.2.3", 8u, "10.0.0.0")]
     [InlineData("10.1.2.3", 32u, "10.1.2.3")]
     [InlineData("10.1.2.3", 0u, "0.0.0.0")]
     [InlineData("10.1.2.3", 23u, "10.1.2.0")]
-    [InlineData("2001:0db8:0000:0000:0000:0000:0000:0001", 64u, "2001:db8::")]
+    [InlineData("2001:db8::1", 64u, "2001:db8::")]
+    [InlineData("2001:db8:0:85a3::ac1f:8001", 8u, "2000::")]
     [InlineData("2001:db8::ffff", 127u, "2001:db8::fffe")]
-    public void CidrIsReducedToItsNetwork(string address, uint mask, string expected)
+    public void MatchingUsesThePrefix(string address, uint mask, string network) =>
+        Assert.Equal(network, new CidrSpec(address, mask).Network().ToString());
+
+    [Fact]
+    public void RulesDifferingOnlyInHostBitsAreTwoRules()
     {
-        var cidr = SecurityGroupValidation.NormaliseCidr(new CidrSpec(address, mask)).Value!;
-        Assert.Equal(new CidrSpec(expected, mask), cidr);
+        var withHostBits = SecurityGroupValidation.NormaliseRule(Tcp(22, 22) with { Cidr = new CidrSpec("10.1.2.3", 8) }).Value!;
+        var network = SecurityGroupValidation.NormaliseRule(Tcp(22, 22)).Value!;
+        Assert.NotEqual(withHostBits, network);
+        Assert.Equal(withHostBits.Cidr!.Network(), network.Cidr!.Network());
     }
 
     [Fact]
@@ -99,10 +119,10 @@ public class SecurityGroupValidationTests
     {
         var group = new SecurityGroupSpec("sg-1",
             ["2001:0db8::1", "10.0.0.1", "2001:db8::1"],
-            [Tcp(22, 22), Tcp(80, 80), Tcp(22, 22) with { Cidr = new CidrSpec("10.9.9.9", 8) }]);
+            [Tcp(22, 22), Tcp(80, 80), Tcp(22, 22) with { Cidr = new CidrSpec("10.0.0.0", 8) }, Tcp(22, 22) with { Cidr = new CidrSpec("10.9.9.9", 8) }]);
         var result = SecurityGroupValidation.Normalise(group).Value!;
         Assert.Equal(["2001:db8::1", "10.0.0.1"], result.Members);
-        Assert.Equal([Tcp(22, 22), Tcp(80, 80)], result.Rules);
+        Assert.Equal([Tcp(22, 22), Tcp(80, 80), Tcp(22, 22) with { Cidr = new CidrSpec("10.9.9.9", 8) }], result.Rules);
     }
 
     [Fact]

@@ -111,7 +111,7 @@ internal static class DataPathReconcile
     public static IReadOnlyDictionary<string, string> Reconcile(this DpdkDataPath dataPath, IReadOnlyList<DataPathNic> nics)
     {
         var state = Domain.Configuration.ConfigurationState.From(
-            nics.Select(n => new Domain.Nics.NicSpec(n.Id, n.Mac, n.Vni, [], [], BypassFiltering: n.BypassFiltering, Type: n.Type)), []);
+            nics.Select(n => new Domain.Nics.NicSpec(n.Id, n.Mac, n.Vni, [], [], BypassFiltering: n.BypassFiltering, Type: n.Type, SocketPath: n.SocketPath)), []);
         return dataPath.Reconcile(new DesiredDataPath(state, Interlocked.Increment(ref _version)));
     }
 }
