@@ -36,10 +36,13 @@ internal static class QuickRun
             Report("Decap", family, () => vxlan.Decap());
             Report("EncapDecap", family, () => vxlan.EncapDecap());
         }
-        using var firewall = new FirewallBenchmarks { TrackedFlows = 100_000 };
-        firewall.Setup();
-        Report("EstablishedEncap", "IPv4", () => firewall.EstablishedEncap());
-        Report("NewFlow", "-", () => firewall.NewFlow());
+        foreach (var flows in new[] { 1_000, 100_000 })
+        {
+            using var firewall = new FirewallBenchmarks { TrackedFlows = flows };
+            firewall.Setup();
+            Report($"EstablishedEncap {flows / 1000}k", "IPv4", () => firewall.EstablishedEncap());
+            Report($"NewFlow {flows / 1000}k", "-", () => firewall.NewFlow());
+        }
     }
 
     /// <summary>
