@@ -1,7 +1,7 @@
 namespace Butterfly.Api.Zmq.Options;
 
 /// <summary>
-/// One butterflyd option as cli.md lists it: its command-line spellings, its INI key (if
+/// One butterflyd option as docs/cli.md lists it: its command-line spellings, its INI key (if
 /// the file may set it) and its help line. A repeatable option collects every occurrence,
 /// comma-joined (its INI value is a comma-separated list). <see cref="OptionSpecs.All"/> is the single
 /// table the command-line parser, the INI reader and the usage text are built from.

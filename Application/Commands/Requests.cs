@@ -5,7 +5,7 @@ using Mediator;
 
 namespace Butterfly.Application.Commands;
 
-// One request record per API request (protocol.md, MessageV0.Request); each has exactly
+// One request record per API request (docs/protocol.md, MessageV0.Request); each has exactly
 // one handler. Write commands carry their origin so the events they cause record it.
 // Write commands only stage events: ConfigurationStore.CommitAsync makes them durable and
 // drives the data path before any reply is sent.

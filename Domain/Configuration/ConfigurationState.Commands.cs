@@ -19,7 +19,7 @@ public sealed record NicUpdate(
     bool? BypassFiltering = null);
 
 // Decisions: each API command, already validated where it carries data, becomes the events
-// that express it against the current state (protocol.md, "Behaviour that clients rely on").
+// that express it against the current state (docs/protocol.md, "Behaviour clients rely on").
 // No-ops (deleting what does not exist, adding what is already there) emit no event, so the
 // log only records real changes.
 public sealed partial class ConfigurationState

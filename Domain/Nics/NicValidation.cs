@@ -5,7 +5,7 @@ namespace Butterfly.Domain.Nics;
 
 /// <summary>
 /// Validates and normalises what nic_add and nic_update carry. Field names in errors are the
-/// wire names (protocol.md, MessageV0.Nic) so a person can find them in their request.
+/// wire names (docs/protocol.md, MessageV0.Nic) so a person can find them in their request.
 /// </summary>
 public static class NicValidation
 {

@@ -6,7 +6,7 @@ namespace Butterfly.Domain.SecurityGroups;
 
 /// <summary>
 /// Validates and normalises security groups, rules and members. Field names in errors are
-/// the wire names (protocol.md, MessageV0.Sg / Rule / Cidr).
+/// the wire names (docs/protocol.md, MessageV0.Sg / Rule / Cidr).
 /// </summary>
 public static class SecurityGroupValidation
 {

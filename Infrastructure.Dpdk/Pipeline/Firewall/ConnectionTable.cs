@@ -17,10 +17,10 @@ namespace Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 /// Entries: handed out from a free stack, then from the untouched end of the array, so the
 /// operating system commits memory only for entries ever used (1 M entries reserve 96 MiB of
 /// address space and cost what the busiest moment used).
-/// Expiry is the caller's (<see cref="Conntrack"/>): this table only stores, finds and frees.
+/// Expiry is the caller's (<see cref="FirewallStage"/>): this table only stores, finds and frees.
 /// Capacity: <see cref="Add"/> returns -1 when every entry is in use; nothing is evicted.
-/// Thread: the packet thread only (the control side reaches it through the packet thread's
-/// requests). No allocation, lock or exception after construction.
+/// Thread: the packet thread only (the control side reaches it through packet-thread jobs,
+/// PacketThreadJobs.cs). No allocation, lock or exception after construction.
 /// </summary>
 internal sealed unsafe class ConnectionTable : IDisposable
 {
