@@ -52,7 +52,7 @@ internal enum PacketFlags : ushort
 /// Everything later stages need from a frame's headers, parsed once by
 /// <see cref="PacketParser"/>. Offsets are from the first byte of the Ethernet header; values are
 /// in host order (network order exists only in the frame bytes). A field a frame does not have
-/// is 0. Passed by <c>in</c>: it is a ~90-byte struct that never leaves the stack.
+/// is 0. Passed by <c>in</c>: it is an 80-byte struct that never leaves the stack.
 /// </summary>
 internal struct PacketMeta
 {
