@@ -17,11 +17,13 @@ internal readonly record struct MtuPlan(int? ViaEthdev, int? ViaInterface, strin
 ///
 /// A physical port keeps the ethdev MTU. A port on a Linux interface (af_packet, af_xdp, tap)
 /// carries what the kernel lets that interface send and receive, its own MTU, which DPDK 22.11
-/// does not read: ethdev keeps a 1500 of its own and caps what it accepts by the PMD's
-/// max_rx_pktlen (1518 for af_packet, 1522 for tap), although both carry larger frames. So the
-/// underlay MTU is the interface's, bounded by what the PMD can carry with this data path's
-/// mbufs (<see cref="PmdMaxMtu"/>), and <c>--nic-mtu</c> above ethdev's cap but within the PMD's
-/// is set on the interface itself.
+/// does not read: ethdev keeps a 1500 of its own. So the underlay MTU is the interface's,
+/// bounded by what the PMD can carry with this data path's mbufs (<see cref="PmdMaxMtu"/>).
+/// ethdev also caps what it accepts by the PMD's max_rx_pktlen: 1500 for af_packet, although
+/// it carries larger frames, so <c>--nic-mtu</c> above ethdev's cap but within the PMD's is set
+/// on the interface itself. The tap PMD is the exception: it drops every frame it is asked to
+/// send past the MTU ethdev records (+ 22 bytes), and ethdev accepts at most 1504 for it, so a
+/// tap underlay carries the smaller of its interface's MTU and ethdev's.
 /// Pure: <see cref="DpdkDataPath"/> reads the port and applies the plan. Control thread.
 /// </summary>
 internal static class UnderlayMtu
@@ -46,17 +48,16 @@ internal static class UnderlayMtu
 
     /// <summary>
     /// The largest MTU the PMD <paramref name="driver"/> carries on its Linux interface with
-    /// these device arguments and the pool's mbufs, or null for a driver that is not bound to
-    /// one (its ethdev limits are the truth).
+    /// these device arguments and the pool's mbufs, whatever ethdev accepts; null when ethdev's
+    /// own MTU is the limit (the tap PMD, and ports not on a Linux interface).
     /// </summary>
     internal static int? PmdMaxMtu(string driver, string args) => driver switch
     {
-        // RX slots of framesz bytes, copied into one mbuf each.
+        // RX slots of framesz bytes, copied into one mbuf each (measured: 1968 carried whole).
         "net_af_packet" => Math.Min(FrameSize(args) - AfPacketSlotOverhead, MbufDataRoom - EthernetHeader),
-        // The umem's frames are the pool's mbufs: the kernel writes after its XDP headroom.
+        // The umem's frames are the pool's mbufs: the kernel writes after its XDP headroom
+        // (measured: 1778 carried whole).
         "net_af_xdp" => MbufDataRoom - XdpHeadroom - EthernetHeader,
-        // One mbuf per received frame (no scattered RX is configured).
-        "net_tap" => MbufDataRoom - EthernetHeader,
         _ => null,
     };
 
@@ -93,8 +94,8 @@ internal static class UnderlayMtu
     /// <summary>
     /// The MTU the underlay carries: a port on a Linux interface carries the interface's
     /// <paramref name="interfaceMtu"/> (null: unreadable, then ethdev's), at most what its PMD
-    /// carries (<paramref name="warning"/> says so when the interface allows more); any other
-    /// port carries its ethdev MTU.
+    /// carries, or ethdev's MTU when that is the PMD's limit (<paramref name="warning"/> says so
+    /// when the interface allows more); any other port carries its ethdev MTU.
     /// </summary>
     internal static int Effective(UnderlayBacking port, int? interfaceMtu, out string? warning)
     {
@@ -108,11 +109,21 @@ internal static class UnderlayMtu
             warning = $"cannot read the MTU of {port.Interface}: the underlay MTU is ethdev's {port.EthdevMtu}";
             return port.EthdevMtu;
         }
-        if (PmdMaxMtu(port.Driver, port.Args) is { } max && mtu > max)
+        if (PmdMaxMtu(port.Driver, port.Args) is { } max)
         {
-            warning = $"{port.Interface} has MTU {mtu}, but {port.Driver} carries at most {max} with this data path's "
-                + $"{MbufDataRoom}-byte mbufs: the underlay MTU is {max}";
-            return max;
+            if (mtu > max)
+            {
+                warning = $"{port.Interface} has MTU {mtu}, but {port.Driver} carries at most {max} with this data path's "
+                    + $"{MbufDataRoom}-byte mbufs: the underlay MTU is {max}";
+                return max;
+            }
+            return mtu;
+        }
+        if (mtu > port.EthdevMtu)
+        {
+            warning = $"{port.Interface} has MTU {mtu}, but {port.Driver} sends at most its ethdev MTU {port.EthdevMtu} "
+                + $"(set it with --nic-mtu, up to {port.EthdevMaxMtu}): the underlay MTU is {port.EthdevMtu}";
+            return port.EthdevMtu;
         }
         return mtu;
     }

@@ -2,8 +2,8 @@ namespace Butterfly.Infrastructure.Dpdk.Tests;
 
 /// <summary>
 /// The underlay MTU: a port on a Linux interface carries the interface's MTU within what its PMD
-/// carries; --nic-mtu goes through ethdev when it accepts the value, past DPDK 22.11's cap onto
-/// the interface when the PMD carries it, and is refused beyond that.
+/// carries (the tap PMD: within ethdev's MTU); --nic-mtu goes through ethdev when it accepts the
+/// value, past DPDK 22.11's cap onto the interface when the PMD carries it, and is refused beyond that.
 /// </summary>
 public class UnderlayMtuTests
 {
@@ -19,7 +19,7 @@ public class UnderlayMtuTests
         Assert.Equal(1024 - 80, UnderlayMtu.PmdMaxMtu("net_af_packet", "iface=eth1,framesz=1024,blocksz=4096"));
         Assert.Equal(2048 - 14, UnderlayMtu.PmdMaxMtu("net_af_packet", "iface=eth1,framesz=4096"));
         Assert.Equal(2048 - 256 - 14, UnderlayMtu.PmdMaxMtu("net_af_xdp", "iface=eth1"));
-        Assert.Equal(2048 - 14, UnderlayMtu.PmdMaxMtu("net_tap", "iface=bfu0"));
+        Assert.Null(UnderlayMtu.PmdMaxMtu("net_tap", "iface=bfu0"));
         Assert.Null(UnderlayMtu.PmdMaxMtu("net_pcap", "rx_pcap=a,tx_pcap=b"));
     }
 
@@ -29,7 +29,8 @@ public class UnderlayMtuTests
         Assert.Equal(new MtuPlan(1400, null, null), UnderlayMtu.Plan(AfPacket, "1400"));
         Assert.Equal(new MtuPlan(null, 1600, null), UnderlayMtu.Plan(AfPacket, "1600"));
         Assert.Equal(new MtuPlan(null, 1968, null), UnderlayMtu.Plan(AfPacket, "max"));
-        Assert.Equal(new MtuPlan(null, 2034, null), UnderlayMtu.Plan(Tap, "max"));
+        Assert.Equal(new MtuPlan(1504, null, null), UnderlayMtu.Plan(Tap, "max"));
+        Assert.Equal(new MtuPlan(1600, null, null), UnderlayMtu.Plan(Tap, "1600")); // ethdev refuses it, naming 1504
         Assert.Equal(new MtuPlan(1600, null, null), UnderlayMtu.Plan(AfXdp, "1600"));
         Assert.Equal(new MtuPlan(1778, null, null), UnderlayMtu.Plan(AfXdp, "max"));
     }
@@ -68,5 +69,12 @@ public class UnderlayMtuTests
 
         Assert.Equal(1500, UnderlayMtu.Effective(Tap, null, out warning));
         Assert.Contains("cannot read the MTU of bfu0", warning, StringComparison.Ordinal);
+
+        // The tap PMD drops what it is asked to send past ethdev's MTU, whatever the interface allows.
+        Assert.Equal(1400, UnderlayMtu.Effective(Tap, 1400, out warning));
+        Assert.Null(warning);
+        Assert.Equal(1500, UnderlayMtu.Effective(Tap, 9000, out warning));
+        Assert.Contains("sends at most its ethdev MTU 1500", warning, StringComparison.Ordinal);
+        Assert.Equal(1504, UnderlayMtu.Effective(Tap with { EthdevMtu = 1504 }, 1504, out _));
     }
 }

@@ -166,7 +166,7 @@ public sealed class NarrowIpv6Underlay() : PathMtuTopology("2001:db8:80::1", "20
 /// is <paramref name="underlayMtu"/>: given to the daemons with --nic-mtu when
 /// <paramref name="viaNicMtu"/>, else set on both veth ends before they start.
 /// </summary>
-public abstract class PathMtuTopology(string vtepA, string vtepB, int underlayMtu, bool viaNicMtu) : IAsyncLifetime
+public abstract class PathMtuTopology(string vtepA, string vtepB, int underlayMtu, bool viaNicMtu, string vdev = "net_af_packet0,iface=") : IAsyncLifetime
 {
     private const uint Vni = 720;
     private const string Underlay = "underlay";
@@ -311,7 +311,7 @@ public abstract class PathMtuTopology(string vtepA, string vtepB, int underlayMt
         }
         return await DaemonProcess.StartAsync(new DaemonStartOptions
         {
-            DpdkArgs = $"--no-huge -m 256 --no-pci --file-prefix bfmtu{_id}{role} --vdev=net_af_packet0,iface={Underlay}",
+            DpdkArgs = $"--no-huge -m 256 --no-pci --file-prefix bfmtu{_id}{role} --vdev={vdev}{Underlay}",
             Ip = vtep,
             ExtraArgs = args,
             NetworkNamespace = host.Name,
