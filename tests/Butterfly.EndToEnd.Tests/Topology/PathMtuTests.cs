@@ -21,9 +21,9 @@ namespace Butterfly.EndToEnd.Tests.Topology;
 ///              └────────── veth pair "underlay", MTU 1500 or 1600 ────────┘
 ///
 /// - Underlay MTU 1600 (<see cref="WideUnderlayTests"/>): the daemons read it from the interface
-///   (IPv6 underlay: the test sets the veth's MTU) or set it there themselves past DPDK's 1500 cap
-///   for af_packet (IPv4 underlay: --nic-mtu 1600, the veth left at 1500); full-size frames cross
-///   whole, nobody is answered.
+///   (IPv6 underlay, and IPv4 on af_xdp ports: the test sets the veth's MTU) or set it there
+///   themselves past DPDK's 1500 cap for af_packet (IPv4 underlay: --nic-mtu 1600, the veth left
+///   at 1500); full-size frames cross whole, nobody is answered.
 /// - Underlay MTU 1500 (<see cref="PathMtuDiscoveryTests"/>): a full-size frame does not fit once
 ///   encapsulated; the sending VM gets ICMP "fragmentation needed" / ICMPv6 "packet too big" with
 ///   1450 (IPv4 underlay) or 1430 (IPv6), which its kernel shows (ping) and learns (ip route get),
@@ -54,7 +54,7 @@ public abstract class PathMtuTests(PathMtuTopology topology)
     {
         foreach (var daemon in new[] { Topology.HostA, Topology.HostB })
         {
-            Assert.Contains($"underlay MTU {Topology.UnderlayMtu} (interface underlay, net_af_packet)", daemon.StandardError, StringComparison.Ordinal);
+            Assert.Contains($"underlay MTU {Topology.UnderlayMtu} (interface underlay, {Topology.Driver})", daemon.StandardError, StringComparison.Ordinal);
             var link = NetworkNamespaces.Exec(daemon.NetworkNamespace!, "ip", "link", "show", "dev", "underlay");
             Assert.Contains($" mtu {Topology.UnderlayMtu} ", link.Output, StringComparison.Ordinal);
         }
@@ -145,6 +145,10 @@ public sealed class WideUnderlayIpv4Tests(WideIpv4Underlay topology) : WideUnder
 [Collection(EndToEndCollection.Name)]
 public sealed class WideUnderlayIpv6Tests(WideIpv6Underlay topology) : WideUnderlayTests(topology), IClassFixture<WideIpv6Underlay>;
 
+/// <summary>IPv4 underlay of 1600 on af_xdp ports, set on the veth by the test and read by the daemons.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class WideUnderlayAfXdpTests(WideAfXdpUnderlay topology) : WideUnderlayTests(topology), IClassFixture<WideAfXdpUnderlay>;
+
 /// <summary>IPv4 underlay of 1500: VMs are told 1450.</summary>
 [Collection(EndToEndCollection.Name)]
 public sealed class PathMtuDiscoveryIpv4Tests(NarrowIpv4Underlay topology) : PathMtuDiscoveryTests(topology), IClassFixture<NarrowIpv4Underlay>;
@@ -157,6 +161,8 @@ public sealed class WideIpv4Underlay() : PathMtuTopology("192.0.2.1", "192.0.2.2
 
 public sealed class WideIpv6Underlay() : PathMtuTopology("2001:db8:80::1", "2001:db8:80::2", 1600, viaNicMtu: false);
 
+public sealed class WideAfXdpUnderlay() : PathMtuTopology("192.0.2.1", "192.0.2.2", 1600, viaNicMtu: false, "net_af_xdp0,start_queue=0,queue_count=1,iface=");
+
 public sealed class NarrowIpv4Underlay() : PathMtuTopology("192.0.2.1", "192.0.2.2", 1500, viaNicMtu: false);
 
 public sealed class NarrowIpv6Underlay() : PathMtuTopology("2001:db8:80::1", "2001:db8:80::2", 1500, viaNicMtu: false);
@@ -164,7 +170,8 @@ public sealed class NarrowIpv6Underlay() : PathMtuTopology("2001:db8:80::1", "20
 /// <summary>
 /// The two hosts, daemons, veth underlay and VMs of <see cref="PathMtuTests"/>. The underlay's MTU
 /// is <paramref name="underlayMtu"/>: given to the daemons with --nic-mtu when
-/// <paramref name="viaNicMtu"/>, else set on both veth ends before they start.
+/// <paramref name="viaNicMtu"/>, else set on both veth ends before they start. <paramref name="vdev"/>
+/// is each daemon's underlay port, completed with the name of its veth end.
 /// </summary>
 public abstract class PathMtuTopology(string vtepA, string vtepB, int underlayMtu, bool viaNicMtu, string vdev = "net_af_packet0,iface=") : IAsyncLifetime
 {
@@ -186,6 +193,9 @@ public abstract class PathMtuTopology(string vtepA, string vtepB, int underlayMt
     public DaemonProcess HostB => _hostB ?? throw new InvalidOperationException("the topology is not up");
 
     public int UnderlayMtu => underlayMtu;
+
+    /// <summary>The PMD of the underlay ports (net_af_packet, net_af_xdp).</summary>
+    public string Driver => vdev[..vdev.IndexOf('0', StringComparison.Ordinal)];
 
     /// <summary>The path MTU the VMs should learn: the underlay's less 50 (IPv4 VTEPs) or 70 (IPv6) bytes of headers.</summary>
     public int InnerMtu => underlayMtu - (vtepA.Contains(':', StringComparison.Ordinal) ? 70 : 50);
