@@ -20,9 +20,10 @@ namespace Butterfly.Infrastructure.Dpdk;
 ///   <see cref="TooBigBurst"/> at once then <see cref="TooBigPerSecond"/> a second per NIC
 ///   (<see cref="TooBigLimiter"/>); the frame is dropped. The answer does not go through that NIC's
 ///   ingress firewall: the switch makes it about a frame the NIC itself just sent, which its
-///   egress firewall admitted, so there is nothing to decide — and a firewall that tracked
-///   nothing for it (a flow opened before a restart, an UDP flow not tracked yet) must not
-///   keep a guest from learning its path MTU.
+///   egress firewall admitted, so there is nothing to decide. (Through the ingress firewall it
+///   would pass as well, as an error related to the connection it quotes, which that egress
+///   firewall has just tracked; sent directly it costs no connection-table lookup and does not
+///   depend on the NIC's inbound rules.)
 /// - IPv4 without DF: fragments in fresh mbufs (<see cref="Ipv4Fragmenter"/>; the payload copied
 ///   from every buffer of the frame), each encapsulated with the frame's flow hash (one ECMP path,
 ///   in order); the frame is freed.
@@ -40,7 +41,7 @@ internal sealed unsafe partial class Forwarder
     /// <summary>Answers a NIC gets at once (a guest's initial window of large segments needs one).</summary>
     internal const int TooBigBurst = 10;
 
-    /// <summary>Answers a NIC gets per second after its burst (Linux: one per destination and second, 1000 in all).</summary>
+    /// <summary>Answers a NIC gets per second after its burst (Linux's ICMP defaults: about one a second per destination, 1000 a second in all).</summary>
     internal const int TooBigPerSecond = 100;
 
     private readonly TooBigLimiter _tooBig;

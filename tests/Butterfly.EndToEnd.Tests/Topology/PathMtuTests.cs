@@ -10,8 +10,8 @@ namespace Butterfly.EndToEnd.Tests.Topology;
 /// VMs at the usual MTU of 1500 on two hosts, whatever the underlay carries: the issue's "MTU
 /// black hole" (ping worked, a 1 MiB TCP transfer never completed). Two daemons in namespaces,
 /// af_packet underlays on the two ends of a veth pair, head-end replication; the tap "VMs" a1 and
-/// a2 keep their default MTU 1500 and are in an allow-all security group (the firewall carries
-/// the traffic, and lets the switch's answers reach the VMs).
+/// a2 keep their default MTU 1500 and are in an allow-all security group with anti-spoofing on
+/// (the firewall carries the traffic; the switch's answers go straight to the sending VM).
 ///
 ///   netns a1 (VNI 720)   10.80.0.1 fd80::1              netns a2 (VNI 720)   10.80.0.2 fd80::2
 ///        │ tap, MTU 1500                                       │ tap, MTU 1500
