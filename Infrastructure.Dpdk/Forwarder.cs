@@ -28,6 +28,8 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// Never across VNIs: every lookup is keyed by the ingress port's VNI slot.
 /// Firewall: <see cref="FirewallStage"/>, skipped for bypass_filtering NICs; a NIC port the
 /// policy does not know is refused (<see cref="DropReason.FirewallNoPolicy"/>), never let through.
+/// The egress side runs burst-wise in three passes (classify and prefetch the index slot,
+/// prefetch the connection, decide), so a burst's misses in a large connection table overlap.
 /// Anti-spoof and firewall drops are also counted per NIC (<see cref="FilterDropTable"/>): on the
 /// sending NIC for anti-spoof and egress, on each refusing destination for ingress.
 /// Transmit: vhost-user NICs through bf_vhost_enqueue (the library copies into the guest, so
@@ -109,14 +111,47 @@ internal sealed unsafe partial class Forwarder : IDisposable
     {
         var dropped = 0u;
         var filter = policy.FilterOf(ingress);
+        var filtered = filter is not { Bypass: true };
+        Span<PacketMeta> metas = stackalloc PacketMeta[PacketThread.BurstSize];
+        Span<FlowLookup> lookups = stackalloc FlowLookup[PacketThread.BurstSize];
+        Span<DropReason> reasons = stackalloc DropReason[PacketThread.BurstSize];
+
+        // Parse, anti-spoof and start the egress lookup of every frame, then prefetch every
+        // frame's connection, then finish: a burst's cache misses in the connection table overlap.
+        for (var i = 0; i < n; i++)
+        {
+            var m = new Mbuf(burst[i]);
+            var reason = Parse(m, m.Head, out metas[i]);
+            if (reason == DropReason.None && filtered)
+            {
+                reason = filter is null ? DropReason.FirewallNoPolicy : _firewall.StartFromNic(filter, m.Head, metas[i], out lookups[i]);
+            }
+            reasons[i] = reason;
+        }
+        if (filter is { Bypass: false })
+        {
+            for (var i = 0; i < n; i++)
+            {
+                if (reasons[i] == DropReason.None)
+                {
+                    _firewall.PrefetchConnection(lookups[i]);
+                }
+            }
+        }
+
         for (var i = 0; i < n; i++)
         {
             var m = new Mbuf(burst[i]);
             var frame = m.Head;
-            var reason = Parse(m, frame, out var meta);
-            if (reason == DropReason.None)
+            ref readonly var meta = ref metas[i];
+            var reason = reasons[i];
+            if (reason == DropReason.None && filter is { Bypass: false })
             {
-                reason = Egress(filter, ingress, policy, frame, meta, now);
+                reason = _firewall.FinishFromNic(filter, policy, frame, meta, lookups[i], now);
+            }
+            if (reason != DropReason.None && DropReasons.IsPerNic(reason))
+            {
+                _filterDrops.Count(ingress, reason);
             }
             if (reason == DropReason.None)
             {
@@ -190,22 +225,6 @@ internal sealed unsafe partial class Forwarder : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DropReason Parse(Mbuf m, ReadOnlySpan<byte> head, out PacketMeta meta) =>
         m.Segments == 1 ? PacketParser.Parse(head, out meta) : PacketParser.ParseHeaders(head, (int)m.PacketLength, out meta);
-
-    /// <summary>Anti-spoof and the egress firewall of the sending NIC (none with bypass_filtering).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason Egress(NicFilter? filter, ushort ingress, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, long now)
-    {
-        if (filter is { Bypass: true })
-        {
-            return DropReason.None;
-        }
-        var reason = filter is null ? DropReason.FirewallNoPolicy : _firewall.FromNic(filter, policy, frame, meta, now);
-        if (reason != DropReason.None)
-        {
-            _filterDrops.Count(ingress, reason);
-        }
-        return reason;
-    }
 
     /// <summary>The ingress firewall of the local NIC on <paramref name="port"/> (none with bypass_filtering).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

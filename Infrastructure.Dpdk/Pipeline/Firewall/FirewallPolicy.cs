@@ -9,12 +9,26 @@ namespace Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 /// </summary>
 internal sealed class NicFilter
 {
+    /// <summary>Up to this many IPs are scanned in order; beyond, they are looked up in a hash set.</summary>
+    private const int ScannedIps = 8;
+
+    private readonly MemberSet? _ipSet;
+
     public NicFilter(string id, uint zone, MacAddress mac, IpAddr[] ips, bool ipAntiSpoof, bool bypass, int[] groups)
     {
         Id = id;
         Zone = zone;
         Mac = mac;
         Ips = ips;
+        if (ips.Length > ScannedIps)
+        {
+            // A NIC with many addresses (secondary IPs, a whole test range): O(1) per frame.
+            _ipSet = new MemberSet(ips.Length);
+            foreach (var ip in ips)
+            {
+                _ipSet.Add(ip);
+            }
+        }
         IpAntiSpoof = ipAntiSpoof;
         Bypass = bypass;
         Groups = groups;
@@ -51,6 +65,10 @@ internal sealed class NicFilter
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Owns(IpAddr address)
     {
+        if (_ipSet is not null)
+        {
+            return _ipSet.Contains(address);
+        }
         foreach (var ip in Ips)
         {
             if (ip == address)

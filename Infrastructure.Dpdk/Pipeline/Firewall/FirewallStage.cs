@@ -74,25 +74,77 @@ internal sealed class FirewallStage : IDisposable
     public DropReason FromNic(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, long now)
     {
         var spoof = AntiSpoof.Check(nic, frame, meta);
-        return spoof != DropReason.None ? spoof : Filter(nic, policy, frame, meta, inbound: false, now);
+        if (spoof != DropReason.None)
+        {
+            return spoof;
+        }
+        Classify(nic, frame, meta, out var lookup);
+        return Decide(nic, policy, frame, meta, lookup, inbound: false, now);
     }
 
     /// <summary>A frame toward the NIC: its ingress filter.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public DropReason ToNic(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, long now) =>
-        Filter(nic, policy, frame, meta, inbound: true, now);
-
-    private DropReason Filter(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, bool inbound, long now)
+    public DropReason ToNic(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, long now)
     {
+        Classify(nic, frame, meta, out var lookup);
+        return Decide(nic, policy, frame, meta, lookup, inbound: true, now);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="FromNic"/> for one frame of a burst: anti-spoofing, then the
+    /// flow's key in the NIC's zone, whose index slot is prefetched. The caller does this for
+    /// every frame of the burst, then <see cref="PrefetchConnection"/> for every frame, then
+    /// <see cref="FinishFromNic"/> for every frame: the cache misses of a burst's lookups then
+    /// overlap instead of following one another (rte_hash's bulk lookup does the same).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public DropReason StartFromNic(NicFilter nic, ReadOnlySpan<byte> frame, in PacketMeta meta, out FlowLookup lookup)
+    {
+        var spoof = AntiSpoof.Check(nic, frame, meta);
+        if (spoof != DropReason.None)
+        {
+            lookup = default;
+            return spoof;
+        }
+        Classify(nic, frame, meta, out lookup);
+        if (lookup.Path == LookupPath.Track)
+        {
+            _table.PrefetchSlot(lookup.Hash);
+        }
+        return DropReason.None;
+    }
+
+    /// <summary>The second step: the connection entry the prefetched index slot names is prefetched in turn.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchConnection(in FlowLookup lookup)
+    {
+        if (lookup.Path == LookupPath.Track)
+        {
+            _table.PrefetchEntry(lookup.Hash);
+        }
+    }
+
+    /// <summary>The last step of <see cref="FromNic"/>: the NIC's egress filter on a started lookup.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public DropReason FinishFromNic(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, in FlowLookup lookup, long now) =>
+        Decide(nic, policy, frame, meta, lookup, inbound: false, now);
+
+    /// <summary>What the filter must do with a frame, and the flow key when it is tracked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Classify(NicFilter nic, ReadOnlySpan<byte> frame, in PacketMeta meta, out FlowLookup lookup)
+    {
+        lookup = default;
         if (meta.L3 is not (L3Kind.Ipv4 or L3Kind.Ipv6))
         {
-            return DropReason.None;
+            lookup.Path = LookupPath.Pass;
+            return;
         }
-        var protocol = meta.L4Protocol;
         if (meta.Has(PacketFlags.LaterFragment))
         {
-            return FindFragments(nic.Zone, meta, now) ? DropReason.None : DropReason.FirewallFragmentUnknown;
+            lookup.Path = LookupPath.LaterFragment;
+            return;
         }
+        var protocol = meta.L4Protocol;
         ushort sourcePort = 0, destinationPort = 0;
         var role = IcmpRole.Untracked;
         var hasL4 = meta.L4Offset != 0;
@@ -100,16 +152,15 @@ internal sealed class FirewallStage : IDisposable
         {
             if (meta.L3 == L3Kind.Ipv6 && AntiSpoof.IsLinkScopedControl(meta.IcmpType))
             {
-                return DropReason.None;
+                lookup.Path = LookupPath.Pass;
+                return;
             }
             role = IcmpTracker.RoleOf(meta);
             if (role is IcmpRole.Error or IcmpRole.Untracked)
             {
-                if (role == IcmpRole.Error && IsRelated(nic.Zone, frame, meta, now))
-                {
-                    return DropReason.None;
-                }
-                return AdmitUntracked(nic, policy, meta, inbound);
+                lookup.Role = role;
+                lookup.Path = LookupPath.Untracked;
+                return;
             }
             sourcePort = destinationPort = IcmpTracker.EchoId(frame, meta);
         }
@@ -118,14 +169,38 @@ internal sealed class FirewallStage : IDisposable
             sourcePort = meta.SourcePort;
             destinationPort = meta.DestinationPort;
         }
-
-        var key = FlowKey.Of(nic.Zone, protocol, FlowKind.Connection, meta.SourceIp, sourcePort, meta.DestinationIp, destinationPort, out var senderIsA);
+        lookup.Key = FlowKey.Of(nic.Zone, protocol, FlowKind.Connection, meta.SourceIp, sourcePort, meta.DestinationIp, destinationPort, out var senderIsA);
         if (role != IcmpRole.Untracked)
         {
             // The request's sender asks; a reply goes to the one who asked.
-            key.Detail = senderIsA == (role == IcmpRole.EchoRequest) ? FlowKey.EchoAskedByA : FlowKey.EchoAskedByB;
+            lookup.Key.Detail = senderIsA == (role == IcmpRole.EchoRequest) ? FlowKey.EchoAskedByA : FlowKey.EchoAskedByB;
         }
-        var hash = FlowKey.HashOf(key);
+        lookup.Hash = FlowKey.HashOf(lookup.Key);
+        lookup.SenderIsA = senderIsA;
+        lookup.Role = role;
+        lookup.Path = LookupPath.Track;
+    }
+
+    /// <summary>The verdict on a classified frame, in its NIC's zone.</summary>
+    private DropReason Decide(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, in FlowLookup lookup, bool inbound, long now)
+    {
+        switch (lookup.Path)
+        {
+            case LookupPath.Pass:
+                return DropReason.None;
+            case LookupPath.LaterFragment:
+                return FindFragments(nic.Zone, meta, now) ? DropReason.None : DropReason.FirewallFragmentUnknown;
+            case LookupPath.Untracked:
+                return lookup.Role == IcmpRole.Error && IsRelated(nic.Zone, frame, meta, now)
+                    ? DropReason.None
+                    : AdmitUntracked(nic, policy, meta, inbound);
+        }
+        var protocol = meta.L4Protocol;
+        var hasL4 = meta.L4Offset != 0;
+        var role = lookup.Role;
+        var senderIsA = lookup.SenderIsA;
+        var key = lookup.Key;
+        var hash = lookup.Hash;
         var entry = _table.Find(key, hash);
         if (entry >= 0)
         {

@@ -119,3 +119,31 @@ internal struct FlowKey
             | (Unsafe.Add(ref a, 5) ^ Unsafe.Add(ref b, 5))) == 0;
     }
 }
+
+/// <summary>What the firewall does with a frame, decided from its headers alone.</summary>
+internal enum LookupPath : byte
+{
+    /// <summary>Not matched by rules: not IP, or neighbour discovery / MLD.</summary>
+    Pass,
+
+    /// <summary>A later fragment: passes when its datagram's first fragment did.</summary>
+    LaterFragment,
+
+    /// <summary>An ICMP error or informational message: related to a connection, or the rules decide, untracked.</summary>
+    Untracked,
+
+    /// <summary>A connection's packet: looked up by <see cref="FlowLookup.Key"/>.</summary>
+    Track,
+}
+
+/// <summary>A frame's classification and flow key in one NIC's zone, computed before the table is touched.</summary>
+internal struct FlowLookup
+{
+    public FlowKey Key;
+    public uint Hash;
+    public LookupPath Path;
+    public IcmpRole Role;
+
+    /// <summary>The packet's sender is endpoint A of <see cref="Key"/>.</summary>
+    public bool SenderIsA;
+}

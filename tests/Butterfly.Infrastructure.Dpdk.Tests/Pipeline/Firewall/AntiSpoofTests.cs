@@ -32,6 +32,18 @@ public sealed class AntiSpoofTests : IDisposable
     }
 
     [Fact]
+    public void A_nic_with_many_ips_owns_each_of_them_and_no_other()
+    {
+        var ips = Enumerable.Range(0, 300).Select(i => $"198.18.{i / 256}.{i % 256}").Append("fd00::1").ToArray();
+        _w.Apply(new NicIpsReplaced("a", ips));
+        Assert.Equal(DropReason.None, _w.Send("a", Udp("198.18.1.43", 1, "10.0.0.2", 2)));
+        Assert.Equal(DropReason.None, _w.Send("a", Udp("198.18.0.0", 1, "10.0.0.2", 2)));
+        Assert.Equal(DropReason.None, _w.Send("a", Tcp("fd00::1", 1, "fd00::2", 80, Syn)));
+        Assert.Equal(DropReason.SpoofSourceIp, _w.Send("a", Udp("198.18.1.44", 1, "10.0.0.2", 2)));
+        Assert.Equal(DropReason.SpoofSourceIp, _w.Send("a", Udp("10.0.0.1", 1, "10.0.0.2", 2)));
+    }
+
+    [Fact]
     public void A_nic_without_ips_is_not_ip_filtered()
     {
         _w.Apply(new NicIpsReplaced("a", []));

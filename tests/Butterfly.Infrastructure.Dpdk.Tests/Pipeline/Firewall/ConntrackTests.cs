@@ -219,6 +219,42 @@ public sealed class ConntrackTests : IDisposable
         Assert.Equal(_w.Stage.Timeouts.Other, TimeoutOf("a", 0, protocol: 47));
     }
 
+    [Fact]
+    public void The_burst_wise_egress_steps_decide_as_one_call_does()
+    {
+        using var twin = new FirewallWorld();
+        twin.Apply(new SecurityGroupDefined("web", [], [FirewallWorld.In(6, "0.0.0.0/0", 80, 80), FirewallWorld.In(17, "0.0.0.0/0", 53, 53)]));
+        twin.Groups("b", "web");
+        byte[][] burst =
+        [
+            Tcp("10.0.0.1", 40000, "10.0.0.2", 80, Syn, seq: 100),
+            Udp("10.0.0.1", 5555, "10.0.0.2", 53),
+            Udp("10.0.0.9", 5555, "10.0.0.2", 53),
+            Tcp("10.0.0.1", 40000, "10.0.0.2", 80, Syn | Fin),
+            Icmp("10.0.0.1", "10.0.0.2", IcmpHeader.V4EchoRequest),
+            Arp(MacA, MacA, "10.0.0.1", "10.0.0.2"),
+            Udp("10.0.0.1", 5555, "10.0.0.2", 53, srcMac: MacB),
+        ];
+        var a = _w.Nic("a");
+        var lookups = new FlowLookup[burst.Length];
+        var started = new DropReason[burst.Length];
+        for (var i = 0; i < burst.Length; i++)
+        {
+            started[i] = _w.Stage.StartFromNic(a, burst[i], Parse(burst[i]), out lookups[i]);
+        }
+        for (var i = 0; i < burst.Length; i++)
+        {
+            _w.Stage.PrefetchConnection(lookups[i]);
+        }
+        for (var i = 0; i < burst.Length; i++)
+        {
+            var stepwise = started[i] != DropReason.None ? started[i]
+                : _w.Stage.FinishFromNic(a, _w.Policy, burst[i], Parse(burst[i]), lookups[i], _w.Now);
+            Assert.Equal(twin.Send("a", burst[i]), stepwise);
+        }
+        Assert.Equal(twin.Stage.Count, _w.Stage.Count);
+    }
+
     private void Handshake()
     {
         Assert.Equal(DropReason.None, _w.AtoB(Tcp("10.0.0.1", 40000, "10.0.0.2", 80, Syn, seq: 100, windowScale: 7)));
