@@ -60,14 +60,18 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
 
     /// <summary>The tap device hotplugged as the underlay when EAL found no port, or null.</summary>
     private readonly string? _fallbackDevice;
+
+    /// <summary>What the underlay carries (<see cref="UnderlayMtu"/>), read once at start.</summary>
+    private readonly int _underlayMtu;
     private int _deviceCounter;
     private long _tablesVersion;
     private PacketThreadStats? _statsBaseline;
     private bool _disposed;
 
     private DpdkDataPath(DataPathOptions options, Serilog.ILogger log, string filePrefix, string? runtimeDir,
-        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding, string? fallbackDevice)
+        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding, string? fallbackDevice, int underlayMtu)
     {
+        _underlayMtu = underlayMtu;
         _fallbackDevice = fallbackDevice;
         _flooding = flooding;
         _options = options;
@@ -147,7 +151,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             var error = DpdkPorts.Setup(port, pool, UnderlayDescriptors, UnderlayDescriptors, promiscuous: true);
             if (error is null && options.NicMtu is not null)
             {
-                error = DpdkPorts.SetMtu(port, options.NicMtu);
+                error = ApplyNicMtu(port, options.NicMtu);
             }
             error ??= DpdkPorts.Start(port);
             underlayTouched = true;
@@ -160,8 +164,9 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             {
                 log.Warning("{Error}; vhost-user NICs work, but re-adding many after removing many may stall up to a second", wakeError);
             }
+            var underlayMtu = ReadUnderlayMtu(port, log);
             var underlayConfig = UnderlaySetup.BuildConfig(DpdkPorts.Mac(port), options.UnderlayIp, out var underlayError,
-                options.UnderlayPrefixLength, options.VxlanGateway, UnderlayMtu(port));
+                options.UnderlayPrefixLength, options.VxlanGateway, underlayMtu);
             if (underlayConfig is null)
             {
                 log.Warning("underlay {Device}: {Error}; no VXLAN tunnel, frames from the underlay are dropped", Shim.PortName(port), underlayError);
@@ -181,7 +186,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
                 : IPAddress.IsLoopback(IPAddress.Parse(options.UnderlayIp)) ? UnderlayFlooding.None
                 : UnderlayFlooding.Multicast(underlayConfig.HasIpv4);
             log.Information("VXLAN flooding: {Flooding}", flooding);
-            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding, fallbackDevice);
+            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding, fallbackDevice, underlayMtu);
         }
         catch
         {
@@ -348,7 +353,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var underlay = new DataPathDot.Underlay(Shim.PortName(_underlay) ?? "?", _underlay, _options.UnderlayIp,
-                DpdkPorts.Mtu(_underlay), DpdkPorts.Mac(_underlay), DpdkPorts.Stats(_underlay), CountersOf(_underlay));
+                (ushort)_underlayMtu, DpdkPorts.Mac(_underlay), DpdkPorts.Stats(_underlay), CountersOf(_underlay));
             var nics = new List<DataPathDot.Nic>(_nics.Count);
             foreach (var port in _nics.Values.OrderBy(p => p.Nic.Id, StringComparer.Ordinal))
             {
@@ -572,9 +577,48 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         return port;
     }
 
-    /// <summary>The underlay port's MTU within what VXLAN encapsulation accepts, the default when unknown.</summary>
-    private static int UnderlayMtu(ushort port) =>
-        DpdkPorts.Mtu(port) is { } mtu ? Math.Clamp((int)mtu, 576, 9216) : Pipeline.UnderlayConfig.DefaultMtu;
+    /// <summary>
+    /// Applies --nic-mtu to the underlay port (<see cref="UnderlayMtu.Plan"/>): through ethdev when
+    /// it accepts the value, on the port's Linux interface when only ethdev's cap is in the way.
+    /// </summary>
+    private static string? ApplyNicMtu(ushort port, string requested)
+    {
+        if (DpdkPorts.Backing(port) is not { } backing)
+        {
+            return $"cannot read what port {port} runs on to set its MTU";
+        }
+        var plan = UnderlayMtu.Plan(backing, requested);
+        if (plan.Error is not null)
+        {
+            return plan.Error;
+        }
+        return plan.ViaEthdev is { } mtu ? DpdkPorts.SetMtu(port, mtu) : DpdkPorts.SetInterfaceMtu(backing.Interface!, plan.ViaInterface!.Value);
+    }
+
+    /// <summary>
+    /// What the underlay carries (<see cref="UnderlayMtu.Effective"/>: a Linux interface's own MTU,
+    /// a physical port's ethdev MTU), within what VXLAN encapsulation accepts; the default when
+    /// DPDK cannot say.
+    /// </summary>
+    private static int ReadUnderlayMtu(ushort port, Serilog.ILogger log)
+    {
+        if (DpdkPorts.Backing(port) is not { } backing)
+        {
+            log.Warning("underlay port {Port}: cannot read its MTU; assuming {Mtu}", port, Pipeline.UnderlayConfig.DefaultMtu);
+            return Pipeline.UnderlayConfig.DefaultMtu;
+        }
+        var mtu = UnderlayMtu.Effective(backing, backing.Interface is null ? null : DpdkPorts.InterfaceMtu(backing.Interface), out var warning);
+        if (warning is not null)
+        {
+            log.Warning("underlay {Device}: {Warning}", Shim.PortName(port), warning);
+        }
+        var clamped = Math.Clamp(mtu, 576, 9216);
+        log.Information("underlay MTU {Mtu} ({Source}): frames from guests up to {V4} bytes of IP (IPv4 VTEP) or {V6} (IPv6) are encapsulated whole; "
+            + "larger ones are answered with ICMP or fragmented (README, Pipeline/Vxlan/PathMtu.cs)",
+            clamped, backing.Interface is null ? $"ethdev, {backing.Driver}" : $"interface {backing.Interface}, {backing.Driver}",
+            Pipeline.PathMtu.InnerMtu(clamped, v4Underlay: true), Pipeline.PathMtu.InnerMtu(clamped, v4Underlay: false));
+        return clamped;
+    }
 
     private static DataPathOptions CheckOptions(DataPathOptions options)
     {

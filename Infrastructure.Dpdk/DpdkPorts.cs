@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Butterfly.Infrastructure.Dpdk.Native;
 
 namespace Butterfly.Infrastructure.Dpdk;
@@ -94,8 +95,8 @@ internal static unsafe class DpdkPorts
         return error;
     }
 
-    /// <summary>Sets the MTU: a number, or "max" for the largest the device accepts.</summary>
-    internal static string? SetMtu(ushort port, string mtu)
+    /// <summary>Sets the MTU through ethdev (the PMD applies it to its device).</summary>
+    internal static string? SetMtu(ushort port, int mtu)
     {
         ushort current, max;
         var ret = Shim.bf_port_mtu(port, &current, &max);
@@ -103,15 +104,53 @@ internal static unsafe class DpdkPorts
         {
             return $"cannot read the MTU of port {port}: {Shim.Error(ret)}";
         }
-        var wanted = mtu == "max" ? max : ushort.Parse(mtu, System.Globalization.CultureInfo.InvariantCulture);
-        ret = Shim.bf_port_set_mtu(port, wanted);
-        return ret < 0 ? $"cannot set MTU {wanted} on port {port} (largest accepted: {max}): {Shim.Error(ret)}" : null;
+        ret = mtu is < 0 or > ushort.MaxValue ? -22 : Shim.bf_port_set_mtu(port, (ushort)mtu);
+        return ret < 0 ? $"cannot set MTU {mtu} on port {port} (largest accepted: {max}): {Shim.Error(ret)}" : null;
     }
 
     internal static ushort? Mtu(ushort port)
     {
         ushort current, max;
         return Shim.bf_port_mtu(port, &current, &max) < 0 ? null : current;
+    }
+
+    /// <summary>What <paramref name="port"/> runs on (driver, arguments, Linux interface, ethdev MTU), or null when DPDK cannot say.</summary>
+    internal static UnderlayBacking? Backing(ushort port)
+    {
+        const int Length = 256;
+        uint ifIndex;
+        ushort current, max;
+        var iface = stackalloc byte[Length];
+        var driver = stackalloc byte[Length];
+        var args = stackalloc byte[Length * 4];
+        if (Shim.bf_port_backing(port, &ifIndex, iface, Length, driver, Length, args, Length * 4) < 0
+            || Shim.bf_port_mtu(port, &current, &max) < 0)
+        {
+            return null;
+        }
+        var name = Marshal.PtrToStringUTF8((nint)iface);
+        return new UnderlayBacking(Marshal.PtrToStringUTF8((nint)driver) ?? string.Empty, Marshal.PtrToStringUTF8((nint)args) ?? string.Empty,
+            ifIndex == 0 || string.IsNullOrEmpty(name) ? null : name, current, max);
+    }
+
+    /// <summary>The MTU of the Linux interface <paramref name="name"/> (in this process's network namespace), or null.</summary>
+    internal static int? InterfaceMtu(string name)
+    {
+        uint mtu;
+        fixed (byte* n = Shim.Utf8Z(name))
+        {
+            return Shim.bf_if_mtu(n, &mtu) < 0 ? null : (int)mtu;
+        }
+    }
+
+    /// <summary>Sets the MTU of the Linux interface <paramref name="name"/>; an error text when the kernel refuses.</summary>
+    internal static string? SetInterfaceMtu(string name, int mtu)
+    {
+        fixed (byte* n = Shim.Utf8Z(name))
+        {
+            var ret = Shim.bf_if_set_mtu(n, (uint)mtu);
+            return ret < 0 ? $"cannot set MTU {mtu} on interface {name}: {Shim.Error(ret)}" : null;
+        }
     }
 
     internal static PortStats? Stats(ushort port)

@@ -30,6 +30,8 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// - the underlay (<see cref="Forwarder.EncapTo"/>): the same software completion and cutting,
 ///   each segment then encapsulated; the outer UDP source port is hashed from the segment's
 ///   inner headers, as for the same flow's ordinary frames, so ECMP keeps the flow in order.
+///   Segments that would not fit the underlay are answered once for the whole super-frame by the
+///   path-MTU stage (Forwarder.PathMtu.cs), or cut and then fragmented (IPv4 without DF).
 /// Both IP families are cut, so TSO stays offered for both (--no-offload withdraws it).
 /// Limits: a segment must fit one mbuf (the 2 KiB data room: guest MTU up to ~1900 bytes when it
 /// uses TSO towards a tap, a guest without GUEST_TSO or the underlay); UDP super-frames (UFO) are
@@ -110,7 +112,7 @@ internal sealed unsafe partial class Forwarder
             FinishInPlace(p, h, request);
             return false;
         }
-        reason = Segment(m, h, mss, port, default, 0, 0);
+        reason = Segment(m, h, mss, port, default, 0, 0, NoSender);
         if (reason == DropReason.None)
         {
             Free(m);
@@ -128,7 +130,7 @@ internal sealed unsafe partial class Forwarder
     /// freed; else why the caller drops it), false when the frame is finished in place and
     /// encapsulation goes on.
     /// </summary>
-    private bool EncapOffloaded(nint m, IpAddr vtep, uint vni, long now, out DropReason reason)
+    private bool EncapOffloaded(nint m, IpAddr vtep, uint vni, long now, ushort sender, out DropReason reason)
     {
         var p = (byte*)m;
         var flags = *(ulong*)(p + MbufLayout.OlFlags);
@@ -146,18 +148,20 @@ internal sealed unsafe partial class Forwarder
         }
         var mss = Mss(p);
         var single = *(ushort*)(p + MbufLayout.NbSegs) == 1;
+        // A super-frame is judged by the segments it is cut into, never by its own length: the
+        // path-MTU stage answers only when they would not fit (Forwarder.PathMtu.cs).
+        if (request.Segment && TooBigSegments(m, h.HeadersLength + Math.Min(mss, h.PayloadLength), vtep, now, sender, out reason))
+        {
+            return true;
+        }
         if (!request.Segment || (SegmentsOf(h, mss) == 1 && single))
         {
-            if (!single)
-            {
-                // Encapsulation needs one buffer, and a chained frame exceeds the underlay MTU anyway.
-                reason = DropReason.EncapTooBig;
-                return true;
-            }
+            // Finished in place; a frame that still does not fit (or is chained) goes to the
+            // path-MTU stage from EncapTo, its checksum complete.
             FinishInPlace(p, h, request);
             return false;
         }
-        reason = Segment(m, h, mss, _underlayPort, vtep, vni, now);
+        reason = Segment(m, h, mss, _underlayPort, vtep, vni, now, sender);
         if (reason == DropReason.None)
         {
             Free(m);
@@ -254,7 +258,7 @@ internal sealed unsafe partial class Forwarder
     /// else why none could; <paramref name="m"/> itself is left to the caller.
     /// </summary>
     [SkipLocalsInit]
-    private DropReason Segment(nint m, in OffloadHeaders h, int mss, ushort port, IpAddr vtep, uint vni, long now)
+    private DropReason Segment(nint m, in OffloadHeaders h, int mss, ushort port, IpAddr vtep, uint vni, long now, ushort sender)
     {
         var count = SegmentsOf(h, mss);
         if (count == 0 || mss < MinMss)
@@ -313,7 +317,7 @@ internal sealed unsafe partial class Forwarder
                     _ = PacketParser.Parse(segment, out var meta);
                     hash = FlowHash.Of(meta);
                 }
-                var r = EncapTo(s, vtep, vni, hash, now);
+                var r = EncapTo(s, vtep, vni, hash, now, sender);
                 if (r != DropReason.None)
                 {
                     Free(s);

@@ -77,7 +77,7 @@ internal sealed unsafe partial class Forwarder
             var e = _parked[i];
             var reason = now - e.Since > ParkTicks
                 ? DropReason.EncapNeighbourUnresolved
-                : EncapTo(m, e.Vtep, e.Vni, e.FlowHash, now, e.Since);
+                : EncapTo(m, e.Vtep, e.Vni, e.FlowHash, now, NoSender, e.Since);
             if (reason != DropReason.None)
             {
                 _drops.Count(reason);

@@ -11,7 +11,8 @@ namespace Butterfly.Infrastructure.Dpdk;
 ///
 /// Encap (<see cref="EncapTo"/>): a frame switched to a remote VTEP (a learned MAC, or one copy
 /// per head-end peer of a flood) gets its outer Ethernet/IP/UDP/VXLAN headers written into the
-/// mbuf's headroom and is staged on the underlay port. A peer whose MAC is not known yet gets
+/// mbuf's headroom and is staged on the underlay port; one that would not fit the underlay goes
+/// to the path-MTU stage first (Forwarder.PathMtu.cs: answered with ICMP, or fragmented). A peer whose MAC is not known yet gets
 /// one ARP request / neighbour solicitation per retry interval from a fresh mbuf, and the frame
 /// waits for the answer a little (Forwarder.Parking.cs).
 /// Underlay (<see cref="UnderlayBurst"/>): ARP/ND for our VTEP address are answered in the
@@ -165,9 +166,11 @@ internal sealed unsafe partial class Forwarder
     /// Encapsulates <paramref name="m"/> towards <paramref name="vtep"/> and stages it on the
     /// underlay (or parks it while the next hop's MAC is resolved, <see cref="Park"/>); returns
     /// None when it took the frame, or why the caller must drop and free it.
-    /// <paramref name="parkedSince"/> is when a parked frame was first parked, -1 for a new one.
+    /// <paramref name="sender"/> is the local NIC port the frame came from, answered when the frame
+    /// does not fit (Forwarder.PathMtu.cs), or <see cref="NoSender"/>; <paramref name="parkedSince"/>
+    /// is when a parked frame was first parked, -1 for a new one.
     /// </summary>
-    private DropReason EncapTo(nint m, IpAddr vtep, uint vni, uint flowHash, long now, long parkedSince = -1)
+    private DropReason EncapTo(nint m, IpAddr vtep, uint vni, uint flowHash, long now, ushort sender, long parkedSince = -1)
     {
         var config = _underlayConfig;
         if (config is null)
@@ -177,15 +180,15 @@ internal sealed unsafe partial class Forwarder
         var mbuf = new Mbuf(m);
         // A guest's partial checksum is finished in place, a TSO frame is cut into segments that
         // come back through here (Forwarder.Offload.cs); true when that decided the frame's fate.
-        if (AsksOffload(m) && EncapOffloaded(m, vtep, vni, now, out var offloaded))
+        if (AsksOffload(m) && EncapOffloaded(m, vtep, vni, now, sender, out var offloaded))
         {
             return offloaded;
         }
-        if (mbuf.Segments != 1)
+        if (mbuf.Segments != 1 || mbuf.DataLength > MaxInnerFrame(vtep))
         {
-            // A chained frame that is not TSO (jumbo) would need the outer lengths over every
-            // segment and could never fit the underlay MTU anyway.
-            return DropReason.EncapTooBig;
+            // Too big for the underlay, or chained (a jumbo frame: encapsulation takes one buffer,
+            // and the mbufs chain only past their data room, which bounds the inner frame too).
+            return TooBig(m, vtep, vni, flowHash, now, sender);
         }
         var status = _pathCache.PathTo(config, _neighbours, vtep, now, out var path, out var nextHop);
         if (status is PathStatus.ReadyProbe or PathStatus.Unresolved)
@@ -232,7 +235,8 @@ internal sealed unsafe partial class Forwarder
                 _drops.Count(DropReason.NoMbuf);
                 continue;
             }
-            var reason = EncapTo(frame, vteps[v], d.Vni, hash, now);
+            // A flood from a local NIC excludes its ingress port: that is the sender to answer.
+            var reason = EncapTo(frame, vteps[v], d.Vni, hash, now, d.Port);
             if (reason == DropReason.None)
             {
                 continue;

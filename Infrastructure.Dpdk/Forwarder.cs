@@ -12,7 +12,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// for remote destinations and frames from the underlay, is in Forwarder.Vxlan.cs):
 /// <code>
 ///   parse ─► anti-spoof + egress firewall (the sending NIC) ─► switch ─┬─► ingress firewall (each local NIC) ─► stage
-///                                                                     └─► VXLAN encap ─► stage on the underlay
+///                                                                     └─► path MTU ─► VXLAN encap ─► stage on the underlay
+///                                                                            └─► too big: ICMP back to the sending NIC,
+///                                                                                or IPv4 fragments (Forwarder.PathMtu.cs)
 /// </code>
 /// Input: a burst of mbufs received on a NIC's port handle, the <see cref="SwitchTables"/> and
 /// the <see cref="FirewallPolicy"/> the packet thread read at the start of its round.
@@ -89,6 +91,12 @@ internal sealed unsafe partial class Forwarder : IDisposable
         _toFree = (nint*)NativeMemory.Alloc(PacketThread.BurstSize, (nuint)sizeof(nint));
         _lengths = (uint*)NativeMemory.Alloc(PacketThread.BurstSize, sizeof(uint));
         _floodPorts = new ushort[handles];
+        _tooBig = NewTooBigLimiter(handles);
+        if (underlay is not null)
+        {
+            _maxInnerFrameV4 = PathMtu.MaxInnerFrame(underlay.Mtu, v4Underlay: true, UnderlayMtu.MbufDataRoom);
+            _maxInnerFrameV6 = PathMtu.MaxInnerFrame(underlay.Mtu, v4Underlay: false, UnderlayMtu.MbufDataRoom);
+        }
     }
 
     /// <summary>The firewall stage (connection table statistics, export and import jobs). Packet thread.</summary>
@@ -162,7 +170,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
                         reason = Flood(tables, policy, d, m, frame, meta, now);
                         break;
                     case ForwardKind.Remote:
-                        reason = EncapTo(m.Address, d.Vtep, d.Vni, FlowHash.Of(meta), now);
+                        reason = EncapTo(m.Address, d.Vtep, d.Vni, FlowHash.Of(meta), now, ingress);
                         break;
                     default:
                         reason = d.Reason;

@@ -37,7 +37,7 @@ internal static class OptionSpecs
     public static readonly OptionSpec DpdkArgs = new("dpdk-args", null, "\"ARGS\"", "raw DPDK EAL arguments, e.g. --vdev=net_af_packet0,iface=eth1", "general", "dpdk-args");
     public static readonly OptionSpec DpdkHelp = new("dpdk-help", null, null, "print the DPDK EAL help and exit");
     public static readonly OptionSpec DpdkPort = new("dpdk-port", null, "N", "which DPDK port is the underlay (default 0)", "general", "dpdk-port");
-    public static readonly OptionSpec NicMtu = new("nic-mtu", 'm', "N|max", "underlay MTU (default: unchanged)", "general", "nic-mtu");
+    public static readonly OptionSpec NicMtu = new("nic-mtu", 'm', "N|max", "underlay MTU; on af_packet/af_xdp/tap, the Linux interface's (default: unchanged)", "general", "nic-mtu");
     public static readonly OptionSpec VxlanPeer = new("vxlan-peer", null, "IP", "head-end replication instead of per-VNI multicast groups: copy every VNI's floods to this VTEP (repeatable)", "general", "vxlan-peer", Repeatable: true);
     public static readonly OptionSpec VxlanGateway = new("vxlan-gateway", null, "IP", "routed underlay: reach VTEPs outside the -i prefix through this router", "general", "vxlan-gateway");
     public static readonly OptionSpec FdbAgeing = new("fdb-ageing", null, "SECONDS", $"how long a learned remote MAC lives without traffic from it (default {DaemonOptions.DefaultFdbAgeingSeconds})", "general", "fdb-ageing");

@@ -45,6 +45,13 @@ internal static unsafe class Shim
     [DllImport(Lib)] internal static extern int bf_port_mac(ushort port, byte* mac);
     [DllImport(Lib)] internal static extern int bf_port_stats(ushort port, ulong* stats);
 
+    [DllImport(Lib)]
+    internal static extern int bf_port_backing(ushort port, uint* ifIndex, byte* iface, nuint ifaceLength,
+        byte* driver, nuint driverLength, byte* args, nuint argsLength);
+
+    [DllImport(Lib)] internal static extern int bf_if_mtu(byte* ifname, uint* mtu);
+    [DllImport(Lib)] internal static extern int bf_if_set_mtu(byte* ifname, uint mtu);
+
     [DllImport(Lib), SuppressGCTransition]
     internal static extern ushort bf_rx_burst(ushort port, ushort queue, nint* pkts, ushort n);
 

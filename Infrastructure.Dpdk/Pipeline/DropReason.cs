@@ -42,10 +42,18 @@ internal enum DropReason : byte
     SwitchRemoteToRemote,
     SwitchSourceMacIsLocal,
 
-    // Vxlan/VxlanEncap.cs
+    // Vxlan/VxlanEncap.cs, Vxlan/PathMtu.cs
     EncapBadBuffer,
     EncapNoHeadroom,
+
+    /// <summary>A frame that does not fit the underlay once encapsulated, and about which nothing can be said to its sender (PathMtu.Decide).</summary>
     EncapTooBig,
+
+    /// <summary>A frame that does not fit the underlay once encapsulated, answered to its sender with ICMP "fragmentation needed" / ICMPv6 "packet too big".</summary>
+    EncapTooBigIcmpSent,
+
+    /// <summary>The same, but the answer was withheld: the sending NIC's answers are rate-limited (TooBigLimiter).</summary>
+    EncapTooBigRateLimited,
     EncapNoUnderlayAddress,
     EncapNeighbourUnresolved,
 

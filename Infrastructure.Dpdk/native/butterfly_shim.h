@@ -77,6 +77,21 @@ int bf_port_close(uint16_t port);
 int bf_port_mtu(uint16_t port, uint16_t *mtu, uint16_t *max_mtu);
 int bf_port_set_mtu(uint16_t port, uint16_t mtu);
 int bf_port_mac(uint16_t port, uint8_t mac[6]);
+/*
+ * What a port runs on: the index of the Linux interface it is bound to (rte_eth_dev_info's
+ * if_index: af_packet, af_xdp and tap set it; 0 for a port of its own, such as a physical
+ * NIC), the name of the interface (empty when none), the driver's name (net_af_packet, ...)
+ * and the device arguments it was created with (empty when none).
+ */
+int bf_port_backing(uint16_t port, uint32_t *if_index, char *iface, size_t iface_len,
+                    char *driver, size_t driver_len, char *args, size_t args_len);
+
+/* ---- Linux interfaces (netif.c; control thread, in the caller's network namespace) ---- */
+
+/* The MTU of interface ifname (SIOCGIFMTU). */
+int bf_if_mtu(const char *ifname, uint32_t *mtu);
+/* Sets the MTU of interface ifname (SIOCSIFMTU): what the kernel lets it send and receive. */
+int bf_if_set_mtu(const char *ifname, uint32_t mtu);
 
 /* Order of the values bf_port_stats() writes. */
 enum bf_stat {

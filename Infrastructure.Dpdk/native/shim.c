@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <net/if.h>
 
 #include <rte_cycles.h>
 #include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -210,6 +212,27 @@ int bf_port_mac(uint16_t port, uint8_t mac[6])
         return ret;
     memcpy(mac, addr.addr_bytes, RTE_ETHER_ADDR_LEN);
     return 0;
+}
+
+int bf_port_backing(uint16_t port, uint32_t *if_index, char *iface, size_t iface_len,
+                    char *driver, size_t driver_len, char *args, size_t args_len)
+{
+    struct rte_eth_dev_info info;
+    int ret = rte_eth_dev_info_get(port, &info);
+    if (ret < 0)
+        return ret;
+    *if_index = info.if_index;
+    char name[IF_NAMESIZE] = "";
+    if (info.if_index != 0 && if_indextoname(info.if_index, name) == NULL)
+        name[0] = '\0';
+    ret = copy_string(iface, iface_len, name);
+    if (ret < 0)
+        return ret;
+    ret = copy_string(driver, driver_len, info.driver_name != NULL ? info.driver_name : "");
+    if (ret < 0)
+        return ret;
+    const struct rte_devargs *devargs = info.device != NULL ? rte_dev_devargs(info.device) : NULL;
+    return copy_string(args, args_len, devargs != NULL && devargs->args != NULL ? devargs->args : "");
 }
 
 int bf_port_stats(uint16_t port, uint64_t out[BF_STAT_COUNT])

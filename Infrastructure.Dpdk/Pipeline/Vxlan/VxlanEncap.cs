@@ -44,9 +44,10 @@ internal readonly struct UnderlayPath
 /// Choices (RFC 7348 leaves them to the implementation):
 /// - Outer UDP source port: 49152 + 14 bits of the flow hash; IPv6 flow label: 20 bits of it.
 /// - IPv4: DF set and identification 0 (an atomic datagram, RFC 6864). VTEPs must not fragment
-///   (RFC 7348 §4.3), and a silently fragmented tunnel halves throughput, so a frame that does
-///   not fit the underlay MTU is dropped and counted instead: size the NIC MTU as underlay MTU
-///   − 50 (IPv4) or − 70 (IPv6). TOS/traffic class 0.
+///   (RFC 7348 §4.3), and a silently fragmented tunnel halves throughput, so an outer packet is
+///   never fragmented: a frame that does not fit the underlay MTU is refused here as a last guard;
+///   frames from local NICs meet the path-MTU stage first (<see cref="PathMtu"/>: the guest is
+///   answered with ICMP, or IPv4 without DF is fragmented inside). TOS/traffic class 0.
 /// - UDP checksum: 0 over IPv4 (RFC 7348 §5). Over IPv6 it is computed over the whole datagram
 ///   (RFC 8200 §8.1): the zero-checksum exception of RFC 6935/6936 is only allowed where every
 ///   receiver is configured for it, which Linux is not by default (udp6zerocsumrx off).

@@ -23,7 +23,10 @@ namespace Butterfly.EndToEnd.Tests.Vm;
 ///   └──── af_packet ────────────────────────┘                   └──── af_packet ────────────────────────┘
 ///              └────────────────────────────────── veth pair ───────────────────────┘
 ///
-/// Every transfer is 1 MiB of random bytes from guest 1, compared by SHA-256 on arrival.
+/// Every transfer is 1 MiB of random bytes from guest 1, compared by SHA-256 on arrival. Their
+/// super-frames are judged by the segments they are cut into: at MTU 1450 nothing is too big for
+/// the underlay and no path-MTU answer is sent; at MTU 1500 the segments are too big, daemon A
+/// answers with ICMP / ICMPv6 and the guest's TCP adapts (Infrastructure.Dpdk/Forwarder.PathMtu.cs).
 /// </summary>
 [Collection(EndToEndCollection.Name)]
 public sealed class CrossHostTcpTests(CrossHostTcpGuests guests, ITestOutputHelper output) : IClassFixture<CrossHostTcpGuests>
@@ -52,21 +55,45 @@ public sealed class CrossHostTcpTests(CrossHostTcpGuests guests, ITestOutputHelp
     [InlineData("fd78::52")]
     public async Task A_guest_sends_1_MiB_over_tcp_to_a_guest_on_the_other_daemon(string address)
     {
-        var (g1, g2) = (guests.Guest1, guests.Guest2);
-        // The listener's stdin is a FIFO it holds open itself: at EOF on stdin nc would close its
-        // sending half, and the sender's nc quits as soon as it sees that, whatever is left to send.
-        await g2.RunOkAsync(
-            "kill $(cat /tmp/nc.pid 2>/dev/null) 2>/dev/null; rm -f /tmp/rx; [ -p /tmp/hold ] || busybox mkfifo /tmp/hold; nc -l -p 5001 0<>/tmp/hold >/tmp/rx 2>/dev/null & echo $! > /tmp/nc.pid",
-            CommandTimeout);
+        var tooBig = TooBigCount();
 
-        var (sent, perPacket) = await Send(g1, address);
+        var perPacket = await SendToGuest2(address);
         output.WriteLine($"guest 1 handed its NIC {perPacket} bytes per frame on average (MTU 1450)");
 
-        // The listener exits when the sender's FIN arrives.
-        await g2.RunOkAsync("i=0; while kill -0 $(cat /tmp/nc.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done", CommandTimeout);
-        var received = (await g2.RunOkAsync("busybox sha256sum /tmp/rx; wc -c < /tmp/rx", CommandTimeout)).Split('\n');
-        Assert.True(received.Length == 2 && received[0].StartsWith(sent, StringComparison.Ordinal),
-            $"guest 2 got {string.Join(" / ", received)}, guest 1 sent {sent} ({perPacket} bytes per frame handed over)\n{guests.Story()}");
+        // Super-frames far above the underlay MTU, cut into segments that fit it: nothing was too
+        // big, so the guest was sent no path-MTU answer (the stage judges segments, not super-frames).
+        Assert.Equal(tooBig, TooBigCount());
+    }
+
+    /// <summary>
+    /// Both guests at MTU 1500 over the topology's 1500 underlay: guest 1's TSO segments (1514-byte
+    /// frames) do not fit once encapsulated, so daemon A answers the super-frame with ICMP
+    /// "fragmentation needed" / ICMPv6 "packet too big" (1450), the guest's TCP lowers its MSS, and
+    /// the transfer completes.
+    /// </summary>
+    [Theory]
+    [InlineData("10.78.0.52")]
+    [InlineData("fd78::52")]
+    public async Task A_tso_guest_at_mtu_1500_learns_the_path_mtu_from_the_switch_and_sends_1_MiB(string address)
+    {
+        var (g1, g2) = (guests.Guest1, guests.Guest2);
+        var answered = PathMtuTopology.Drops(guests.Topology.HostA, "encap_too_big_icmp_sent");
+        try
+        {
+            await g1.RunOkAsync("ip link set eth0 mtu 1500", CommandTimeout);
+            await g2.RunOkAsync("ip link set eth0 mtu 1500", CommandTimeout);
+
+            var perPacket = await SendToGuest2(address);
+            output.WriteLine($"guest 1 handed its NIC {perPacket} bytes per frame on average (MTU 1500, path MTU 1450)");
+
+            Assert.True(PathMtuTopology.Drops(guests.Topology.HostA, "encap_too_big_icmp_sent") > answered,
+                $"daemon A answered none of guest 1's too-big segments\n{guests.Story()}");
+        }
+        finally
+        {
+            await g1.RunOkAsync("ip link set eth0 mtu 1450", CommandTimeout);
+            await g2.RunOkAsync("ip link set eth0 mtu 1450", CommandTimeout);
+        }
     }
 
     [Fact]
@@ -76,6 +103,30 @@ public sealed class CrossHostTcpTests(CrossHostTcpGuests guests, ITestOutputHelp
     [Fact]
     public async Task A_guest_sends_1_MiB_over_tcp_to_a_tap_on_the_other_daemon() =>
         await SendToTap(guests.Topology.A2);
+
+    /// <summary>Guest 1 sends 1 MiB to an nc listener on guest 2, which must get it byte for byte; returns the bytes per frame guest 1 handed over.</summary>
+    private async Task<long> SendToGuest2(string address)
+    {
+        var (g1, g2) = (guests.Guest1, guests.Guest2);
+        // The listener's stdin is a FIFO it holds open itself: at EOF on stdin nc would close its
+        // sending half, and the sender's nc quits as soon as it sees that, whatever is left to send.
+        await g2.RunOkAsync(
+            "kill $(cat /tmp/nc.pid 2>/dev/null) 2>/dev/null; rm -f /tmp/rx; [ -p /tmp/hold ] || busybox mkfifo /tmp/hold; nc -l -p 5001 0<>/tmp/hold >/tmp/rx 2>/dev/null & echo $! > /tmp/nc.pid",
+            CommandTimeout);
+
+        var (sent, perPacket) = await Send(g1, address);
+
+        // The listener exits when the sender's FIN arrives.
+        await g2.RunOkAsync("i=0; while kill -0 $(cat /tmp/nc.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done", CommandTimeout);
+        var received = (await g2.RunOkAsync("busybox sha256sum /tmp/rx; wc -c < /tmp/rx", CommandTimeout)).Split('\n');
+        Assert.True(received.Length == 2 && received[0].StartsWith(sent, StringComparison.Ordinal),
+            $"guest 2 got {string.Join(" / ", received)}, guest 1 sent {sent} ({perPacket} bytes per frame handed over)\n{guests.Story()}");
+        return perPacket;
+    }
+
+    /// <summary>Frames daemon A found too big for the underlay, answered or not.</summary>
+    private ulong TooBigCount() =>
+        PathMtuTopology.Drops(guests.Topology.HostA, "encap_too_big", "encap_too_big_icmp_sent", "encap_too_big_rate_limited");
 
     /// <summary>A socat sink in the tap's namespace hashes what arrives; the guest sends to it.</summary>
     private async Task SendToTap(Topology.Vm tap)

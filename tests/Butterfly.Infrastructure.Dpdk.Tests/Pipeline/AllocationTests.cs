@@ -106,4 +106,37 @@ public class AllocationTests
 
         Assert.Equal(0, Allocated(Run, 10_000));
     }
+
+    [Fact]
+    public void Path_mtu_answers_fragments_and_the_rate_limit_allocate_nothing()
+    {
+        var tcp4 = PathMtuTests.Tcp4();
+        var tcp6 = PathMtuTests.Tcp6();
+        var udp = PathMtuTests.Udp4(1500);
+        var answer = new byte[2048];
+        var limiter = new TooBigLimiter(16, 10, 4);
+
+        void Run(int iterations)
+        {
+            for (var i = 0; i < iterations; i++)
+            {
+                PacketParser.Parse(tcp4, out var m4);
+                PathMtu.Decide(m4, 1464, out var mtu4);
+                PathMtu.BuildIcmp(tcp4, m4, mtu4, answer);
+                PacketParser.Parse(tcp6, out var m6);
+                PathMtu.Decide(m6, 1444, out var mtu6);
+                PathMtu.BuildIcmp(tcp6, m6, mtu6, answer);
+                PacketParser.Parse(udp, out var mu);
+                PathMtu.Decide(mu, 1464, out var mtu);
+                Ipv4Fragmenter.TryPlan(udp, mu, mtu, out var plan);
+                for (var f = 0; f < plan.Count; f++)
+                {
+                    Ipv4Fragmenter.WriteHeaders(udp, mu, plan, f, answer);
+                }
+                limiter.TryTake((ushort)(i & 15), i);
+            }
+        }
+
+        Assert.Equal(0, Allocated(Run, 10_000));
+    }
 }
