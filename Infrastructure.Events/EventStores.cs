@@ -33,6 +33,22 @@ public static class EventStores
                 .ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// butterflyd --repair-log: shows (and with <paramref name="apply"/> carries out) the repair of
+    /// the file log <paramref name="destination"/> names (<see cref="LogRepair"/>). Returns the exit code.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The destination is a PostgreSQL store.</exception>
+    public static int RepairLog(string destination, bool apply, TextWriter output)
+    {
+        var target = Parse(destination);
+        if (target.Directory is null)
+        {
+            throw new NotSupportedException("the repair command works on file: event logs; a PostgreSQL store is repaired with " +
+                "the database's own tools (see sql/README.md: a stream shorter than its snapshots)");
+        }
+        return LogRepair.Run(target.Directory, apply, output, Serilog.Core.Logger.None);
+    }
+
     /// <summary>A parsed destination: either a directory or a connection string plus schema.</summary>
     internal sealed record Destination(string? Directory, string? ConnectionString, string Schema);
 

@@ -12,6 +12,7 @@ internal enum StartupAction
     ShowHelp,
     ShowVersion,
     ShowDpdkHelp,
+    RepairLog,
     Fail,
 }
 
@@ -22,6 +23,9 @@ internal enum StartupAction
 /// </summary>
 internal sealed record LoadedOptions(StartupAction Action, DaemonOptions? Options, string? Error, IReadOnlyList<string> Warnings)
 {
+    /// <summary>With <see cref="StartupAction.RepairLog"/>: the event store to repair, and whether to apply (--yes).</summary>
+    public (string EventStore, bool Apply)? Repair { get; init; }
+
     public static LoadedOptions Failed(string error) => new(StartupAction.Fail, null, error, []);
 }
 
@@ -73,6 +77,21 @@ internal static class OptionsLoader
         foreach (var (name, value) in cmd)
         {
             settings[name] = new Setting(value, OptionSpecs.All.First(o => o.Name == name).Display);
+        }
+
+        if (settings.ContainsKey(OptionSpecs.RepairLog.Name))
+        {
+            // A maintenance run on a stopped log: none of the daemon's other settings are needed.
+            var store = settings.TryGetValue(OptionSpecs.EventStore.Name, out var s) ? s.Value.Trim() : DaemonOptions.DefaultEventStore;
+            return new LoadedOptions(StartupAction.RepairLog, null, null, warnings)
+            {
+                Repair = (store, settings.ContainsKey(OptionSpecs.Yes.Name)),
+            };
+        }
+
+        if (settings.ContainsKey(OptionSpecs.Yes.Name))
+        {
+            return LoadedOptions.Failed("--yes only goes with --repair-log");
         }
 
         var options = Build(settings, configFile, out error);
