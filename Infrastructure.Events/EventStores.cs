@@ -23,14 +23,19 @@ public static class EventStores
     /// The PostgreSQL schema defaults to "butterfly".
     /// </summary>
     /// <exception cref="ArgumentException">The destination is none of these.</exception>
-    public static async Task<IEventStore> OpenAsync(string destination, ILogger log, CancellationToken ct)
+    public static Task<IEventStore> OpenAsync(string destination, ILogger log, CancellationToken ct) =>
+        OpenAsync(destination, log, TimeSpan.FromSeconds(5), ct);
+
+    /// <inheritdoc cref="OpenAsync(string, ILogger, CancellationToken)"/>
+    /// <param name="writeTimeout">How long a PostgreSQL append may take, settling an unanswered COMMIT included.</param>
+    public static async Task<IEventStore> OpenAsync(string destination, ILogger log, TimeSpan writeTimeout, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(log);
         var target = Parse(destination);
         return target.Directory is not null
             ? await FileEventStore.OpenAsync(target.Directory, log, ct).ConfigureAwait(false)
-            : await MartenEventStore.OpenAsync(target.ConnectionString!, log, new MartenEventStoreOptions { Schema = target.Schema }, ct)
-                .ConfigureAwait(false);
+            : await MartenEventStore.OpenAsync(target.ConnectionString!, log,
+                new MartenEventStoreOptions { Schema = target.Schema, WriteTimeout = writeTimeout }, ct).ConfigureAwait(false);
     }
 
     /// <summary>

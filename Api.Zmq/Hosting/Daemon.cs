@@ -79,7 +79,7 @@ internal static class Daemon
         IEventStore store;
         try
         {
-            store = EventStores.OpenAsync(options.EventStore, logger, shutdown).GetAwaiter().GetResult();
+            store = EventStores.OpenAsync(options.EventStore, logger, options.StoreTimeout, shutdown).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -129,6 +129,9 @@ internal static class Daemon
         using var provider = services.BuildServiceProvider();
 
         var configuration = provider.GetRequiredService<ConfigurationStore>();
+        // The store answers (or gives up) within the timeout; the API's own bound is a little
+        // longer, so the store's precise answer normally arrives first.
+        configuration.WriteTimeout = options.StoreTimeout + TimeSpan.FromMilliseconds(500);
         try
         {
             configuration.LoadAsync(shutdown).GetAwaiter().GetResult();
@@ -139,7 +142,7 @@ internal static class Daemon
         }
 
         var dispatcher = new MessageDispatcher(provider.GetRequiredService<IMediator>(), dataPath, options.PacketTrace, logger);
-        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger);
+        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger, options.StoreTimeout);
         var bindError = server.Bind();
         if (bindError is not null)
         {

@@ -44,6 +44,7 @@ internal static class OptionSpecs
     public static readonly OptionSpec NoOffload = new("no-offload", null, null, "do not offer TSO to guests");
     public static readonly OptionSpec Key = new("key", 'k', "FILE", "base64 32-byte key: only encrypted API requests are accepted", "security", "encryption_key_path");
     public static readonly OptionSpec EventStore = new("event-store", null, "DEST", $"event log: file:DIR or a PostgreSQL connection string (default {DaemonOptions.DefaultEventStore})", "general", "event-store");
+    public static readonly OptionSpec StoreTimeout = new("store-timeout", null, "SECONDS", $"a write the event store has not confirmed in this time fails with an error; queries that read the store get the same bound (default {DaemonOptions.DefaultStoreTimeoutSeconds})", "general", "store-timeout");
     public static readonly OptionSpec RepairLog = new("repair-log", null, null, "check the --event-store file log without starting, show what a repair would keep and drop, and exit (the daemon must be stopped)");
     public static readonly OptionSpec Yes = new("yes", null, null, "with --repair-log: apply the repair (the log files are copied to DIR/damaged-TIME/ first)");
     public static readonly OptionSpec Version = new("version", 'V', null, "print the version and exit");
@@ -53,6 +54,6 @@ internal static class OptionSpecs
     public static readonly IReadOnlyList<OptionSpec> All =
     [
         Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, DpdkArgs,
-        DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, Key, EventStore, RepairLog, Yes, Version, Help,
+        DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, Key, EventStore, StoreTimeout, RepairLog, Yes, Version, Help,
     ];
 }

@@ -220,7 +220,23 @@ internal static class OptionsLoader
             options = options with { EventStore = CheckNotEmpty(store, "an event store (file:DIR or a PostgreSQL connection string)", ref error) };
         }
 
+        if (s.TryGetValue(OptionSpecs.StoreTimeout.Name, out var timeout))
+        {
+            options = options with { StoreTimeout = CheckSeconds(timeout, ref error) };
+        }
+
         return error is null ? options : null;
+    }
+
+    private static TimeSpan CheckSeconds(Setting s, ref string? error)
+    {
+        if (double.TryParse(s.Value.Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.1 and <= 600)
+        {
+            return TimeSpan.FromSeconds(seconds);
+        }
+
+        error ??= $"{s.Origin}: '{s.Value}' is not a number of seconds (0.1..600)";
+        return TimeSpan.Zero;
     }
 
     private static string[] CheckPeers(Setting s, ref string? error)
