@@ -185,12 +185,15 @@ internal sealed class ApiServer : IDisposable
         {
             var held = new HashSet<string>(_busyPeers, StringComparer.Ordinal);
             var group = new List<PendingRequest>();
+            var inGroup = new HashSet<string>(StringComparer.Ordinal);
             for (var node = _waiting.First; node is not null;)
             {
                 var next = node.Next;
                 var pending = node.Value;
-                if (held.Contains(pending.Peer))
+                // A peer's later requests wait behind its command in the group, unless they join it.
+                if (held.Contains(pending.Peer) || (pending.Kind != RequestKind.Command && inGroup.Contains(pending.Peer)))
                 {
+                    held.Add(pending.Peer);
                     node = next;
                     continue;
                 }
@@ -199,6 +202,7 @@ internal sealed class ApiServer : IDisposable
                     case RequestKind.Command when !_writeInFlight && !_stopRequested && group.Count < MaxGroup:
                         _waiting.Remove(node);
                         group.Add(pending);
+                        inGroup.Add(pending.Peer);
                         break;
                     case RequestKind.Command:
                         held.Add(pending.Peer);
