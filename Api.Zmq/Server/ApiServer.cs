@@ -45,6 +45,9 @@ internal sealed class ApiServer : IDisposable
     /// </summary>
     public const long MaxFrameBytes = 4L * WireProtocol.MaxRequestBytes;
 
+    /// <summary>A TCP connection that has not completed the ZeroMQ handshake by then is closed (<see cref="HandshakeWatchdog"/>).</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private readonly string _endpoint;
     private readonly RequestEnvelope _envelope;
     private readonly MessageDispatcher _dispatcher;
@@ -55,6 +58,7 @@ internal sealed class ApiServer : IDisposable
     private readonly RouterSocket _router = new();
     private readonly NetMQPoller _poller;
     private readonly ReplySender _replies;
+    private readonly HandshakeWatchdog _handshakes;
     private readonly LinkedList<PendingRequest> _waiting = new();
     private readonly HashSet<string> _busyPeers = new(StringComparer.Ordinal);
     private ulong _requestCounter;
@@ -90,6 +94,7 @@ internal sealed class ApiServer : IDisposable
         _router.ReceiveReady += OnReceiveReady;
         _poller = [_router];
         _replies = new ReplySender(_router, _poller, log);
+        _handshakes = new HandshakeWatchdog(_router, _poller, HandshakeTimeout, log);
     }
 
     /// <summary>Requests received since start (each ZeroMQ request counts once).</summary>
@@ -151,6 +156,7 @@ internal sealed class ApiServer : IDisposable
         }
 
         _disposed = true;
+        _handshakes.Dispose();
         _replies.Dispose();
         _poller.Dispose();
         _router.Dispose();
