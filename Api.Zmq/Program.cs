@@ -10,6 +10,7 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
+        Signals.MakeDeliverable();
         var loaded = OptionsLoader.Load(args, File.ReadAllText);
         switch (loaded.Action)
         {

@@ -37,6 +37,13 @@ internal static class Daemon
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, shutdown));
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, shutdown));
         using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => OnSignal(c, shutdown));
+        // SIGHUP reloads what can change at run time and never stops the daemon.
+        Action reload = () => { };
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            reload();
+        });
 
         byte[]? key = null;
         if (options.KeyFile is not null)
@@ -53,6 +60,11 @@ internal static class Daemon
         var levelSwitch = new LoggingLevelSwitch(level);
         using var logger = DaemonLogging.Create(levelSwitch, options.NoSyslog);
         logger.Information("butterflyd starting: {Version}", VersionInfo.Line);
+        if (Signals.WereReset)
+        {
+            logger.Information("SIGINT/SIGQUIT were inherited ignored (a background start): reset to their default and re-executed, so they stop the daemon cleanly");
+        }
+        reload = () => Reload(options, levelSwitch, logger);
         foreach (var warning in warnings)
         {
             logger.Warning("{Warning}", warning);
@@ -159,6 +171,42 @@ internal static class Daemon
         // Lets the sockets' linger deliver the last replies (app_quit's) before exit.
         NetMQConfig.Cleanup(block: true);
         return 0;
+    }
+
+    /// <summary>SIGHUP: the log level from the INI file (unless -l gave it on the command line).</summary>
+    private static void Reload(DaemonOptions options, LoggingLevelSwitch levelSwitch, ILogger logger)
+    {
+        if (options.ConfigFile is null)
+        {
+            logger.Warning("SIGHUP: nothing to reload (no configuration file, -c)");
+            return;
+        }
+        try
+        {
+            var level = OptionsLoader.ReadLogLevel(options.ConfigFile, File.ReadAllText);
+            if (level is null || options.LogLevelFromCommandLine)
+            {
+                logger.Warning("SIGHUP: {File} read; log level unchanged ({Why})", options.ConfigFile,
+                    level is null ? "the file sets none" : "-l on the command line wins");
+                return;
+            }
+            _ = LogLevels.TryParse(level, out var minimum);
+            // Said under whichever of the two levels lets a warning through, so the change is on record.
+            var hidesWarnings = minimum > Serilog.Events.LogEventLevel.Warning;
+            if (hidesWarnings)
+            {
+                logger.Warning("SIGHUP: log level set to {Level} from {File}", level, options.ConfigFile);
+            }
+            levelSwitch.MinimumLevel = minimum;
+            if (!hidesWarnings)
+            {
+                logger.Warning("SIGHUP: log level set to {Level} from {File}", level, options.ConfigFile);
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            logger.Error("SIGHUP: {Error}; nothing changed", e.Message);
+        }
     }
 
     private static void OnSignal(PosixSignalContext context, CancellationTokenSource shutdown)

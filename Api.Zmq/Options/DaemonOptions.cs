@@ -27,6 +27,9 @@ internal sealed record DaemonOptions
     /// <summary>none, error, warning, info or debug.</summary>
     public string LogLevel { get; init; } = DefaultLogLevel;
 
+    /// <summary>The log level was given on the command line (a SIGHUP reload of the INI file then leaves it alone).</summary>
+    public bool LogLevelFromCommandLine { get; init; }
+
     /// <summary>Log to stderr instead of syslog.</summary>
     public bool NoSyslog { get; init; }
 

@@ -100,6 +100,22 @@ internal static class OptionsLoader
             : new LoadedOptions(StartupAction.Run, options, null, warnings);
     }
 
+    /// <summary>
+    /// The log level the INI file sets now (for SIGHUP), null when it sets none; throws
+    /// <see cref="InvalidDataException"/> with one line when the file cannot be read or is wrong.
+    /// </summary>
+    public static string? ReadLogLevel(string configFile, Func<string, string> readFile)
+    {
+        var settings = new Dictionary<string, Setting>(StringComparer.Ordinal);
+        var error = ReadIni(configFile, readFile, settings, []);
+        if (error is null && settings.TryGetValue(OptionSpecs.LogLevel.Name, out var level))
+        {
+            var name = CheckLogLevel(level, ref error);
+            return error is null ? name : throw new InvalidDataException(error);
+        }
+        return error is null ? null : throw new InvalidDataException(error);
+    }
+
     private static string? ReadIni(string path, Func<string, string> readFile, Dictionary<string, Setting> settings, List<string> warnings)
     {
         string text;
@@ -182,7 +198,7 @@ internal static class OptionsLoader
 
         if (s.TryGetValue(OptionSpecs.LogLevel.Name, out var level))
         {
-            options = options with { LogLevel = CheckLogLevel(level, ref error) };
+            options = options with { LogLevel = CheckLogLevel(level, ref error), LogLevelFromCommandLine = level.Origin == OptionSpecs.LogLevel.Display };
         }
 
         if (s.TryGetValue(OptionSpecs.GraphCpuCore.Name, out var core))

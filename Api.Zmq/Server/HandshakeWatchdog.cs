@@ -41,13 +41,31 @@ internal sealed partial class HandshakeWatchdog : IDisposable
         _monitor = new NetMQMonitor(router, $"inproc://api-accepted-{Guid.NewGuid():N}", SocketEvents.Accepted);
         _monitor.Accepted += (_, e) =>
         {
-            if (e.Socket?.RemoteEndPoint is { } remote)
+            try
             {
-                _pending.Add((remote, DateTime.UtcNow));
+                if (e.Socket?.RemoteEndPoint is { } remote)
+                {
+                    _pending.Add((remote, DateTime.UtcNow));
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // The connection is already gone: nothing to watch.
             }
         };
         _monitor.AttachToPoller(poller);
-        _timer.Elapsed += (_, _) => Check();
+        _timer.Elapsed += (_, _) =>
+        {
+            try
+            {
+                Check();
+            }
+            catch (Exception e)
+            {
+                // The watchdog must never stop the API's poller.
+                _log.Warning(e, "Handshake watchdog check failed");
+            }
+        };
         poller.Add(_timer);
     }
 
@@ -202,6 +220,13 @@ internal sealed partial class HandshakeWatchdog : IDisposable
         {
             // The poller is already gone.
         }
-        _monitor.Dispose();
+        try
+        {
+            _monitor.Dispose();
+        }
+        catch (Exception e) when (e is ObjectDisposedException or NetMQException)
+        {
+            // Closing the monitor of a socket already closed.
+        }
     }
 }
