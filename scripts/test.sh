@@ -30,6 +30,9 @@ dotnet test Butterfly.sln -c Release --no-build -nologo \
     --collect "XPlat Code Coverage" --results-directory build/coverage-raw
 status=$?
 
+echo "== fuzz smoke (5 s per target)"
+scripts/fuzz.sh smoke 5 || status=1
+
 dotnet tool run reportgenerator -reports:"build/coverage-raw/**/coverage.cobertura.xml" \
     -targetdir:build/coverage -reporttypes:"Cobertura;TextSummary" -verbosity:Warning >/dev/null \
     && cp build/coverage/Cobertura.xml build/coverage.xml \

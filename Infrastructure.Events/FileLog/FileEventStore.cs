@@ -134,6 +134,11 @@ public sealed class FileEventStore : IEventStore
             var index = new EventIndex();
             var (snapshotSequence, snapshotName) = SnapshotFiles.Newest(directory);
             var scan = LogVerifier.Verify(directory, files, index, snapshotSequence, snapshotName, log);
+            if (scan.Segments.Count == 0)
+            {
+                // The first segment's creation was interrupted: it was removed, make it again.
+                scan = LogVerifier.Verify(directory, [(1, CreateSegment(directory, 1))], index, snapshotSequence, snapshotName, log);
+            }
             var snapshots = new SnapshotFiles(directory, options.SnapshotsToKeep, log);
             snapshots.Recover();
             log.Information("Event log {Directory}: {Events} events in {Segments} segment(s), opened in {Milliseconds} ms",

@@ -66,9 +66,10 @@ internal static class LogVerifier
             var headerProblem = LogFormat.CheckSegmentHeader(reader.BytesUpTo(0, LogFormat.SegmentHeaderSize), out var first);
             if (headerProblem is not null)
             {
-                if (newest && i > 0 && length < LogFormat.SegmentHeaderSize && IsPrefixOrZeros(reader, LogFormat.SegmentHeader(expected)))
+                if (newest && length < LogFormat.SegmentHeaderSize && IsPrefixOrZeros(reader, LogFormat.SegmentHeader(expected)))
                 {
-                    // The writer had just created this segment when the process stopped.
+                    // The writer had just created this segment when the process stopped (for the
+                    // first segment of a new log, the open creates it again).
                     tornCreation = path;
                     segments.RemoveAt(segments.Count - 1);
                     segment.Dispose();

@@ -36,7 +36,7 @@ public sealed class StoreFaultTests(PostgresStore postgres)
     /// Reads from a second client while <paramref name="write"/> runs; returns the slowest read.
     /// Both run on threads of their own, not the thread pool, so the measure is the daemon's.
     /// </summary>
-    private static (Wire.MessageV0.Types.Response Reply, TimeSpan Took, TimeSpan SlowestRead, int Reads) WriteWhileReading(
+    private static (Wire.MessageV0.Types.Response Reply, TimeSpan Took, TimeSpan SlowestRead, int Reads, double FastShare) WriteWhileReading(
         DaemonProcess daemon, Wire.MessageV0.Types.Request write)
     {
         using var writer = daemon.CreateClient(TimeSpan.FromSeconds(30));
@@ -53,16 +53,30 @@ public sealed class StoreFaultTests(PostgresStore postgres)
         writing.Start();
         var slowest = TimeSpan.Zero;
         var reads = 0;
+        var fast = 0;
         while (writing.IsAlive)
         {
             var read = Stopwatch.StartNew();
             reader.CallOk(Requests.NicList());
             slowest = read.Elapsed > slowest ? read.Elapsed : slowest;
+            fast += read.Elapsed < TimeSpan.FromMilliseconds(100) ? 1 : 0;
             reads++;
             Thread.Sleep(20);
         }
         writing.Join();
-        return (reply!, took, slowest, reads);
+        return (reply!, took, slowest, reads, (double)fast / reads);
+    }
+
+    /// <summary>
+    /// Reads answer within 100 ms while the write is stuck. A read that waited for the store
+    /// would take the whole timeout (2 s); on the shared 2-CPU CI machines the daemon can also
+    /// be descheduled for a while, so one read in ten may miss 100 ms, none may come near 1 s.
+    /// </summary>
+    private static void AssertReadsAnswered(double fastShare, TimeSpan slowest, int reads)
+    {
+        Assert.True(reads >= 10, $"only {reads} reads while the write was stuck");
+        Assert.True(fastShare >= 0.9, $"only {fastShare:P0} of {reads} reads answered within 100 ms while the write was stuck (slowest {slowest})");
+        Assert.True(slowest < TimeSpan.FromSeconds(1), $"a read took {slowest} while the write was stuck");
     }
 
     [Fact]
@@ -85,8 +99,7 @@ public sealed class StoreFaultTests(PostgresStore postgres)
         var frozen = WriteWhileReading(daemon, Requests.NicAdd("n2"));
         Assert.False(frozen.Reply.Status.Status_, "a write the store never confirmed must not be acknowledged");
         Assert.True(frozen.Took < StoreTimeout + TimeSpan.FromSeconds(1.5), $"the write took {frozen.Took}");
-        Assert.True(frozen.Reads >= 5, $"only {frozen.Reads} reads");
-        Assert.True(frozen.SlowestRead < TimeSpan.FromMilliseconds(100), $"a read took {frozen.SlowestRead} while the write was stuck");
+        AssertReadsAnswered(frozen.FastShare, frozen.SlowestRead, frozen.Reads);
         proxy.Thaw();
         api.CallOk(Requests.NicAdd("n3"));
 
@@ -102,7 +115,7 @@ public sealed class StoreFaultTests(PostgresStore postgres)
         Assert.False(unknown.Reply.Status.Status_);
         Assert.Contains("not confirmed", unknown.Reply.Status.Error.Description, StringComparison.Ordinal);
         Assert.True(unknown.Took < StoreTimeout + TimeSpan.FromSeconds(1.5), $"the write took {unknown.Took}");
-        Assert.True(unknown.SlowestRead < TimeSpan.FromMilliseconds(100), $"a read took {unknown.SlowestRead} while the write was stuck");
+        AssertReadsAnswered(unknown.FastShare, unknown.SlowestRead, unknown.Reads);
         proxy.Thaw();
         api.CallOk(Requests.NicAdd("n6"));
         var live = NicIds(api);

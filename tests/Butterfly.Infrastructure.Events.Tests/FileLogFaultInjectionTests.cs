@@ -331,6 +331,19 @@ public sealed class FileLogFaultInjectionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_first_segment_whose_creation_was_interrupted_is_made_again()
+    {
+        foreach (var length in new[] { 0, 5, LogFormat.SegmentHeaderSize - 1 })
+        {
+            await File.WriteAllBytesAsync(SegmentPath, LogFormat.SegmentHeader(1)[..length]);
+            await using var store = await OpenAsync();
+            Assert.Equal(1, (await store.AppendAsync([Event("a")]))[0].Sequence);
+            await store.DisposeAsync();
+            File.Delete(SegmentPath);
+        }
+    }
+
+    [Fact]
     public async Task A_segment_whose_creation_was_interrupted_is_removed()
     {
         await using (var store = await OpenAsync())
