@@ -38,7 +38,7 @@ internal static class Program
                     Console.Error.WriteLine($"{args[0]}: {file}: {e.GetType().Name}: {e.Message}");
                 }
             }
-            Console.WriteLine($"{args[0]}: {files.Count - failures} passed, {failures} failed");
+            Console.WriteLine($"{args[0]}: {files.Count} inputs replayed, {failures} crashed");
             return failures == 0 ? 0 : 1;
         }
         SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
