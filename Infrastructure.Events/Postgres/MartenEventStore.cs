@@ -122,10 +122,9 @@ public sealed partial class MartenEventStore : IEventStore
         var description = $"postgres://{user}{builder.Host}:{builder.Port}/{builder.Database} (schema {options.Schema})";
 
         // A cancelled command breaks its connection at once instead of waiting for the server to
-        // acknowledge the cancel (which a frozen network never delivers), and connecting is bounded
-        // by the write timeout.
+        // acknowledge the cancel (which a frozen network never delivers). Connecting keeps the
+        // connection string's timeout: appends bound it with their own deadline.
         builder.CancellationTimeout = -1;
-        builder.Timeout = Math.Max(1, (int)Math.Ceiling(options.WriteTimeout.TotalSeconds));
         var dataSource = NpgsqlDataSource.Create(builder);
         NpgsqlConnection? lockConnection = null;
         DocumentStore? store = null;
