@@ -3,7 +3,7 @@
 #   scripts/fuzz.sh smoke [SECONDS]          every target for SECONDS (default 5) from its corpus,
 #                                            then the corpus and fuzz/regressions/ replayed; exit 1
 #                                            on any crash (CI runs this)
-#   scripts/fuzz.sh campaign TARGET HOURS    one long run (findings in build/fuzz-out/TARGET);
+#   scripts/fuzz.sh campaign TARGET|all HOURS   a long run per target (findings in build/fuzz/TARGET);
 #                                            copy a crash into fuzz/regressions/TARGET/ to keep it
 # Needs afl++ (scripts/setup.sh --test installs it) and the sharpfuzz dotnet tool (dotnet tool restore).
 set -euo pipefail
@@ -51,10 +51,17 @@ case "${1:-}" in
         exit $status
         ;;
     campaign)
-        [ $# -eq 3 ] || { echo "usage: $0 campaign TARGET HOURS" >&2; exit 2; }
+        [ $# -eq 3 ] || { echo "usage: $0 campaign TARGET|all HOURS" >&2; exit 2; }
         build
-        afl "$2" "$(awk -v h="$3" 'BEGIN { printf "%d", h * 3600 }')" "$out/$2"
-        cat "$out/$2/default/fuzzer_stats"
+        chosen=("$2"); [ "$2" = all ] && chosen=("${targets[@]}")
+        for t in "${chosen[@]}"; do
+            rm -rf "$out/$t"
+            afl "$t" "$(awk -v h="$3" 'BEGIN { printf "%d", h * 3600 }')" "$out/$t" || true
+            crashes=$(find "$out/$t/default/crashes" -type f -name 'id:*' 2>/dev/null | wc -l)
+            awk -F: -v t="$t" -v c="$crashes" '/^execs_done/ {e=$2} /^run_time/ {r=$2} /^execs_per_sec/ {s=$2} /^corpus_count/ {n=$2}
+                END { gsub(/ /, "", e); gsub(/ /, "", r); gsub(/ /, "", s); gsub(/ /, "", n);
+                      printf "fuzz %s: %s executions in %s s (%s/s), corpus %s, %s crashes\n", t, e, r, s, n, c }' "$out/$t/default/fuzzer_stats"
+        done
         ;;
     *)
         sed -n '2,8p' "$0" >&2; exit 2
