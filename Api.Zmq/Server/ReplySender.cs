@@ -28,7 +28,18 @@ internal sealed class ReplySender : IDisposable
         _log = log;
         _router.Options.RouterMandatory = true;
         _retry.Enable = false;
-        _retry.Elapsed += (_, _) => Flush();
+        _retry.Elapsed += (_, _) =>
+        {
+            try
+            {
+                Flush();
+            }
+            catch (Exception e)
+            {
+                // A retry must never stop the API's poller.
+                _log.Warning(e, "Retrying queued replies failed");
+            }
+        };
         poller.Add(_retry);
     }
 
