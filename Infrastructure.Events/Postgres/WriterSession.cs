@@ -421,8 +421,10 @@ internal sealed class WriterSession : IAsyncDisposable
         {
             // Stopping.
         }
-        await _gate.WaitAsync().ConfigureAwait(false);
-        if (_connection is not null && _connection.State == System.Data.ConnectionState.Open)
+        // A write stuck on a frozen network must not hold the shutdown: after a few seconds the
+        // connection is closed under it (the server ends the session, and the lock with it).
+        var gated = await _gate.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        if (gated && _connection is not null && _connection.State == System.Data.ConnectionState.Open)
         {
             try
             {
