@@ -1,8 +1,10 @@
+using Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
+
 namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>How <see cref="DpdkDataPath.Start"/> brings up DPDK and the underlay.</summary>
 /// <param name="SocketDir">Directory of the vhost-user sockets (created if missing).</param>
-/// <param name="DpdkArgs">Raw EAL arguments, or null for the defaults (no hugepages, a tap underlay).</param>
+/// <param name="DpdkArgs">Raw EAL arguments, or null for the defaults (no hugepages, a tap underlay); arguments that give EAL no port get a tap underlay too.</param>
 /// <param name="GraphCpuCore">CPU of the packet thread; EAL and the control plane keep off it.</param>
 /// <param name="DpdkPort">DPDK port id of the underlay.</param>
 /// <param name="NicMtu">Underlay MTU: a number, "max", or null to leave it unchanged.</param>
@@ -13,6 +15,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// <param name="UnderlayPrefixLength">On-link prefix of <paramref name="UnderlayIp"/>, or 0 when not given.</param>
 /// <param name="VxlanGateway">Router towards VTEPs outside that prefix, or null: every VTEP is on-link.</param>
 /// <param name="FdbAgeingSeconds">How long a learned remote MAC lives without traffic from it.</param>
+/// <param name="ConntrackMax">Most tracked connections at once, all NICs together (a new flow beyond is dropped and counted).</param>
+/// <param name="ConntrackTimeouts">Idle timeouts, <c>name=seconds,…</c> over the EC2-like defaults; null for the defaults.</param>
+/// <param name="ConntrackCutEstablished">A rule change cuts the established connections the new rules refuse (else they idle out).</param>
 public sealed record DataPathOptions(
     string SocketDir,
     string? DpdkArgs,
@@ -25,4 +30,29 @@ public sealed record DataPathOptions(
     IReadOnlyList<string>? VxlanPeers = null,
     int UnderlayPrefixLength = 0,
     string? VxlanGateway = null,
-    int FdbAgeingSeconds = 300);
+    int FdbAgeingSeconds = 300,
+    int ConntrackMax = DataPathOptions.DefaultConntrackMax,
+    string? ConntrackTimeouts = null,
+    bool ConntrackCutEstablished = false)
+{
+    /// <summary>Default of <see cref="ConntrackMax"/>: 1 Mi connections (96 MiB of address space, committed as used).</summary>
+    public const int DefaultConntrackMax = FirewallSettings.DefaultCapacity;
+
+    /// <summary>Largest <see cref="ConntrackMax"/>.</summary>
+    public const int MaxConntrackMax = ConnectionTable.MaxCapacity;
+
+    /// <summary>The timeouts --conntrack-timeouts accepts with their defaults, e.g. "tcp_established=432000, udp=30, …".</summary>
+    public static string DescribeConntrackTimeouts() =>
+        string.Join(", ", Pipeline.Firewall.ConntrackTimeouts.Names.Select(n => $"{n.Name}={n.Seconds}"));
+
+    /// <summary>Why these connection-tracking options are wrong, or null when they are fine.</summary>
+    public static string? CheckConntrack(int max, string? timeouts)
+    {
+        if (max is < 1 or > ConnectionTable.MaxCapacity)
+        {
+            return $"--conntrack-max {max} must be from 1 to {ConnectionTable.MaxCapacity}";
+        }
+        _ = Pipeline.Firewall.ConntrackTimeouts.Parse(timeouts, out var error);
+        return error is null ? null : "--conntrack-timeouts: " + error;
+    }
+}

@@ -9,9 +9,10 @@ namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>
 /// A NIC that has a port: the NIC as last reconciled, its port handle (<see cref="PortHandles"/>),
-/// what backs it (a vhost library slot or an ethdev device name) and its path.
+/// what backs it (a vhost library slot or an ethdev device name), its path, and the conntrack
+/// zone of this incarnation of the port (<see cref="Pipeline.Firewall.NicFilter.Zone"/>).
 /// </summary>
-internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, string Path)
+internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, string Path, uint Zone)
 {
     internal bool IsVhost => PortHandles.IsVhost(Handle);
 }
@@ -21,10 +22,11 @@ internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, st
 /// and the packet thread polling them all. A vhost-user NIC is a socket of DPDK's vhost
 /// library (no ethdev port, so their number is not bound by RTE_MAX_ETHPORTS); a tap NIC is a
 /// hotplugged net_tap ethdev. NICs of one VNI are switched to each other on this host (see
-/// <see cref="Forwarder"/>); the tables come from every Reconcile. Every public member is for the control thread (calls are serialised by
-/// a lock).
+/// <see cref="Forwarder"/>) through each NIC's anti-spoofing and security groups; the tables and
+/// the compiled firewall come from every Reconcile (DpdkDataPath.Firewall.cs). Every public
+/// member is for the control thread (calls are serialised by a lock).
 /// </summary>
-public sealed class DpdkDataPath : IDataPath, IDisposable
+public sealed partial class DpdkDataPath : IDataPath, IDisposable
 {
     /// <summary>
     /// mbufs in the pool, small enough for --no-huge. Held for long: the underlay's 2 × 1024
@@ -39,6 +41,9 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private const ushort TapRxDescriptors = 64;
     private const ushort TapTxDescriptors = 256;
 
+    /// <summary>DPDK device name of the tap underlay made when EAL found no port (the name the default EAL arguments give it).</summary>
+    private const string FallbackUnderlayDevice = "net_tap0";
+
     private readonly Lock _gate = new();
     private readonly DataPathOptions _options;
     private readonly Serilog.ILogger _log;
@@ -50,14 +55,20 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
     private readonly PacketThread _thread;
     private readonly UnderlayFlooding _flooding;
     private readonly Dictionary<string, NicPort> _nics = new(StringComparer.Ordinal);
+    private readonly Pipeline.Firewall.PolicyCompiler _compiler = new();
+    private readonly ushort[] _incarnations = new ushort[PortHandles.Count];
+
+    /// <summary>The tap device hotplugged as the underlay when EAL found no port, or null.</summary>
+    private readonly string? _fallbackDevice;
     private int _deviceCounter;
     private long _tablesVersion;
     private PacketThreadStats? _statsBaseline;
     private bool _disposed;
 
     private DpdkDataPath(DataPathOptions options, Serilog.ILogger log, string filePrefix, string? runtimeDir,
-        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding)
+        nint pool, ushort underlay, int maxPorts, PacketThread thread, UnderlayFlooding flooding, string? fallbackDevice)
     {
+        _fallbackDevice = fallbackDevice;
         _flooding = flooding;
         _options = options;
         _log = log;
@@ -114,17 +125,25 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
 
         var pool = nint.Zero;
         var underlayTouched = false;
+        ushort? underlayPort = null;
+        string? fallbackDevice = null;
         try
         {
             pool = CreatePool();
             var maxPorts = Shim.bf_max_ports();
             var underlay = options.DpdkPort;
-            if (underlay >= maxPorts || Shim.bf_port_next((ushort)underlay) != underlay)
+            if (DpdkPorts.Count() == 0)
+            {
+                underlay = AddFallbackUnderlay(prefix, argv, log);
+                fallbackDevice = FallbackUnderlayDevice;
+            }
+            else if (underlay >= maxPorts || Shim.bf_port_next((ushort)underlay) != underlay)
             {
                 throw new InvalidOperationException(
                     $"--dpdk-port {underlay} does not exist; DPDK ports: {DpdkPorts.Describe()}");
             }
             var port = (ushort)underlay;
+            underlayPort = port;
             var error = DpdkPorts.Setup(port, pool, UnderlayDescriptors, UnderlayDescriptors, promiscuous: true);
             if (error is null && options.NicMtu is not null)
             {
@@ -148,7 +167,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 log.Warning("underlay {Device}: {Error}; no VXLAN tunnel, frames from the underlay are dropped", Shim.PortName(port), underlayError);
             }
             var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, underlayConfig,
-                TimeSpan.FromSeconds(options.FdbAgeingSeconds), log);
+                TimeSpan.FromSeconds(options.FdbAgeingSeconds), FirewallSettingsOf(options), log);
             log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu}, lcore {Lcore}",
                 Shim.PortName(port), port, thread.PinnedCpu, thread.Lcore);
             if (options.PacketTrace)
@@ -162,14 +181,18 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 : IPAddress.IsLoopback(IPAddress.Parse(options.UnderlayIp)) ? UnderlayFlooding.None
                 : UnderlayFlooding.Multicast(underlayConfig.HasIpv4);
             log.Information("VXLAN flooding: {Flooding}", flooding);
-            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding);
+            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding, fallbackDevice);
         }
         catch
         {
             VhostPorts.Shutdown();
-            if (underlayTouched)
+            if (fallbackDevice is not null && underlayPort is { } added)
             {
-                DpdkPorts.StopAndClose((ushort)options.DpdkPort);
+                DpdkPorts.DestroyVdev(added, fallbackDevice);
+            }
+            else if (underlayTouched && underlayPort is { } given)
+            {
+                DpdkPorts.StopAndClose(given);
             }
             if (pool != nint.Zero)
             {
@@ -216,14 +239,17 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         ArgumentNullException.ThrowIfNull(nic);
         return nic.Type switch
         {
-            NicType.VhostUserServer => NicPortRules.SocketPath(_options.SocketDir, nic.Id),
+            NicType.VhostUserServer => nic.SocketPath ?? NicPortRules.SocketPath(_options.SocketDir, nic.Id),
             NicType.Tap => nic.Id,
             _ => string.Empty,
         };
     }
 
     /// <inheritdoc/>
-    public IReadOnlyDictionary<string, string> Reconcile(IReadOnlyCollection<DataPathNic> desired)
+    public string NewSocketPath(string nicId) => NicPortRules.NewSocketPath(_options.SocketDir, nicId);
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, string> Reconcile(DesiredDataPath desired)
     {
         ArgumentNullException.ThrowIfNull(desired);
         var errors = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -231,13 +257,9 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var wanted = new Dictionary<string, DataPathNic>(StringComparer.Ordinal);
-            foreach (var nic in desired)
+            // Ids are unique: the NICs come from a configuration keyed by id.
+            foreach (var nic in desired.Nics)
             {
-                if (wanted.ContainsKey(nic.Id))
-                {
-                    errors[nic.Id] = $"NIC '{nic.Id}' is listed twice; the first one is kept";
-                    continue;
-                }
                 // A NIC whose port stays as it is was valid when made; re-checking it would cost
                 // a stat per NIC on every commit.
                 var keeps = _nics.TryGetValue(nic.Id, out var current) && !NeedsNewPort(current.Nic, nic);
@@ -293,6 +315,8 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 _nics.Add(nic.Id, created);
                 socketsMade |= created.IsVhost;
             }
+            // The firewall first: a new port must never be reached before its filter exists.
+            _thread.PublishPolicy(CompileFirewall(desired));
             _thread.PublishTables(BuildTables(errors));
             _thread.Publish(PolledPorts());
             if (socketsMade)
@@ -312,7 +336,8 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             {
                 return null;
             }
-            return CountersOf(port.Handle);
+            var filterDrops = _thread.FilterDropsOf(port.Handle);
+            return CountersOf(port.Handle) with { FilterDrops = filterDrops.Count == 0 ? null : filterDrops };
         }
     }
 
@@ -385,7 +410,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             }
             _nics.Clear();
             VhostPorts.Shutdown();
-            var error = DpdkPorts.StopAndClose(_underlay);
+            var error = _fallbackDevice is null ? DpdkPorts.StopAndClose(_underlay) : DpdkPorts.DestroyVdev(_underlay, _fallbackDevice);
             if (error is not null)
             {
                 _log.Warning("underlay: {Error}", error);
@@ -418,14 +443,17 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 drops.Add(new DropCount(Pipeline.DropReasons.Name(reason), frames));
             }
         }
+        var ct = _thread.Conntrack;
         return new PacketThreadStats(_thread.Lcore, _thread.PinnedCpu, loop.Rounds, loop.BusyRounds, loop.Packets, loop.Bursts,
             LoopCounters.ToCycles(loop.BusyTicks, hz, Stopwatch.Frequency), LoopCounters.ToCycles(loop.IdleTicks, hz, Stopwatch.Frequency),
-            hz != 0 ? hz : (ulong)Stopwatch.Frequency, drops);
+            hz != 0 ? hz : (ulong)Stopwatch.Frequency, drops,
+            new ConntrackStats(ct.Entries, ct.Capacity, ct.Opened, ct.Expired, _thread.Policy.Version));
     }
 
-    /// <summary>A type or MAC change needs a new device; other fields are read from the record.</summary>
-    private static bool NeedsNewPort(DataPathNic current, DataPathNic wanted) =>
-        current.Type != wanted.Type || !string.Equals(current.Mac, wanted.Mac, StringComparison.OrdinalIgnoreCase);
+    /// <summary>A type, MAC or path change needs a new device; other fields are read from the record.</summary>
+    private bool NeedsNewPort(DataPathNic current, DataPathNic wanted) =>
+        current.Type != wanted.Type || !string.Equals(current.Mac, wanted.Mac, StringComparison.OrdinalIgnoreCase)
+        || !string.Equals(PathOf(current), PathOf(wanted), StringComparison.Ordinal);
 
     /// <summary>
     /// The packet thread's counters of a handle; for an ethdev port, frames the device itself
@@ -454,7 +482,8 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
                 var connected = vhosts.Count(p => VhostPorts.State(PortHandles.VhostSlotOf(p.Handle)) is { Connected: true });
                 return (null, $"NIC '{nic.Id}': {VhostPorts.CreateError(path, slot, vhosts.Count, connected)}");
             }
-            port = new NicPort(nic, PortHandles.OfVhostSlot(slot), $"vhost-user slot {slot}", path);
+            var handle = PortHandles.OfVhostSlot(slot);
+            port = new NicPort(nic, handle, $"vhost-user slot {slot}", path, NextZone(handle));
         }
         else
         {
@@ -470,7 +499,7 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
             {
                 return (null, $"NIC '{nic.Id}': {error}");
             }
-            port = new NicPort(nic, id, device, path);
+            port = new NicPort(nic, id, device, path, NextZone(id));
         }
         _thread.ResetCounters(port.Handle);
         _log.Information("NIC {Nic}: {Device} (port handle {Handle}) at {Path}", nic.Id, port.Device, port.Handle, path);
@@ -524,6 +553,25 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         return handles;
     }
 
+    /// <summary>
+    /// The seed's fallback ("if no port is found, a (slow) tap interface is created"): EAL
+    /// arguments that name no device, e.g. memory options only, still give a working switch, on
+    /// the tap underlay the embedded default would have made. Whatever --dpdk-port said, this
+    /// is the underlay then: there is no other port.
+    /// </summary>
+    private static ushort AddFallbackUnderlay(string filePrefix, string[] argv, Serilog.ILogger log)
+    {
+        var iface = EalArguments.UnderlayTapFor(filePrefix);
+        var (port, error) = DpdkPorts.AddVdev(FallbackUnderlayDevice, "iface=" + iface);
+        if (error is not null)
+        {
+            throw new InvalidOperationException($"the EAL arguments name no DPDK port, and the tap underlay that replaces one failed: {error}");
+        }
+        log.Warning("no DPDK port in the EAL arguments ({EalArgs}): the underlay is the tap interface {Interface} (DPDK port {Port}, {Device}), "
+            + "which is slow; name a device in --dpdk-args for production", string.Join(' ', argv.Skip(1)), iface, port, FallbackUnderlayDevice);
+        return port;
+    }
+
     /// <summary>The underlay port's MTU within what VXLAN encapsulation accepts, the default when unknown.</summary>
     private static int UnderlayMtu(ushort port) =>
         DpdkPorts.Mtu(port) is { } mtu ? Math.Clamp((int)mtu, 576, 9216) : Pipeline.UnderlayConfig.DefaultMtu;
@@ -554,6 +602,11 @@ public sealed class DpdkDataPath : IDataPath, IDisposable
         if (options.DpdkPort is < 0 or > ushort.MaxValue)
         {
             throw new ArgumentException($"DPDK port {options.DpdkPort} is not a port number", nameof(options));
+        }
+        var conntrack = DataPathOptions.CheckConntrack(options.ConntrackMax, options.ConntrackTimeouts);
+        if (conntrack is not null)
+        {
+            throw new ArgumentException(conntrack, nameof(options));
         }
         return options with { SocketDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.SocketDir)) };
     }

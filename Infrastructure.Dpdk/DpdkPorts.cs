@@ -15,6 +15,23 @@ internal static unsafe class DpdkPorts
     /// <summary>Hotplugs a virtual device and starts it; returns its port id, or an error text.</summary>
     internal static (ushort Port, string? Error) CreateVdev(string device, string args, nint pool, ushort rxd, ushort txd)
     {
+        var (port, addError) = AddVdev(device, args);
+        if (addError is not null)
+        {
+            return (0, addError);
+        }
+        var error = Setup(port, pool, rxd, txd, promiscuous: false) ?? Start(port);
+        if (error is not null)
+        {
+            DestroyVdev(port, device);
+            return (0, $"DPDK device {device}: {error}");
+        }
+        return (port, null);
+    }
+
+    /// <summary>Hotplugs a virtual device, neither configured nor started; returns its port id, or an error text.</summary>
+    internal static (ushort Port, string? Error) AddVdev(string device, string args)
+    {
         int port;
         fixed (byte* n = Shim.Utf8Z(device))
         fixed (byte* a = Shim.Utf8Z(args))
@@ -24,12 +41,6 @@ internal static unsafe class DpdkPorts
         if (port < 0)
         {
             return (0, $"cannot add DPDK device {device} ({args}): {Shim.Error(port)}");
-        }
-        var error = Setup((ushort)port, pool, rxd, txd, promiscuous: false) ?? Start((ushort)port);
-        if (error is not null)
-        {
-            DestroyVdev((ushort)port, device);
-            return (0, $"DPDK device {device}: {error}");
         }
         return ((ushort)port, null);
     }

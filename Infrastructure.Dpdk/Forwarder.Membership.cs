@@ -1,5 +1,6 @@
 using Butterfly.Infrastructure.Dpdk.Native;
 using Butterfly.Infrastructure.Dpdk.Pipeline;
+using Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 
 namespace Butterfly.Infrastructure.Dpdk;
 
@@ -18,13 +19,18 @@ internal sealed unsafe partial class Forwarder
     /// <summary>The tables of the previous round (which VNIs were here).</summary>
     private SwitchTables _housekeptTables = SwitchTables.Empty;
 
+    /// <summary>Connection-table entries visited every round, busy or not (a full pass of 1 M entries every 16 k rounds).</summary>
+    private const int BusyConnectionSweepBudget = 64;
+
     /// <summary>
-    /// The per-round chores: learned MACs of VNIs that left (when the tables change), parked
-    /// frames whose next hop may have resolved, membership reports that are due. Called by the
-    /// packet thread once per round.
+    /// The per-round chores: a slice of the connection table swept, learned MACs of VNIs that left
+    /// (when the tables change), parked frames whose next hop may have resolved, membership
+    /// reports that are due. Called by the packet thread once per round.
     /// </summary>
-    internal void Housekeeping(SwitchTables tables, long now)
+    internal void Housekeeping(SwitchTables tables, FirewallPolicy policy, long now)
     {
+        // A little of the connection table every round, so expiry keeps up under load too.
+        _firewall.Sweep(policy, now, BusyConnectionSweepBudget);
         if (!ReferenceEquals(tables, _housekeptTables))
         {
             // New tables: the remote MACs of a VNI whose last NIC left go with it.

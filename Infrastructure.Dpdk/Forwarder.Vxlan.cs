@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Butterfly.Infrastructure.Dpdk.Native;
 using Butterfly.Infrastructure.Dpdk.Pipeline;
+using Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 
 namespace Butterfly.Infrastructure.Dpdk;
 
@@ -16,7 +17,8 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// Underlay (<see cref="UnderlayBurst"/>): ARP/ND for our VTEP address are answered in the
 /// received mbuf and sent back out the underlay; VXLAN frames are validated, stripped in place
 /// (data_off moved past the outer headers), their inner source MAC learned against the remote
-/// VTEP, and switched to the local NIC(s) of their VNI, never back to the underlay.
+/// VTEP, and switched to the local NIC(s) of their VNI through each one's ingress firewall,
+/// never back to the underlay.
 /// Drop reasons: the underlay stage's, decap's, encap's, <see cref="DropReason.UnderlayNoTunnel"/>
 /// when the underlay has no usable configuration, and the local half's.
 /// State: the learned FDB, the neighbour table and the path cache, owned by the packet thread.
@@ -36,6 +38,9 @@ internal sealed unsafe partial class Forwarder
     /// <summary>Learned MACs aged out per idle round at most, so a sweep never delays a frame much.</summary>
     private const int SweepBudget = 256;
 
+    /// <summary>Connection-table entries visited per idle round (a few microseconds).</summary>
+    private const int IdleConnectionSweepBudget = 4096;
+
     private readonly UnderlayConfig? _underlayConfig;
     private readonly ushort _underlayPort;
     private readonly LearnedFdb _learned;
@@ -50,14 +55,14 @@ internal sealed unsafe partial class Forwarder
     /// were dropped (ARP/ND consumed without a reply are not drops).
     /// </summary>
     [SkipLocalsInit]
-    internal uint UnderlayBurst(SwitchTables tables, nint* burst, int n, long now)
+    internal uint UnderlayBurst(SwitchTables tables, FirewallPolicy policy, nint* burst, int n, long now)
     {
         var dropped = 0u;
         var config = _underlayConfig;
         for (var i = 0; i < n; i++)
         {
             var m = burst[i];
-            var reason = config is null ? DropReason.UnderlayNoTunnel : Underlay(tables, config, m, now);
+            var reason = config is null ? DropReason.UnderlayNoTunnel : Underlay(tables, policy, config, new Mbuf(m), now);
             if (reason == DropReason.None)
             {
                 continue;
@@ -78,26 +83,27 @@ internal sealed unsafe partial class Forwarder
         return dropped;
     }
 
-    /// <summary>Ages learned MACs out a little at a time; called by the packet thread when idle.</summary>
-    internal void Sweep(long now) => _learned.Sweep(now, SweepBudget);
+    /// <summary>Ages learned MACs and tracked connections out a little at a time; called by the packet thread when idle.</summary>
+    internal void Sweep(FirewallPolicy policy, long now)
+    {
+        _learned.Sweep(now, SweepBudget);
+        _firewall.Sweep(policy, now, IdleConnectionSweepBudget);
+    }
 
     /// <summary>Marks a frame the underlay stage consumed: freed, but not a drop.</summary>
     private const DropReason DropReasonConsumed = (DropReason)byte.MaxValue;
 
     /// <summary>One underlay frame: None when it was staged somewhere, else why it is freed.</summary>
     [SkipLocalsInit]
-    private DropReason Underlay(SwitchTables tables, UnderlayConfig config, nint m, long now)
+    private DropReason Underlay(SwitchTables tables, FirewallPolicy policy, UnderlayConfig config, Mbuf m, long now)
     {
-        var p = (byte*)m;
-        if (*(ushort*)(p + MbufLayout.NbSegs) != 1)
+        if (m.Segments != 1)
         {
             // Tunnel frames fit one segment (the underlay MTU is below the mbuf's data room).
             return DropReason.DecapTruncated;
         }
-        var dataOff = *(ushort*)(p + MbufLayout.DataOff);
-        var data = *(byte**)(p + MbufLayout.BufAddr) + dataOff;
-        var dataLen = *(ushort*)(p + MbufLayout.DataLen);
-        var frame = new ReadOnlySpan<byte>(data, dataLen);
+        var dataOff = m.DataOffset;
+        Span<byte> frame = m.Head;
         var reason = PacketParser.Parse(frame, out var outer);
         if (reason != DropReason.None)
         {
@@ -105,17 +111,16 @@ internal sealed unsafe partial class Forwarder
         }
         // The responders read the request entirely before writing, so the reply may be built in
         // the request's own buffer.
-        var room = *(ushort*)(p + MbufLayout.BufLen) - dataOff;
-        var reply = new Span<byte>(data, Math.Min(room, UnderlayStage.ReplyBufferLength));
+        var room = m.Room;
+        var reply = room[..Math.Min(room.Length, UnderlayStage.ReplyBufferLength)];
         var r = UnderlayStage.Process(frame, outer, config, _neighbours, now, reply);
         switch (r.Action)
         {
             case UnderlayAction.Reply:
                 _neighbourNews = true;
-                *(ushort*)(p + MbufLayout.DataLen) = (ushort)r.ReplyLength;
-                *(uint*)(p + MbufLayout.PktLen) = (uint)r.ReplyLength;
-                *(ulong*)(p + MbufLayout.OlFlags) = 0;
-                Stage(_underlayPort, m);
+                m.SetLength(r.ReplyLength);
+                m.OffloadFlags = 0;
+                Stage(_underlayPort, m.Address);
                 return DropReason.None;
             case UnderlayAction.Consumed:
                 _neighbourNews = true;
@@ -129,7 +134,8 @@ internal sealed unsafe partial class Forwarder
                 return r.Reason;
         }
         var decap = r.Decap;
-        reason = PacketParser.Parse(frame.Slice(decap.InnerOffset, decap.InnerLength), out var inner);
+        var innerFrame = frame.Slice(decap.InnerOffset, decap.InnerLength);
+        reason = PacketParser.Parse(innerFrame, out var inner);
         if (reason != DropReason.None)
         {
             return reason;
@@ -140,16 +146,19 @@ internal sealed unsafe partial class Forwarder
             return d.Kind == ForwardKind.Drop ? d.Reason : DropReason.SwitchRemoteToRemote;
         }
         // rte_pktmbuf_adj + trim: the mbuf now holds the inner frame only.
-        *(ushort*)(p + MbufLayout.DataOff) = (ushort)(dataOff + decap.InnerOffset);
-        *(ushort*)(p + MbufLayout.DataLen) = (ushort)decap.InnerLength;
-        *(uint*)(p + MbufLayout.PktLen) = (uint)decap.InnerLength;
-        *(ulong*)(p + MbufLayout.OlFlags) = 0;
+        m.DataOffset = (ushort)(dataOff + decap.InnerOffset);
+        m.SetLength(decap.InnerLength);
+        m.OffloadFlags = 0;
         if (d.Kind == ForwardKind.Local)
         {
-            Stage(d.Port, m);
-            return DropReason.None;
+            reason = Ingress(policy, d.Port, innerFrame, inner, now);
+            if (reason == DropReason.None)
+            {
+                Stage(d.Port, m.Address);
+            }
+            return reason;
         }
-        return Flood(tables, d, m, inner, now);
+        return Flood(tables, policy, d, m, innerFrame, inner, now);
     }
 
     /// <summary>
@@ -165,14 +174,14 @@ internal sealed unsafe partial class Forwarder
         {
             return DropReason.UnderlayNoTunnel;
         }
-        var p = (byte*)m;
+        var mbuf = new Mbuf(m);
         // A guest's partial checksum is finished in place, a TSO frame is cut into segments that
         // come back through here (Forwarder.Offload.cs); true when that decided the frame's fate.
         if (AsksOffload(m) && EncapOffloaded(m, vtep, vni, now, out var offloaded))
         {
             return offloaded;
         }
-        if (*(ushort*)(p + MbufLayout.NbSegs) != 1)
+        if (mbuf.Segments != 1)
         {
             // A chained frame that is not TSO (jumbo) would need the outer lengths over every
             // segment and could never fit the underlay MTU anyway.
@@ -193,19 +202,18 @@ internal sealed unsafe partial class Forwarder
                 ? DropReason.None
                 : DropReason.EncapNeighbourUnresolved;
         }
-        int offset = *(ushort*)(p + MbufLayout.DataOff);
-        int length = *(ushort*)(p + MbufLayout.DataLen);
-        var buffer = new Span<byte>(*(byte**)(p + MbufLayout.BufAddr), offset + length);
+        int offset = mbuf.DataOffset;
+        int length = mbuf.DataLength;
+        var buffer = new Span<byte>(mbuf.Buffer, offset + length);
         var reason = VxlanEncap.Encapsulate(buffer, ref offset, ref length, path, vni, flowHash);
         if (reason != DropReason.None)
         {
             return reason;
         }
-        *(ushort*)(p + MbufLayout.DataOff) = (ushort)offset;
-        *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
-        *(uint*)(p + MbufLayout.PktLen) = (uint)length;
+        mbuf.DataOffset = (ushort)offset;
+        mbuf.SetLength(length);
         // The inner frame's offload requests were finished above; none may reach the underlay port.
-        *(ulong*)(p + MbufLayout.OlFlags) = 0;
+        mbuf.OffloadFlags = 0;
         Stage(_underlayPort, m);
         return DropReason.None;
     }

@@ -3,30 +3,41 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Butterfly.Infrastructure.Dpdk.Native;
 using Butterfly.Infrastructure.Dpdk.Pipeline;
+using Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 
 namespace Butterfly.Infrastructure.Dpdk;
 
 /// <summary>
-/// Stage: switching of one RX burst from a local NIC, run to completion (the VXLAN half, for
-/// remote destinations and frames from the underlay, is in Forwarder.Vxlan.cs).
-///
-/// Input: a burst of mbufs received on a NIC's port handle, and the <see cref="SwitchTables"/>
-/// the packet thread read at the start of its round.
+/// Stage: one RX burst from a local NIC, run to completion as a straight chain (the VXLAN half,
+/// for remote destinations and frames from the underlay, is in Forwarder.Vxlan.cs):
+/// <code>
+///   parse ─► anti-spoof + egress firewall (the sending NIC) ─► switch ─┬─► ingress firewall (each local NIC) ─► stage
+///                                                                     └─► VXLAN encap ─► stage on the underlay
+/// </code>
+/// Input: a burst of mbufs received on a NIC's port handle, the <see cref="SwitchTables"/> and
+/// the <see cref="FirewallPolicy"/> the packet thread read at the start of its round.
 /// Output: every frame either staged for its output port(s) and sent when the burst ends (or
 /// a port's stage fills), or dropped and freed. Unicast to the local NIC owning the destination
 /// MAC in the ingress NIC's VNI; unknown unicast, broadcast and multicast to every other local
-/// NIC of that VNI whose port can take it (deep copies from the pool for all but the last, which
-/// gets the original; vhost-user NICs without a running guest are skipped), and from a local NIC
-/// also encapsulated to every head-end peer of the VNI; a MAC learned behind a remote VTEP is
-/// encapsulated to it.
+/// NIC of that VNI whose port can take it and whose firewall admits it (deep copies from the
+/// pool for all but the last, which gets the original; vhost-user NICs without a running guest
+/// are skipped), and from a local NIC also encapsulated to every head-end peer of the VNI; a MAC
+/// learned behind a remote VTEP is encapsulated to it (its host applies the ingress firewall).
 /// Never across VNIs: every lookup is keyed by the ingress port's VNI slot.
+/// Firewall: <see cref="FirewallStage"/>, skipped for bypass_filtering NICs; a NIC port the
+/// policy does not know is refused (<see cref="DropReason.FirewallNoPolicy"/>), never let through.
+/// The egress side runs burst-wise in three passes (classify and prefetch the index slot,
+/// prefetch the connection, decide), so a burst's misses in a large connection table overlap.
+/// Anti-spoof and firewall drops are also counted per NIC (<see cref="FilterDropTable"/>): on the
+/// sending NIC for anti-spoof and egress, on each refusing destination for ingress.
 /// Transmit: vhost-user NICs through bf_vhost_enqueue (the library copies into the guest, so
 /// the mbufs are freed whatever it took), ethdev ports (taps) through bf_tx_burst (the driver
 /// owns what it took; the rest is freed).
-/// Drop reasons: the parser's, the switch stage's, <see cref="DropReason.NoDestination"/>,
+/// Drop reasons: the parser's, the firewall's, the switch stage's, <see cref="DropReason.NoDestination"/>,
 /// <see cref="DropReason.TxFull"/>, <see cref="DropReason.NoMbuf"/>.
 /// State: per-port counters (out on the output port; drops on the port that dropped), the
-/// <see cref="DropCounters"/>, and staging arrays in native memory allocated once.
+/// <see cref="DropCounters"/>, the connection table (in the firewall), and staging arrays in
+/// native memory allocated once.
 /// Thread: the packet thread only. Per packet: no allocation, lock, syscall, exception or log.
 /// </summary>
 internal sealed unsafe partial class Forwarder : IDisposable
@@ -34,6 +45,8 @@ internal sealed unsafe partial class Forwarder : IDisposable
     private readonly nint _pool;
     private readonly PortCounters* _counters;
     private readonly DropCounters _drops;
+    private readonly FirewallStage _firewall;
+    private readonly FilterDropTable _filterDrops;
 
     // Staged frames: BurstSize slots per handle, how many each holds, and the handles holding
     // some (each once, flagged in _touchedFlags) so a flush visits only those.
@@ -54,7 +67,10 @@ internal sealed unsafe partial class Forwarder : IDisposable
     /// <param name="underlayPort">The underlay's handle, where encapsulated frames and ARP/ND go.</param>
     /// <param name="underlay">This host's underlay, or null when it has none usable (no VXLAN then).</param>
     /// <param name="learnedAge">How long a learned remote MAC lives without traffic from it.</param>
-    internal Forwarder(int handles, nint pool, PortCounters* counters, DropCounters drops, ushort underlayPort, UnderlayConfig? underlay, TimeSpan learnedAge)
+    /// <param name="firewall">The firewall stage and its connection table (owned: disposed with the forwarder).</param>
+    /// <param name="filterDrops">Per-NIC counters of anti-spoof and firewall drops.</param>
+    internal Forwarder(int handles, nint pool, PortCounters* counters, DropCounters drops, ushort underlayPort, UnderlayConfig? underlay,
+        TimeSpan learnedAge, FirewallStage firewall, FilterDropTable filterDrops)
     {
         _underlayPort = underlayPort;
         _underlayConfig = underlay;
@@ -64,6 +80,8 @@ internal sealed unsafe partial class Forwarder : IDisposable
         _pool = pool;
         _counters = counters;
         _drops = drops;
+        _firewall = firewall;
+        _filterDrops = filterDrops;
         _staged = (nint*)NativeMemory.Alloc((nuint)(handles * PacketThread.BurstSize), (nuint)sizeof(nint));
         _stagedCounts = (ushort*)NativeMemory.AllocZeroed((nuint)handles, sizeof(ushort));
         _touched = (ushort*)NativeMemory.Alloc((nuint)handles, sizeof(ushort));
@@ -73,31 +91,78 @@ internal sealed unsafe partial class Forwarder : IDisposable
         _floodPorts = new ushort[handles];
     }
 
+    /// <summary>The firewall stage (connection table statistics, export and import jobs). Packet thread.</summary>
+    internal FirewallStage Firewall => _firewall;
+
     /// <summary>
     /// Switches the <paramref name="n"/> frames of <paramref name="burst"/> received on
     /// <paramref name="ingress"/> and sends them; returns how many were dropped on ingress.
     /// </summary>
     [SkipLocalsInit]
-    internal uint SwitchBurst(SwitchTables tables, ushort ingress, nint* burst, int n, long now)
+    internal uint SwitchBurst(SwitchTables tables, FirewallPolicy policy, ushort ingress, nint* burst, int n, long now)
     {
         var dropped = 0u;
+        var filter = policy.FilterOf(ingress);
+        var filtered = filter is not { Bypass: true };
+        Span<PacketMeta> metas = stackalloc PacketMeta[PacketThread.BurstSize];
+        Span<FlowLookup> lookups = stackalloc FlowLookup[PacketThread.BurstSize];
+        Span<DropReason> reasons = stackalloc DropReason[PacketThread.BurstSize];
+
+        // Parse, anti-spoof and start the egress lookup of every frame, then prefetch every
+        // frame's connection, then finish: a burst's cache misses in the connection table overlap.
         for (var i = 0; i < n; i++)
         {
-            var m = burst[i];
-            var reason = Parse(m, out var meta);
+            var m = new Mbuf(burst[i]);
+            var reason = Parse(m, m.Head, out metas[i]);
+            if (reason == DropReason.None && filtered)
+            {
+                reason = filter is null ? DropReason.FirewallNoPolicy : _firewall.StartFromNic(filter, m.Head, metas[i], out lookups[i]);
+            }
+            reasons[i] = reason;
+        }
+        if (filter is { Bypass: false })
+        {
+            for (var i = 0; i < n; i++)
+            {
+                if (reasons[i] == DropReason.None)
+                {
+                    _firewall.PrefetchConnection(lookups[i]);
+                }
+            }
+        }
+
+        for (var i = 0; i < n; i++)
+        {
+            var m = new Mbuf(burst[i]);
+            var frame = m.Head;
+            ref readonly var meta = ref metas[i];
+            var reason = reasons[i];
+            if (reason == DropReason.None && filter is { Bypass: false })
+            {
+                reason = _firewall.FinishFromNic(filter, policy, frame, meta, lookups[i], now);
+            }
+            if (reason != DropReason.None && DropReasons.IsPerNic(reason))
+            {
+                _filterDrops.Count(ingress, reason);
+            }
             if (reason == DropReason.None)
             {
                 var d = SwitchStage.FromLocal(tables, _learned, ingress, meta, now);
                 switch (d.Kind)
                 {
                     case ForwardKind.Local:
-                        Stage(d.Port, m);
-                        continue;
+                        reason = Ingress(policy, d.Port, frame, meta, now);
+                        if (reason == DropReason.None)
+                        {
+                            Stage(d.Port, m.Address);
+                            continue;
+                        }
+                        break;
                     case ForwardKind.Flood:
-                        reason = Flood(tables, d, m, meta, now);
+                        reason = Flood(tables, policy, d, m, frame, meta, now);
                         break;
                     case ForwardKind.Remote:
-                        reason = EncapTo(m, d.Vtep, d.Vni, FlowHash.Of(meta), now);
+                        reason = EncapTo(m.Address, d.Vtep, d.Vni, FlowHash.Of(meta), now);
                         break;
                     default:
                         reason = d.Reason;
@@ -109,7 +174,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
                 }
             }
             _drops.Count(reason);
-            _toFree[_toFreeCount++] = m;
+            _toFree[_toFreeCount++] = m.Address;
             dropped++;
         }
         if (_toFreeCount != 0)
@@ -140,61 +205,76 @@ internal sealed unsafe partial class Forwarder : IDisposable
         _touchedFlags = null;
         _toFree = null;
         _lengths = null;
+        _firewall.Dispose();
     }
 
     /// <summary>
-    /// Parses the first segment. A chained frame (a TSO segment of up to 64 KiB from a guest or a
-    /// jumbo frame from a tap) has its L3 lengths past the first segment, which the parser would
-    /// refuse; switching reads only the Ethernet addresses, so those are all it gets.
+    /// Parses the frame from its first segment, <paramref name="head"/>. A chained frame (a TSO
+    /// segment of up to 64 KiB from a guest or a jumbo frame from a tap) has its L3 lengths past
+    /// the first segment: its headers must lie in that segment, its lengths are checked against
+    /// the whole frame (<see cref="PacketParser.ParseHeaders"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static DropReason Parse(nint m, out PacketMeta meta)
+    private static DropReason Parse(Mbuf m, ReadOnlySpan<byte> head, out PacketMeta meta) =>
+        m.Segments == 1 ? PacketParser.Parse(head, out meta) : PacketParser.ParseHeaders(head, (int)m.PacketLength, out meta);
+
+    /// <summary>The ingress firewall of the local NIC on <paramref name="port"/> (none with bypass_filtering).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DropReason Ingress(FirewallPolicy policy, ushort port, ReadOnlySpan<byte> frame, in PacketMeta meta, long now)
     {
-        var p = (byte*)m;
-        var data = *(byte**)(p + MbufLayout.BufAddr) + *(ushort*)(p + MbufLayout.DataOff);
-        var frame = new ReadOnlySpan<byte>(data, *(ushort*)(p + MbufLayout.DataLen));
-        if (*(ushort*)(p + MbufLayout.NbSegs) == 1)
+        var filter = policy.FilterOf(port);
+        if (filter is { Bypass: true })
         {
-            return PacketParser.Parse(frame, out meta);
+            return DropReason.None;
         }
-        meta = default;
-        if (frame.Length < EthernetHeader.Length)
+        var reason = filter is null ? DropReason.FirewallNoPolicy : _firewall.ToNic(filter, policy, frame, meta, now);
+        if (reason != DropReason.None)
         {
-            return DropReason.EthernetTruncated;
+            _filterDrops.Count(port, reason);
         }
-        meta.Destination = MacAddress.Read(frame);
-        meta.Source = MacAddress.Read(frame[EthernetHeader.SourceOffset..]);
-        return meta.Source.IsMulticast ? DropReason.EthernetSourceMulticast : DropReason.None;
+        return reason;
     }
 
     /// <summary>
-    /// Stages <paramref name="m"/> on every other local port of the VNI and, when the decision
-    /// says so, on the underlay once per head-end peer; returns a drop reason for the original, or None.
+    /// Stages <paramref name="m"/> on every other local port of the VNI whose firewall admits it
+    /// and, when the decision says so, on the underlay once per head-end peer; returns a drop
+    /// reason for the original, or None.
     /// </summary>
-    private DropReason Flood(SwitchTables tables, in ForwardDecision d, nint m, in PacketMeta meta, long now)
+    private DropReason Flood(SwitchTables tables, FirewallPolicy policy, in ForwardDecision d, Mbuf m, ReadOnlySpan<byte> frame, in PacketMeta meta, long now)
     {
         var found = SwitchStage.FloodPorts(tables, d, _floodPorts);
         // A vhost-user NIC without a running guest is like a link that is down: not a
-        // destination, and no copy is made for it.
+        // destination, and no copy is made for it. The ingress firewalls decide before any
+        // copy is encapsulated, while the frame is as it arrived.
         var count = 0;
+        var refused = DropReason.None;
         for (var k = 0; k < found; k++)
         {
             var port = _floodPorts[k];
-            if (!PortHandles.IsVhost(port) || Shim.bf_vhost_running((uint)PortHandles.VhostSlotOf(port)) != 0)
+            if (PortHandles.IsVhost(port) && Shim.bf_vhost_running((uint)PortHandles.VhostSlotOf(port)) == 0)
+            {
+                continue;
+            }
+            var reason = Ingress(policy, port, frame, meta, now);
+            if (reason == DropReason.None)
             {
                 _floodPorts[count++] = port;
+            }
+            else
+            {
+                refused = reason;
             }
         }
         var remote = d.FloodRemote && _underlayConfig is not null ? tables.FloodVtepsOf(d.Slot).Length : 0;
         if (count == 0 && remote == 0)
         {
-            return DropReason.NoDestination;
+            return refused != DropReason.None ? refused : DropReason.NoDestination;
         }
         if (remote != 0)
         {
             // Copies first: the original goes last, to a local port or else to the last peer.
             var reason = DropReason.None;
-            FloodRemote(tables, d, m, meta, now, useOriginal: count == 0, ref reason);
+            FloodRemote(tables, d, m.Address, meta, now, useOriginal: count == 0, ref reason);
             if (count == 0)
             {
                 return reason;
@@ -202,7 +282,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
         }
         for (var k = 0; k < count - 1; k++)
         {
-            var copy = Shim.bf_pktmbuf_copy(m, _pool);
+            var copy = Shim.bf_pktmbuf_copy(m.Address, _pool);
             if (copy == 0)
             {
                 _drops.Count(DropReason.NoMbuf);
@@ -211,7 +291,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
             }
             Stage(_floodPorts[k], copy);
         }
-        Stage(_floodPorts[count - 1], m);
+        Stage(_floodPorts[count - 1], m.Address);
         return DropReason.None;
     }
 
@@ -228,9 +308,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
             room = default;
             return 0;
         }
-        var p = (byte*)m;
-        var dataOff = *(ushort*)(p + MbufLayout.DataOff);
-        room = new Span<byte>(*(byte**)(p + MbufLayout.BufAddr) + dataOff, *(ushort*)(p + MbufLayout.BufLen) - dataOff);
+        room = new Mbuf(m).Room;
         return m;
     }
 
@@ -242,9 +320,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
             Shim.bf_pktmbuf_free_bulk(&m, 1);
             return false;
         }
-        var p = (byte*)m;
-        *(ushort*)(p + MbufLayout.DataLen) = (ushort)length;
-        *(uint*)(p + MbufLayout.PktLen) = (uint)length;
+        new Mbuf(m).SetLength(length);
         Stage(_underlayPort, m);
         return true;
     }
@@ -294,7 +370,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
         // Lengths first: a tap's driver may free what it sent before tx_burst returns.
         for (var i = 0; i < n; i++)
         {
-            _lengths[i] = *(uint*)((byte*)frames[i] + MbufLayout.PktLen);
+            _lengths[i] = new Mbuf(frames[i]).PacketLength;
         }
         ushort sent;
         if (PortHandles.IsVhost(port))

@@ -26,17 +26,23 @@ internal static class NicPortRules
         }
         return nic.Type switch
         {
-            NicType.VhostUserServer => CheckSocket(nic.Id, socketDir),
+            NicType.VhostUserServer => CheckSocket(nic.Id, nic.SocketPath ?? SocketPath(socketDir, nic.Id)),
             NicType.Tap => CheckTapName(nic.Id) ?? CheckMac(nic),
             NicType.Bench => $"NIC '{nic.Id}': type BENCH is not supported by this data path yet",
             _ => $"NIC '{nic.Id}': unknown NIC type {(int)nic.Type}",
         };
     }
 
-    /// <summary>The vhost-user socket path of a NIC.</summary>
+    /// <summary>
+    /// The vhost-user socket of a NIC recorded before nic_add kept the path it chose (protocol
+    /// revision 10): such a NIC keeps this path, so a restart never moves a running VM's socket.
+    /// </summary>
     internal static string SocketPath(string socketDir, string nicId) => Path.Combine(socketDir, nicId);
 
-    private static string? CheckSocket(string id, string socketDir)
+    /// <summary>The vhost-user socket a new NIC gets, named like the original Butterfly's.</summary>
+    internal static string NewSocketPath(string socketDir, string nicId) => Path.Combine(socketDir, "qemu-vhost-" + nicId);
+
+    private static string? CheckSocket(string id, string path)
     {
         // The id becomes a file name. ',', '=' and brackets were refused when the socket path was
         // a DPDK device argument ("iface=PATH,…"); they stay refused so the set of valid ids
@@ -45,7 +51,6 @@ internal static class NicPortRules
         {
             return $"NIC id '{id}' cannot name a vhost-user socket: it must be a file name without '/', ',', '=', brackets, spaces or control characters";
         }
-        var path = SocketPath(socketDir, id);
         var bytes = Encoding.UTF8.GetByteCount(path);
         if (bytes > MaxSocketPath)
         {

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Butterfly.Application.Ports;
 using Butterfly.Infrastructure.Dpdk.Native;
 using Butterfly.Infrastructure.Dpdk.Pipeline;
+using Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 
 namespace Butterfly.Infrastructure.Dpdk;
 
@@ -16,8 +17,11 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// or encapsulated to remote VTEPs (<see cref="Forwarder"/>) and sent when their burst is done;
 /// frames from the underlay are answered (ARP/ND) or decapsulated and switched to the local NICs
 /// of their VNI. Learned MACs are aged out when the ports are idle.
-/// Tables: the <see cref="SwitchTables"/> reference published by <see cref="PublishTables"/>,
-/// read once per round together with the port array.
+/// Tables: the <see cref="SwitchTables"/> reference published by <see cref="PublishTables"/> and
+/// the <see cref="FirewallPolicy"/> published by <see cref="PublishPolicy"/>, read once per round
+/// together with the port array.
+/// Jobs: work on state only this thread may touch (the connection table: export, import) is
+/// handed over by <see cref="RunJob"/> and done a bounded step per round.
 /// State it writes: the per-handle <see cref="CounterTable"/>, the <see cref="DropCounters"/>,
 /// its own <see cref="LoopCounters"/> (once per round) and the shim's quiescent epoch.
 /// Per packet: no allocation, lock, syscall, exception or logging.
@@ -60,7 +64,14 @@ internal sealed unsafe class PacketThread : IDisposable
     private const uint LongIdleSleepMicroseconds = 8000;
     private const long LongIdleMicroseconds = 100_000;
 
+    /// <summary>Longest a control-thread job may take before its caller gives up on it.</summary>
+    internal static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(10);
+
     private readonly CounterTable _counters;
+    private readonly FilterDropTable _filterDrops;
+    private readonly Lock _jobGate = new();
+    private PacketThreadJob? _job;
+    private FirewallPolicy _policy = FirewallPolicy.Empty;
     private readonly DropCounters _drops = new();
     private LoopCounters _loop;
     private readonly Forwarder _forwarder;
@@ -75,13 +86,16 @@ internal sealed unsafe class PacketThread : IDisposable
     private volatile bool _stop;
     private string? _startError;
 
-    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, TimeSpan learnedAge, Serilog.ILogger log)
+    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, TimeSpan learnedAge,
+        FirewallSettings firewall, Serilog.ILogger log)
     {
         _ports = ports;
         _underlay = underlay;
         _pool = pool;
         _counters = new CounterTable(PortHandles.Count);
-        _forwarder = new Forwarder(PortHandles.Count, pool, _counters.Table, _drops, underlay, underlayConfig, learnedAge);
+        _filterDrops = new FilterDropTable(PortHandles.Count);
+        _forwarder = new Forwarder(PortHandles.Count, pool, _counters.Table, _drops, underlay, underlayConfig, learnedAge,
+            new FirewallStage(firewall.Capacity, firewall.Timeouts, firewall.CutEstablished), _filterDrops);
         _cpu = cpu;
         _log = log;
         _thread = new Thread(Run) { IsBackground = true, Name = "bf-packet" };
@@ -101,12 +115,14 @@ internal sealed unsafe class PacketThread : IDisposable
     /// gives the mbufs frames from vhost-user guests are copied into (and flood copies are made
     /// from); <paramref name="underlay"/> is the underlay's handle and <paramref name="underlayConfig"/>
     /// its VXLAN configuration (null: frames from the underlay are dropped); <paramref name="learnedAge"/>
-    /// is how long a learned remote MAC lives without traffic from it.
+    /// is how long a learned remote MAC lives without traffic from it; <paramref name="firewall"/>
+    /// sizes and times the connection table.
     /// </summary>
     /// <exception cref="InvalidOperationException">DPDK refused to register the thread.</exception>
-    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, TimeSpan learnedAge, Serilog.ILogger log)
+    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, TimeSpan learnedAge,
+        FirewallSettings firewall, Serilog.ILogger log)
     {
-        var thread = new PacketThread(ports, underlay, pool, cpu, underlayConfig, learnedAge, log);
+        var thread = new PacketThread(ports, underlay, pool, cpu, underlayConfig, learnedAge, firewall, log);
         thread._thread.Start();
         thread._started.Wait();
         if (thread._startError is not null)
@@ -114,6 +130,7 @@ internal sealed unsafe class PacketThread : IDisposable
             thread._thread.Join();
             thread._forwarder.Dispose();
             thread._counters.Dispose();
+            thread._filterDrops.Dispose();
             throw new InvalidOperationException(thread._startError);
         }
         return thread;
@@ -127,6 +144,41 @@ internal sealed unsafe class PacketThread : IDisposable
     /// Tables naming a port about to be closed must be replaced before <see cref="WaitQuiescent"/>.
     /// </summary>
     internal void PublishTables(SwitchTables tables) => Interlocked.Exchange(ref _tables, tables);
+
+    /// <summary>
+    /// Makes <paramref name="policy"/> the firewall from the next round on. Control thread.
+    /// A policy naming a new port must be published before the tables or ports that lead to it.
+    /// </summary>
+    internal void PublishPolicy(FirewallPolicy policy) => Interlocked.Exchange(ref _policy, policy);
+
+    /// <summary>The firewall policy in use. Any thread.</summary>
+    internal FirewallPolicy Policy => Volatile.Read(ref _policy);
+
+    /// <summary>The connection table's figures. Any thread (each figure read atomically).</summary>
+    internal (int Entries, int Capacity, ulong Opened, ulong Expired) Conntrack =>
+        (_forwarder.Firewall.Count, _forwarder.Firewall.Capacity, _forwarder.Firewall.Opened, _forwarder.Firewall.Expired);
+
+    /// <summary>Anti-spoof and firewall drops of a port handle, by reason. Control thread.</summary>
+    internal IReadOnlyList<DropCount> FilterDropsOf(ushort handle) => _filterDrops.Read(handle);
+
+    /// <summary>
+    /// Hands <paramref name="job"/> to the packet thread and waits until it is done; false when it
+    /// took longer than <see cref="JobTimeout"/> (it is then abandoned). One job at a time. Control thread.
+    /// </summary>
+    internal bool RunJob(PacketThreadJob job)
+    {
+        lock (_jobGate)
+        {
+            Volatile.Write(ref _job, job);
+            if (job.Wait(JobTimeout))
+            {
+                return true;
+            }
+            job.Cancel();
+            Interlocked.CompareExchange(ref _job, null, job);
+            return false;
+        }
+    }
 
     /// <summary>Frames dropped so far, by reason. Read from any thread.</summary>
     internal DropCounters Drops => _drops;
@@ -144,7 +196,11 @@ internal sealed unsafe class PacketThread : IDisposable
     internal NicCounters CountersOf(ushort handle) => _counters.Read(handle);
 
     /// <summary>Zeroes a handle's counters before a (re)used handle is published. Control thread.</summary>
-    internal void ResetCounters(ushort handle) => _counters.Reset(handle);
+    internal void ResetCounters(ushort handle)
+    {
+        _counters.Reset(handle);
+        _filterDrops.Reset(handle);
+    }
 
     /// <summary>Stops the loop; the counters go with it.</summary>
     public void Dispose()
@@ -154,6 +210,7 @@ internal sealed unsafe class PacketThread : IDisposable
         _started.Dispose();
         _forwarder.Dispose();
         _counters.Dispose();
+        _filterDrops.Dispose();
     }
 
     private void Run()
@@ -213,6 +270,7 @@ internal sealed unsafe class PacketThread : IDisposable
         {
             var handles = Volatile.Read(ref _ports);
             var tables = Volatile.Read(ref _tables);
+            var policy = Volatile.Read(ref _policy);
             // One clock read per round (vDSO, no syscall): learning, ageing and neighbours use it.
             var now = Stopwatch.GetTimestamp();
             _loop.Round(now - roundStart, lastReceived, lastBursts);
@@ -237,8 +295,8 @@ internal sealed unsafe class PacketThread : IDisposable
                 Volatile.Write(ref c.BytesIn, c.BytesIn + bytes);
                 uint dropped;
                 dropped = handle == underlay
-                    ? forwarder.UnderlayBurst(tables, burst, n, now)
-                    : forwarder.SwitchBurst(tables, handle, burst, n, now);
+                    ? forwarder.UnderlayBurst(tables, policy, burst, n, now)
+                    : forwarder.SwitchBurst(tables, policy, handle, burst, n, now);
                 if (dropped != 0)
                 {
                     Volatile.Write(ref c.Drops, c.Drops + dropped);
@@ -248,10 +306,16 @@ internal sealed unsafe class PacketThread : IDisposable
             }
             lastReceived = received;
             lastBursts = bursts;
-            forwarder.Housekeeping(tables, now);
+            forwarder.Housekeeping(tables, policy, now);
+            var job = Volatile.Read(ref _job);
+            if (job is not null && (job.Cancelled || job.Step(forwarder, policy, now)))
+            {
+                Volatile.Write(ref _job, null);
+                job.Complete();
+            }
             // Quiescent point: the round holds no port any more (see WaitQuiescent).
             Shim.bf_quiescent();
-            if (received != 0)
+            if (received != 0 || job is not null)
             {
                 idleRounds = 0;
                 sleep = FirstSleepMicroseconds;
@@ -267,7 +331,7 @@ internal sealed unsafe class PacketThread : IDisposable
             }
             else
             {
-                forwarder.Sweep(now);
+                forwarder.Sweep(policy, now);
                 _ = Libc.USleep(sleep);
                 slept += sleep;
                 sleep = Math.Min(sleep * 2, slept < LongIdleMicroseconds ? ShortIdleSleepMicroseconds : LongIdleSleepMicroseconds);

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Butterfly.Application.Ports;
+using Butterfly.Infrastructure.Dpdk.Pipeline;
 
 namespace Butterfly.Infrastructure.Dpdk;
 
@@ -69,5 +70,68 @@ internal sealed unsafe class CounterTable : IDisposable
         ObjectDisposedException.ThrowIf(_table == null, this);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(handle, _count);
         return ref _table[handle];
+    }
+}
+
+/// <summary>
+/// Anti-spoof and firewall drops per port handle and reason (<see cref="DropReasons.IsPerNic"/>),
+/// in native memory allocated once: what nic_stats shows per NIC. Written by the packet thread
+/// only (plain increments), read by the control thread (aligned 64-bit reads, never torn).
+/// </summary>
+internal sealed unsafe class FilterDropTable : IDisposable
+{
+    private readonly int _handles;
+    private ulong* _table;
+
+    internal FilterDropTable(int handles)
+    {
+        _handles = handles;
+        var bytes = (nuint)handles * DropReasons.PerNicCount * sizeof(ulong);
+        _table = (ulong*)NativeMemory.AlignedAlloc(bytes, 64);
+        NativeMemory.Clear(_table, bytes);
+    }
+
+    /// <summary>Counts one frame of <paramref name="handle"/> dropped for a per-NIC <paramref name="reason"/>. Packet thread.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal void Count(ushort handle, DropReason reason)
+    {
+        if (DropReasons.IsPerNic(reason) && handle < _handles)
+        {
+            _table[(handle * DropReasons.PerNicCount) + (reason - DropReasons.FirstPerNic)]++;
+        }
+    }
+
+    /// <summary>The non-zero counts of a handle, by reason name. Control thread.</summary>
+    internal IReadOnlyList<DropCount> Read(ushort handle)
+    {
+        ObjectDisposedException.ThrowIf(_table == null, this);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(handle, _handles);
+        var counts = new List<DropCount>();
+        var row = _table + (handle * DropReasons.PerNicCount);
+        for (var i = 0; i < DropReasons.PerNicCount; i++)
+        {
+            var frames = Volatile.Read(ref row[i]);
+            if (frames != 0)
+            {
+                counts.Add(new DropCount(DropReasons.Name((DropReason)((int)DropReasons.FirstPerNic + i)), frames));
+            }
+        }
+        return counts;
+    }
+
+    /// <summary>Zeroes a handle's counts; only while the packet thread does not poll it.</summary>
+    internal void Reset(ushort handle)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(handle, _handles);
+        NativeMemory.Clear(_table + (handle * DropReasons.PerNicCount), DropReasons.PerNicCount * sizeof(ulong));
+    }
+
+    public void Dispose()
+    {
+        if (_table != null)
+        {
+            NativeMemory.AlignedFree(_table);
+            _table = null;
+        }
     }
 }

@@ -106,7 +106,8 @@ internal static class Daemon
                 dataPath = DpdkDataPath.Start(
                     new DataPathOptions(options.SocketDir, options.DpdkArgs, options.GraphCpuCore, options.DpdkPort,
                         options.NicMtu, options.PacketTrace, options.NoOffload, options.Ip, options.VxlanPeers,
-                        options.IpPrefixLength, options.VxlanGateway, options.FdbAgeingSeconds),
+                        options.IpPrefixLength, options.VxlanGateway, options.FdbAgeingSeconds, options.ConntrackMax,
+                        options.ConntrackTimeouts, options.ConntrackCutEstablished),
                     logger);
             }
             catch (Exception e)

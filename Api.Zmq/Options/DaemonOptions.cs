@@ -60,6 +60,15 @@ internal sealed record DaemonOptions
     /// <summary>Do not offer TSO to guests.</summary>
     public bool NoOffload { get; init; }
 
+    /// <summary>Most tracked connections at once, all NICs together.</summary>
+    public int ConntrackMax { get; init; } = Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultConntrackMax;
+
+    /// <summary>Conntrack idle timeouts, <c>name=seconds,…</c>, or null for the defaults.</summary>
+    public string? ConntrackTimeouts { get; init; }
+
+    /// <summary>A rule change cuts established connections the new rules refuse.</summary>
+    public bool ConntrackCutEstablished { get; init; }
+
     /// <summary>Path of the base64 key file; when set only encrypted requests are accepted.</summary>
     public string? KeyFile { get; init; }
 

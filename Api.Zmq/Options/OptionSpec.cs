@@ -1,7 +1,7 @@
 namespace Butterfly.Api.Zmq.Options;
 
 /// <summary>
-/// One butterflyd option as cli.md lists it: its command-line spellings, its INI key (if
+/// One butterflyd option as docs/cli.md lists it: its command-line spellings, its INI key (if
 /// the file may set it) and its help line. A repeatable option collects every occurrence,
 /// comma-joined (its INI value is a comma-separated list). <see cref="OptionSpecs.All"/> is the single
 /// table the command-line parser, the INI reader and the usage text are built from.
@@ -42,6 +42,9 @@ internal static class OptionSpecs
     public static readonly OptionSpec VxlanGateway = new("vxlan-gateway", null, "IP", "routed underlay: reach VTEPs outside the -i prefix through this router", "general", "vxlan-gateway");
     public static readonly OptionSpec FdbAgeing = new("fdb-ageing", null, "SECONDS", $"how long a learned remote MAC lives without traffic from it (default {DaemonOptions.DefaultFdbAgeingSeconds})", "general", "fdb-ageing");
     public static readonly OptionSpec NoOffload = new("no-offload", null, null, "do not offer TSO to guests");
+    public static readonly OptionSpec ConntrackMax = new("conntrack-max", null, "N", $"most tracked connections at once, all NICs together (default {Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultConntrackMax}); a new flow beyond is dropped and counted", "firewall", "conntrack-max");
+    public static readonly OptionSpec ConntrackTimeouts = new("conntrack-timeouts", null, "NAME=S,...", "idle timeouts in seconds over the EC2-like defaults: " + Butterfly.Infrastructure.Dpdk.DataPathOptions.DescribeConntrackTimeouts(), "firewall", "conntrack-timeouts");
+    public static readonly OptionSpec ConntrackCutEstablished = new("conntrack-cut-established", null, null, "a rule change cuts the established connections the new rules refuse (default: they idle out, as in EC2)", "firewall", "conntrack-cut-established");
     public static readonly OptionSpec Key = new("key", 'k', "FILE", "base64 32-byte key: only encrypted API requests are accepted", "security", "encryption_key_path");
     public static readonly OptionSpec EventStore = new("event-store", null, "DEST", $"event log: file:DIR or a PostgreSQL connection string (default {DaemonOptions.DefaultEventStore})", "general", "event-store");
     public static readonly OptionSpec StoreTimeout = new("store-timeout", null, "SECONDS", $"a write the event store has not confirmed in this time fails with an error; queries that read the store get the same bound (default {DaemonOptions.DefaultStoreTimeoutSeconds})", "general", "store-timeout");
@@ -54,6 +57,7 @@ internal static class OptionSpecs
     public static readonly IReadOnlyList<OptionSpec> All =
     [
         Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, DpdkArgs,
-        DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, Key, EventStore, StoreTimeout, RepairLog, Yes, Version, Help,
+        DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, ConntrackMax, ConntrackTimeouts,
+        ConntrackCutEstablished, Key, EventStore, StoreTimeout, RepairLog, Yes, Version, Help,
     ];
 }

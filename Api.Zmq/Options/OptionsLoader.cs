@@ -175,6 +175,27 @@ internal static class OptionsLoader
             NoOffload = s.ContainsKey(OptionSpecs.NoOffload.Name),
         };
 
+        if (s.TryGetValue(OptionSpecs.ConntrackCutEstablished.Name, out var cut))
+        {
+            options = options with { ConntrackCutEstablished = CheckFlag(cut, ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.ConntrackMax.Name, out var conntrackMax))
+        {
+            options = options with { ConntrackMax = CheckInt(conntrackMax, 1, Butterfly.Infrastructure.Dpdk.DataPathOptions.MaxConntrackMax, "a number of connections", ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.ConntrackTimeouts.Name, out var timeouts))
+        {
+            var problem = Butterfly.Infrastructure.Dpdk.DataPathOptions.CheckConntrack(options.ConntrackMax, timeouts.Value);
+            if (problem is not null)
+            {
+                error ??= $"{timeouts.Origin}: {problem}";
+            }
+
+            options = options with { ConntrackTimeouts = timeouts.Value.Trim() };
+        }
+
         if (prefixText is not null)
         {
             var maxPrefix = options.Ip.Contains(':', StringComparison.Ordinal) ? 128 : 32;
@@ -345,6 +366,21 @@ internal static class OptionsLoader
         }
 
         return name;
+    }
+
+    /// <summary>A flag: set on the command line (empty value), or true/false in the INI file.</summary>
+    private static bool CheckFlag(Setting s, ref string? error)
+    {
+        switch (s.Value.Trim().ToLowerInvariant())
+        {
+            case "" or "true" or "yes" or "1":
+                return true;
+            case "false" or "no" or "0":
+                return false;
+            default:
+                error ??= $"{s.Origin}: '{s.Value}' is not true or false";
+                return false;
+        }
     }
 
     private static int CheckInt(Setting s, int min, int max, string what, ref string? error)

@@ -170,7 +170,7 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
         {
             case V0.Request.NicAddFieldNumber:
                 return Reply(
-                    await mediator.Send(new AddNic(ProtoMapper.ToNicSpec(r.NicAdd, defaultPacketTrace), origin), ct),
+                    await mediator.Send(new AddNic(ProtoMapper.ToNicSpec(r.NicAdd, defaultPacketTrace), origin, ProtoMapper.SessionsOf(r.NicAdd.FwData)), ct),
                     (res, path) => res.NicAdd = new V0.NicAddRes { Path = path ?? "" });
             case V0.Request.NicUpdateFieldNumber:
                 return Reply(await mediator.Send(ProtoMapper.ToUpdateNic(r.NicUpdate, origin), ct));
@@ -181,7 +181,7 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
             case V0.Request.NicDetailsFieldNumber:
                 return Reply(
                     await mediator.Send(new GetNicDetails(r.NicDetails), ct),
-                    (res, nics) => res.NicDetails.AddRange(nics.Select(n => ProtoMapper.ToWire(n, PathOf(n)))));
+                    (res, nics) => res.NicDetails.AddRange(nics.Select(n => ProtoMapper.ToWire(n.Nic, PathOf(n.Nic), n.PortError))));
             case V0.Request.NicExportFieldNumber:
                 return Reply(
                     await mediator.Send(new ExportNic(r.NicExport), ct),

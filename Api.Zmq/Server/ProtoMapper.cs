@@ -52,7 +52,12 @@ internal static class ProtoMapper
         ReplacementList(update.SecurityGroup),
         update.HasPacketTrace ? update.PacketTrace : null,
         update.HasPacketTracePath ? update.PacketTracePath : null,
-        origin);
+        origin,
+        update.HasBypassFiltering ? update.BypassFiltering : null,
+        SessionsOf(update.FwData));
+
+    /// <summary>The bytes of a fw_data field (a nic_export document), or null when absent.</summary>
+    public static byte[]? SessionsOf(V0.FwData? data) => data is { HasData: true } ? data.Data.ToByteArray() : null;
 
     public static SecurityGroupSpec ToGroup(WireSg sg) =>
         new(sg.Id, [.. sg.Member], [.. sg.Rule.Select(ToRule)]);
@@ -63,7 +68,9 @@ internal static class ProtoMapper
         rule.HasPortStart ? rule.PortStart : null,
         rule.HasPortEnd ? rule.PortEnd : null,
         rule.Cidr is { } cidr ? new CidrSpec(cidr.Address, cidr.MaskSize) : null,
-        rule.HasSecurityGroup ? rule.SecurityGroup : null);
+        rule.HasSecurityGroup ? rule.SecurityGroup : null,
+        rule.HasIcmpType ? rule.IcmpType : null,
+        rule.HasIcmpCode ? rule.IcmpCode : null);
 
     public static Outcome<EventFilter> ToEventFilter(V0.EventListReq request)
     {
@@ -121,7 +128,8 @@ internal static class ProtoMapper
     // ---- Application -> wire ----
 
     /// <param name="path">The NIC's vhost-user socket or tap name, when known.</param>
-    public static WireNic ToWire(NicSpec spec, string? path)
+    /// <param name="portError">Why the NIC's port is not working, or null when it works.</param>
+    public static WireNic ToWire(NicSpec spec, string? path, string? portError = null)
     {
         var nic = new WireNic
         {
@@ -138,10 +146,12 @@ internal static class ProtoMapper
         };
         SetIfNotNull(spec.SniffTargetNicId, v => nic.SniffTargetNicId = v);
         SetIfNotNull(path, v => nic.Path = v);
-        SetIfNotNull(spec.PacketTracePath, v => nic.PacketTracePath = v);
+        // Always present, with the default when the NIC was added without one, like the original.
+        nic.PacketTracePath = spec.PacketTracePath ?? NicValidation.DefaultPacketTracePath(spec.Id);
         SetIfNotNull(spec.BenchType, v => nic.Btype = v);
         SetIfNotNull(spec.BenchDestIp, v => nic.Dip = v);
         SetIfNotNull(spec.BenchDestMac, v => nic.Dmac = v);
+        SetIfNotNull(portError, v => nic.PortError = v);
         return nic;
     }
 
@@ -171,18 +181,42 @@ internal static class ProtoMapper
         }
 
         SetIfNotNull(rule.SecurityGroup, v => wire.SecurityGroup = v);
+        if (rule.IcmpType is { } type)
+        {
+            wire.IcmpType = type;
+        }
+
+        if (rule.IcmpCode is { } code)
+        {
+            wire.IcmpCode = code;
+        }
+
         return wire;
     }
 
-    public static V0.NicStats ToWire(NicCounters counters) => new() { In = counters.BytesIn, Out = counters.BytesOut };
-
-    public static V0.AppStatusRes ToWire(AppStatus status) => new()
+    public static V0.NicStats ToWire(NicCounters counters) => new()
     {
-        StartDate = (ulong)Math.Max(0, status.StartedAt.ToUnixTimeSeconds()),
-        CurrentDate = (ulong)Math.Max(0, status.Now.ToUnixTimeSeconds()),
-        RequestCounter = status.RequestCounter,
-        GraphDot = status.GraphDot,
+        In = counters.BytesIn,
+        Out = counters.BytesOut,
+        PacketsIn = counters.PacketsIn,
+        PacketsOut = counters.PacketsOut,
+        Drops = counters.Drops,
+        Drop = { (counters.FilterDrops ?? []).Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
     };
+
+    public static V0.AppStatusRes ToWire(AppStatus status)
+    {
+        var res = new V0.AppStatusRes
+        {
+            StartDate = (ulong)Math.Max(0, status.StartedAt.ToUnixTimeSeconds()),
+            CurrentDate = (ulong)Math.Max(0, status.Now.ToUnixTimeSeconds()),
+            RequestCounter = status.RequestCounter,
+            GraphDot = status.GraphDot,
+            NicPortError = { (status.PortErrors ?? []).Select(e => new V0.NicPortError { NicId = e.NicId, Reason = e.Reason }) },
+        };
+        SetIfNotNull(status.DataPathError, v => res.DataPathError = v);
+        return res;
+    }
 
     public static V0.EventListRes ToWire(EventPage page)
     {
@@ -235,7 +269,22 @@ internal static class ProtoMapper
         LastSequence = (ulong)Math.Max(0, summary.LastSequence),
     };
 
-    public static V0.PacketThreadStatsRes ToWire(PacketThreadStats stats) => new()
+    public static V0.PacketThreadStatsRes ToWire(PacketThreadStats stats)
+    {
+        var res = ToWireCounters(stats);
+        if (stats.Conntrack is { } ct)
+        {
+            res.ConntrackEntries = (ulong)Math.Max(0, ct.Entries);
+            res.ConntrackCapacity = (ulong)Math.Max(0, ct.Capacity);
+            res.ConntrackOpened = ct.Opened;
+            res.ConntrackExpired = ct.Expired;
+            res.FirewallVersion = (ulong)Math.Max(0, ct.FirewallVersion);
+        }
+
+        return res;
+    }
+
+    private static V0.PacketThreadStatsRes ToWireCounters(PacketThreadStats stats) => new()
     {
         Lcore = stats.Lcore,
         Cpu = stats.Cpu,
@@ -249,7 +298,7 @@ internal static class ProtoMapper
         Drop = { stats.Drops.Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
     };
 
-    public static DataPathNic ToDataPathNic(NicSpec spec) => new(spec.Id, spec.Type, spec.Mac, spec.Vni, spec.BypassFiltering);
+    public static DataPathNic ToDataPathNic(NicSpec spec) => DataPathNic.From(spec);
 
     // ---- helpers ----
 

@@ -27,11 +27,11 @@ internal sealed class OpenedRequest
 }
 
 /// <summary>
-/// Decodes request bodies and encodes replies (protocol.md "Envelope" and "Legacy encrypted
-/// envelope"). Every input, however malformed, yields a reply: too large or undecodable →
-/// PARSE_ERROR; no messages → REJECTED; with a key, clear requests → REJECTED, a missing
-/// payload → Encrypted.Error NOT_SUPPORTED, a payload that does not open → Encrypted.Error
-/// REJECTED. Pure: no sockets, no state besides the key.
+/// Decodes request bodies and encodes replies (docs/protocol.md, "Envelope" and "Legacy
+/// encrypted envelope"). Every input, however malformed, yields a reply: too large or
+/// undecodable → PARSE_ERROR; no messages → REJECTED; with a key, clear requests → REJECTED, a
+/// missing payload → Encrypted.Error NOT_SUPPORTED, a payload that does not open →
+/// Encrypted.Error REJECTED. Pure: no sockets, no state besides the key.
 /// </summary>
 internal sealed class RequestEnvelope(byte[]? key, int maxRequestBytes = WireProtocol.MaxRequestBytes)
 {

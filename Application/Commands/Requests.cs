@@ -5,7 +5,7 @@ using Mediator;
 
 namespace Butterfly.Application.Commands;
 
-// One request record per API request (protocol.md, MessageV0.Request); each has exactly
+// One request record per API request (docs/protocol.md, MessageV0.Request); each has exactly
 // one handler. Write commands carry their origin so the events they cause record it.
 // Write commands only stage events: ConfigurationStore.CommitAsync makes them durable and
 // drives the data path before any reply is sent.
@@ -17,9 +17,13 @@ namespace Butterfly.Application.Commands;
 /// </summary>
 public interface IReadsEventStore;
 
-public sealed record AddNic(NicSpec Nic, RequestOrigin Origin) : ICommand<Outcome<string>>;
+/// <summary>nic_add; <paramref name="Sessions"/> is a nic_export document to give the new port (fw_data), or null.</summary>
+public sealed record AddNic(NicSpec Nic, RequestOrigin Origin, byte[]? Sessions = null) : ICommand<Outcome<string>>;
 
-/// <summary>Null members are left unchanged; an empty list clears.</summary>
+/// <summary>
+/// Null members are left unchanged; an empty list clears. <paramref name="Sessions"/> is a
+/// nic_export document to give the NIC's port (fw_data), or null.
+/// </summary>
 public sealed record UpdateNic(
     string Id,
     bool? IpAntiSpoof,
@@ -27,14 +31,22 @@ public sealed record UpdateNic(
     IReadOnlyList<string>? SecurityGroups,
     bool? PacketTrace,
     string? PacketTracePath,
-    RequestOrigin Origin) : ICommand<Outcome<Done>>;
+    RequestOrigin Origin,
+    bool? BypassFiltering = null,
+    byte[]? Sessions = null) : ICommand<Outcome<Done>>;
 
 public sealed record DeleteNic(string Id, RequestOrigin Origin) : ICommand<Outcome<Done>>;
 
 public sealed record ListNics : IQuery<Outcome<IReadOnlyList<string>>>;
 
 /// <summary>One NIC, or all NICs sorted by id when <see cref="Id"/> is "".</summary>
-public sealed record GetNicDetails(string Id) : IQuery<Outcome<IReadOnlyList<NicSpec>>>;
+public sealed record GetNicDetails(string Id) : IQuery<Outcome<IReadOnlyList<NicDetails>>>;
+
+/// <summary>A NIC as nic_details shows it: its configuration and, when its port is not working, why (protocol revision 10).</summary>
+public sealed record NicDetails(NicSpec Nic, string? PortError);
+
+/// <summary>A NIC whose port the data path could not make or cannot switch, and why.</summary>
+public sealed record NicPortError(string NicId, string Reason);
 
 /// <summary>The firewall sessions of a NIC, serialised for migration.</summary>
 public sealed record ExportNic(string Id) : IQuery<Outcome<byte[]>>;
@@ -62,7 +74,15 @@ public sealed record DeleteMember(string GroupId, string Member, RequestOrigin O
 
 public sealed record ListMembers(string GroupId) : IQuery<Outcome<IReadOnlyList<string>>>;
 
-public sealed record AppStatus(DateTimeOffset StartedAt, DateTimeOffset Now, ulong RequestCounter, string GraphDot);
+/// <param name="PortErrors">NICs whose port is not working, sorted by id (protocol revision 10).</param>
+/// <param name="DataPathError">Why the last reconcile of the data path failed as a whole, or null.</param>
+public sealed record AppStatus(
+    DateTimeOffset StartedAt,
+    DateTimeOffset Now,
+    ulong RequestCounter,
+    string GraphDot,
+    IReadOnlyList<NicPortError>? PortErrors = null,
+    string? DataPathError = null);
 
 /// <summary>RequestCounter is maintained by the API host and passed in.</summary>
 public sealed record GetStatus(ulong RequestCounter) : IQuery<Outcome<AppStatus>>;

@@ -1,3 +1,4 @@
+using Butterfly.Application.Commands;
 using Butterfly.Application.Ports;
 using Butterfly.Domain.Configuration;
 using Butterfly.Domain.Events;
@@ -9,7 +10,13 @@ namespace Butterfly.Application.Configuration;
 /// <summary>A commit taken from the staged events, on its way to the event store.</summary>
 /// <param name="Batch">The events as the store gets them.</param>
 /// <param name="Target">The configuration once they are durable.</param>
-public sealed record PendingCommit(IReadOnlyList<NewEvent> Batch, ConfigurationState Target);
+/// <param name="Events">The domain events of the batch (the data path reconciles from them).</param>
+/// <param name="Sessions">nic_export documents to give NICs' ports once the batch is durable.</param>
+public sealed record PendingCommit(
+    IReadOnlyList<NewEvent> Batch,
+    ConfigurationState Target,
+    IReadOnlyList<DomainEvent> Events,
+    IReadOnlyList<(string NicId, byte[] Document)> Sessions);
 
 /// <summary>What became of a <see cref="PendingCommit"/>: stored (with the events as the store returned them), refused, or unknown.</summary>
 public sealed record CommitOutcome(IReadOnlyList<StoredEvent>? Stored, string? Error, bool Unknown)
@@ -46,11 +53,15 @@ public sealed class ConfigurationStore
     /// <summary>The longest wait between two attempts at a snapshot that keeps failing.</summary>
     public static readonly TimeSpan MaxSnapshotBackoff = TimeSpan.FromMinutes(5);
 
+    /// <summary>The key of <see cref="DataPathErrors"/> that means the reconcile itself failed.</summary>
+    public const string WholeDataPath = "*";
+
     private readonly IEventStore _eventStore;
     private readonly IDataPath _dataPath;
     private readonly ILogger<ConfigurationStore> _logger;
     private readonly TimeProvider _time;
     private readonly List<(DomainEvent Event, RequestOrigin Origin)> _staged = [];
+    private readonly List<(string NicId, byte[] Document)> _stagedSessions = [];
 
     private ConfigurationState _durable = ConfigurationState.Empty;
     private long _lastSnapshotSequence;
@@ -97,6 +108,22 @@ public sealed class ConfigurationStore
     /// </summary>
     public IReadOnlyDictionary<string, string> DataPathErrors { get; private set; } = new Dictionary<string, string>();
 
+    /// <summary>Why the last reconcile failed as a whole (the "*" of <see cref="DataPathErrors"/>), or null.</summary>
+    public string? ReconcileError => DataPathErrors.GetValueOrDefault(WholeDataPath);
+
+    /// <summary>The NICs whose port is not working after the last reconcile, sorted by id.</summary>
+    public IReadOnlyList<NicPortError> PortErrors =>
+        [.. DataPathErrors.Where(e => e.Key != WholeDataPath).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new NicPortError(e.Key, e.Value))];
+
+    /// <summary>
+    /// Why a NIC's port is not working, or null: the data path's own reason, or the failure of
+    /// the whole last reconcile (its port may then be missing or stale).
+    /// </summary>
+    public string? PortErrorOf(string nicId) =>
+        DataPathErrors.TryGetValue(nicId, out var error) ? error
+        : ReconcileError is { } whole ? $"the data path could not be reconciled: {whole}"
+        : null;
+
     /// <summary>
     /// Rebuilds the configuration from the newest readable snapshot plus the events after it,
     /// then makes the data path match it, so NICs are back before the API answers.
@@ -119,6 +146,12 @@ public sealed class ConfigurationStore
         Reconcile();
     }
 
+    /// <summary>
+    /// Queues a nic_export document to be given to a NIC's port once the staged events that
+    /// make the NIC are committed (runtime state: the sessions are not part of the log).
+    /// </summary>
+    public void StageSessions(string nicId, byte[] document) => _stagedSessions.Add((nicId, document));
+
     /// <summary>Applies events to the live state and queues them for the next commit.</summary>
     public void Stage(IReadOnlyList<DomainEvent> events, RequestOrigin origin)
     {
@@ -133,6 +166,7 @@ public sealed class ConfigurationStore
     public void DiscardStaged()
     {
         _staged.Clear();
+        _stagedSessions.Clear();
         State = _durable;
     }
 
@@ -144,7 +178,10 @@ public sealed class ConfigurationStore
     public async Task<string?> CommitAsync(CancellationToken cancellationToken)
     {
         if (_staged.Count == 0)
+        {
+            ImportStagedSessions();
             return null;
+        }
         if (NeedsCatchUp)
         {
             var caughtUp = await CatchUpAsync(cancellationToken).ConfigureAwait(false);
@@ -166,18 +203,24 @@ public sealed class ConfigurationStore
     }
 
     /// <summary>
-    /// API thread: takes the staged events as one commit, or null when nothing is staged. Until
-    /// <see cref="CompleteCommit"/>, <see cref="State"/> is the durable configuration (reads of
-    /// other clients must not see what may not be stored).
+    /// API thread: takes the staged events as one commit, or null when nothing is staged (staged
+    /// sessions are then given to their NICs at once). Until <see cref="CompleteCommit"/>,
+    /// <see cref="State"/> is the durable configuration (reads of other clients must not see
+    /// what may not be stored).
     /// </summary>
     public PendingCommit? BeginCommit()
     {
         if (_staged.Count == 0)
+        {
+            ImportStagedSessions();
             return null;
+        }
         if (NeedsCatchUp)
             throw new InvalidOperationException("an earlier append's outcome is unknown: CatchUpAsync must run first");
-        var pending = new PendingCommit([.. _staged.Select(s => EventSerializer.ToNewEvent(s.Event, s.Origin))], State);
+        var pending = new PendingCommit([.. _staged.Select(s => EventSerializer.ToNewEvent(s.Event, s.Origin))], State,
+            [.. _staged.Select(s => s.Event)], [.. _stagedSessions]);
         _staged.Clear();
+        _stagedSessions.Clear();
         State = _durable;
         return pending;
     }
@@ -236,10 +279,13 @@ public sealed class ConfigurationStore
             NeedsCatchUp |= outcome.Unknown;
             return outcome.Error;
         }
+        var previous = LastSequence;
         _durable = pending.Target;
         State = _durable;
         LastSequence = stored.Count > 0 ? stored[^1].Sequence : LastSequence + pending.Batch.Count;
-        Reconcile();
+        Reconcile(pending.Events, previous);
+        _stagedSessions.AddRange(pending.Sessions);
+        ImportStagedSessions();
         MaybeSnapshot(stored.Count > 0 ? stored[^1].Timestamp : _time.GetUtcNow());
         return null;
     }
@@ -328,9 +374,6 @@ public sealed class ConfigurationStore
         return (state, timestamp);
     }
 
-    /// <summary>What the data path needs of the NICs of a configuration.</summary>
-    public static IReadOnlyList<DataPathNic> DataPathNics(ConfigurationState state) =>
-        [.. state.Nics.Values.Select(n => new DataPathNic(n.Id, n.Type, n.Mac, n.Vni, n.BypassFiltering))];
 
     private async Task<(ConfigurationState State, long Sequence, DateTimeOffset? Timestamp)> ReplayAsync(long upTo, CancellationToken cancellationToken)
     {
@@ -368,11 +411,15 @@ public sealed class ConfigurationStore
         return (state, sequence, timestamp);
     }
 
-    private void Reconcile()
+    /// <summary>
+    /// Makes the data path match the durable state; <paramref name="committed"/> are the events
+    /// appended since <paramref name="previousSequence"/> (null at start-up: everything is new).
+    /// </summary>
+    private void Reconcile(IReadOnlyList<DomainEvent>? committed = null, long previousSequence = -1)
     {
         try
         {
-            DataPathErrors = _dataPath.Reconcile(DataPathNics(_durable));
+            DataPathErrors = _dataPath.Reconcile(new DesiredDataPath(_durable, LastSequence, committed, previousSequence));
             foreach (var (nic, error) in DataPathErrors)
                 _logger.LogError("Data path could not make the port of NIC {Nic}: {Error}", nic, error);
         }
@@ -381,8 +428,36 @@ public sealed class ConfigurationStore
             // The events are durable: the configuration stands, the data path will be
             // reconciled again at the next commit or restart.
             _logger.LogError(e, "Data path reconcile failed");
-            DataPathErrors = new Dictionary<string, string> { ["*"] = e.Message };
+            DataPathErrors = new Dictionary<string, string> { [WholeDataPath] = e.Message };
         }
+    }
+
+    /// <summary>Gives NICs the sessions staged for them; a refusal is recorded as the NIC's data-path error.</summary>
+    private void ImportStagedSessions()
+    {
+        if (_stagedSessions.Count == 0)
+            return;
+        Dictionary<string, string>? errors = null;
+        foreach (var (nicId, document) in _stagedSessions)
+        {
+            string? error;
+            try
+            {
+                error = _durable.Nics.ContainsKey(nicId) ? _dataPath.ImportSessions(nicId, document) : null;
+            }
+            catch (Exception e)
+            {
+                error = e.Message;
+            }
+            if (error is null)
+                continue;
+            _logger.LogError("NIC {Nic}: the sessions of its fw_data were not all imported: {Error}", nicId, error);
+            errors ??= new Dictionary<string, string>(DataPathErrors, StringComparer.Ordinal);
+            errors[nicId] = "fw_data: " + error;
+        }
+        _stagedSessions.Clear();
+        if (errors is not null)
+            DataPathErrors = errors;
     }
 
     /// <summary>

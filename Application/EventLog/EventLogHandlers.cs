@@ -63,6 +63,18 @@ public sealed class RestoreToHandler(ConfigurationStore store, IEventStore event
         if (!target.IsSuccess)
             return Outcome<RestoreSummary>.Failure(target.Error!);
         var (state, _) = await store.StateAtAsync(target.Value, cancellationToken).ConfigureAwait(false);
+
+        // nic_add refuses a MAC already used in its VNI, so a state of a log written since
+        // holds no such pair; one written before may. Restoring it would acknowledge a NIC
+        // whose frames the data path cannot switch.
+        if (state.SharedMac() is { } shared)
+        {
+            var (first, second) = shared;
+            return Outcome<RestoreSummary>.Failure(
+                $"restore to: at sequence {target.Value} NIC '{first.Id}' and NIC '{second.Id}' share mac {first.Mac} in vni {first.Vni} "
+                + "(accepted before butterflyd refused that): the data path could switch the frames of only one of them; restore to another point");
+        }
+
         var diff = store.State.Diff(state);
         store.Stage(diff, command.Origin);
         return Outcome<RestoreSummary>.Success(new RestoreSummary(target.Value, diff.Count, store.LastSequence + store.StagedEventCount));

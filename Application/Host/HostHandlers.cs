@@ -1,4 +1,5 @@
 using Butterfly.Application.Commands;
+using Butterfly.Application.Configuration;
 using Butterfly.Application.Ports;
 using Mediator;
 
@@ -6,12 +7,15 @@ namespace Butterfly.Application.Host;
 
 // app_status, app_quit, app_config.
 
-public sealed class GetStatusHandler(IHostControl host, IDataPath dataPath, TimeProvider? time = null) : IQueryHandler<GetStatus, Outcome<AppStatus>>
+/// <summary>app_status: the original's figures, plus every NIC whose port is not working.</summary>
+public sealed class GetStatusHandler(IHostControl host, IDataPath dataPath, ConfigurationStore store, TimeProvider? time = null)
+    : IQueryHandler<GetStatus, Outcome<AppStatus>>
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public ValueTask<Outcome<AppStatus>> Handle(GetStatus query, CancellationToken cancellationToken) =>
-        new(Outcome<AppStatus>.Success(new AppStatus(host.StartedAt, _time.GetUtcNow(), query.RequestCounter, dataPath.GraphDot())));
+        new(Outcome<AppStatus>.Success(new AppStatus(
+            host.StartedAt, _time.GetUtcNow(), query.RequestCounter, dataPath.GraphDot(), store.PortErrors, store.ReconcileError)));
 }
 
 /// <summary>app_quit: the host replies first, then shuts down cleanly.</summary>

@@ -15,20 +15,35 @@ public sealed class AddNicHandler(ConfigurationStore store, IDataPath dataPath) 
 {
     public ValueTask<Outcome<string>> Handle(AddNic command, CancellationToken cancellationToken)
     {
-        var decision = ConfigurationState.DecideAddNic(command.Nic);
+        // Against the state with this batch's staged events: a MAC taken by a NIC added
+        // earlier in the same message is refused like one already committed.
+        var decision = store.State.DecideAddNic(command.Nic, spec => dataPath.NewSocketPath(spec.Id));
         if (!decision.IsValid)
             return new(Outcome<string>.Failure(decision.Error!));
 
         // The data path has limits of its own (tap name length, socket path length): a NIC
         // it cannot make is refused before anything is recorded.
         var nic = ((NicAdded)decision.Value![0]).Nic;
-        var dataPathNic = new DataPathNic(nic.Id, nic.Type, nic.Mac, nic.Vni, nic.BypassFiltering);
+        var dataPathNic = DataPathNic.From(nic);
         var refusal = dataPath.Validate(dataPathNic);
         if (refusal is not null)
             return new(Outcome<string>.Failure($"NIC '{nic.Id}': {refusal}"));
+        var sessionsError = SessionsError(nic.Id, command.Sessions);
+        if (sessionsError is not null)
+            return new(Outcome<string>.Failure(sessionsError));
 
         store.Stage(decision.Value, command.Origin);
+        if (command.Sessions is not null)
+            store.StageSessions(nic.Id, command.Sessions);
         return new(Outcome<string>.Success(dataPath.PathOf(dataPathNic)));
+    }
+
+    /// <summary>Why a fw_data document cannot be given to a NIC, or null (also when there is none).</summary>
+    internal static string? SessionsError(string nicId, byte[]? document)
+    {
+        if (document is null)
+            return null;
+        return SessionDocument.Read(document, out var error) is null ? $"NIC '{nicId}': {error}" : null;
     }
 }
 
@@ -36,11 +51,17 @@ public sealed class UpdateNicHandler(ConfigurationStore store) : ICommandHandler
 {
     public ValueTask<Outcome<Done>> Handle(UpdateNic command, CancellationToken cancellationToken)
     {
-        var update = new NicUpdate(command.Id, command.IpAntiSpoof, command.Ips, command.SecurityGroups, command.PacketTrace, command.PacketTracePath);
+        var update = new NicUpdate(command.Id, command.IpAntiSpoof, command.Ips, command.SecurityGroups, command.PacketTrace,
+            command.PacketTracePath, command.BypassFiltering);
         var decision = store.State.DecideUpdateNic(update);
         if (!decision.IsValid)
             return new(Outcome<Done>.Failure(decision.Error!));
+        var sessionsError = AddNicHandler.SessionsError(command.Id, command.Sessions);
+        if (sessionsError is not null)
+            return new(Outcome<Done>.Failure(sessionsError));
         store.Stage(decision.Value!, command.Origin);
+        if (command.Sessions is not null)
+            store.StageSessions(command.Id, command.Sessions);
         return new(Outcome<Done>.Success(default));
     }
 }
@@ -60,30 +81,34 @@ public sealed class ListNicsHandler(ConfigurationStore store) : IQueryHandler<Li
         new(Outcome<IReadOnlyList<string>>.Success([.. store.State.Nics.Keys]));
 }
 
-public sealed class GetNicDetailsHandler(ConfigurationStore store) : IQueryHandler<GetNicDetails, Outcome<IReadOnlyList<NicSpec>>>
+public sealed class GetNicDetailsHandler(ConfigurationStore store) : IQueryHandler<GetNicDetails, Outcome<IReadOnlyList<NicDetails>>>
 {
-    public ValueTask<Outcome<IReadOnlyList<NicSpec>>> Handle(GetNicDetails query, CancellationToken cancellationToken)
+    public ValueTask<Outcome<IReadOnlyList<NicDetails>>> Handle(GetNicDetails query, CancellationToken cancellationToken)
     {
         var nics = store.State.Nics;
         if (string.IsNullOrEmpty(query.Id))
-            return new(Outcome<IReadOnlyList<NicSpec>>.Success([.. nics.Values]));
+            return new(Outcome<IReadOnlyList<NicDetails>>.Success([.. nics.Values.Select(Details)]));
         return nics.TryGetValue(query.Id, out var nic)
-            ? new(Outcome<IReadOnlyList<NicSpec>>.Success([nic]))
-            : new(Outcome<IReadOnlyList<NicSpec>>.Failure(NicErrors.NotFound("nic_details", query.Id)));
+            ? new(Outcome<IReadOnlyList<NicDetails>>.Success([Details(nic)]))
+            : new(Outcome<IReadOnlyList<NicDetails>>.Failure(NicErrors.NotFound("nic_details", query.Id)));
     }
+
+    private NicDetails Details(NicSpec nic) => new(nic, store.PortErrorOf(nic.Id));
 }
 
 /// <summary>
-/// nic_export: the NIC's firewall sessions for migration. There is no connection tracking
-/// yet (it comes with the stateful security groups), so the export is a valid, versioned
-/// document that lists zero sessions — see <see cref="SessionExport"/>.
+/// nic_export: the NIC's tracked connections (<see cref="SessionDocument"/>), for an
+/// orchestrator to give to the NIC on the host its VM migrates to. A NIC whose port is not
+/// made (yet) tracks nothing: its document lists no session.
 /// </summary>
-public sealed class ExportNicHandler(ConfigurationStore store) : IQueryHandler<ExportNic, Outcome<byte[]>>
+public sealed class ExportNicHandler(ConfigurationStore store, IDataPath dataPath) : IQueryHandler<ExportNic, Outcome<byte[]>>
 {
-    public ValueTask<Outcome<byte[]>> Handle(ExportNic query, CancellationToken cancellationToken) =>
-        store.State.Nics.ContainsKey(query.Id ?? string.Empty)
-            ? new(Outcome<byte[]>.Success(SessionExport.Empty()))
-            : new(Outcome<byte[]>.Failure(NicErrors.NotFound("nic_export", query.Id)));
+    public ValueTask<Outcome<byte[]>> Handle(ExportNic query, CancellationToken cancellationToken)
+    {
+        if (!store.State.Nics.ContainsKey(query.Id ?? string.Empty))
+            return new(Outcome<byte[]>.Failure(NicErrors.NotFound("nic_export", query.Id)));
+        return new(Outcome<byte[]>.Success(dataPath.ExportSessions(query.Id!) ?? SessionDocument.Write([])));
+    }
 }
 
 public sealed class GetNicStatsHandler(ConfigurationStore store, IDataPath dataPath) : IQueryHandler<GetNicStats, Outcome<NicCounters>>

@@ -1,12 +1,43 @@
+using Butterfly.Domain.Configuration;
+using Butterfly.Domain.Events;
 using Butterfly.Domain.Nics;
 
 namespace Butterfly.Application.Ports;
 
 /// <summary>What the data path needs to know of a NIC to create its port.</summary>
-public sealed record DataPathNic(string Id, NicType Type, string Mac, uint Vni, bool BypassFiltering);
+/// <param name="SocketPath">A vhost-user NIC's socket as nic_add recorded it; null: &lt;socket-dir&gt;/&lt;id&gt;, the path of NICs recorded before paths were kept.</param>
+public sealed record DataPathNic(string Id, NicType Type, string Mac, uint Vni, bool BypassFiltering, string? SocketPath = null)
+{
+    /// <summary>The data path's view of a configured NIC.</summary>
+    public static DataPathNic From(NicSpec nic)
+    {
+        ArgumentNullException.ThrowIfNull(nic);
+        return new(nic.Id, nic.Type, nic.Mac, nic.Vni, nic.BypassFiltering, nic.SocketPath);
+    }
+}
 
-/// <summary>Byte and packet counters of one NIC; "in" is from the VM, "out" is to the VM.</summary>
-public readonly record struct NicCounters(ulong BytesIn, ulong BytesOut, ulong PacketsIn, ulong PacketsOut, ulong Drops);
+/// <summary>
+/// Byte and packet counters of one NIC; "in" is from the VM, "out" is to the VM.
+/// <paramref name="Drops"/> counts every frame from the NIC that was dropped, and frames the
+/// NIC's port refused; <paramref name="FilterDrops"/> breaks down the frames its anti-spoofing and
+/// firewall dropped (either way) by reason, non-zero reasons only (null when there are none).
+/// </summary>
+public readonly record struct NicCounters(ulong BytesIn, ulong BytesOut, ulong PacketsIn, ulong PacketsOut, ulong Drops,
+    IReadOnlyList<DropCount>? FilterDrops = null);
+
+/// <summary>
+/// What the data path must become: the ports of every NIC of <paramref name="Configuration"/> and
+/// its compiled firewall, as of event <paramref name="Version"/>. <paramref name="Committed"/> are
+/// the events since the previous reconcile (at <paramref name="PreviousVersion"/>), which lets the
+/// firewall apply member changes in place; null when unknown (start-up, a restore).
+/// </summary>
+public sealed record DesiredDataPath(ConfigurationState Configuration, long Version,
+    IReadOnlyList<DomainEvent>? Committed = null, long PreviousVersion = -1)
+{
+    /// <summary>What the data path needs of each NIC to make its port.</summary>
+    public IReadOnlyList<DataPathNic> Nics { get; } =
+        [.. Configuration.Nics.Values.Select(DataPathNic.From)];
+}
 
 /// <summary>
 /// The packet-processing side, driven by the projections of the event log.
@@ -20,15 +51,39 @@ public interface IDataPath
     /// </summary>
     string? Validate(DataPathNic nic);
 
-    /// <summary>The NIC's path as nic_add returns it: vhost-user socket path or tap name.</summary>
+    /// <summary>
+    /// The NIC's path as nic_add returns it: the vhost-user socket (<see cref="DataPathNic.SocketPath"/>,
+    /// or &lt;socket-dir&gt;/&lt;id&gt; when it is null) or the tap name.
+    /// </summary>
     string PathOf(DataPathNic nic);
 
     /// <summary>
-    /// Makes the ports equal to <paramref name="desired"/>: creates missing ones, recreates
-    /// changed ones, removes the others, without stopping traffic on the rest.
-    /// Returns a description per NIC whose port could not be made (empty when all went well).
+    /// The socket path a vhost-user NIC gets when nic_add makes it (not when it replaces one of
+    /// the same id and type, which keeps its path): &lt;socket-dir&gt;/qemu-vhost-&lt;id&gt;, as the
+    /// original Butterfly named it.
     /// </summary>
-    IReadOnlyDictionary<string, string> Reconcile(IReadOnlyCollection<DataPathNic> desired);
+    string NewSocketPath(string nicId);
+
+    /// <summary>
+    /// Makes the ports equal to <paramref name="desired"/>'s NICs (creates missing ones,
+    /// recreates changed ones, removes the others, without stopping traffic on the rest) and
+    /// its firewall the compiled security groups of the configuration, before any frame of a
+    /// new port is switched. Returns a description per NIC whose port could not be made
+    /// (empty when all went well).
+    /// </summary>
+    IReadOnlyDictionary<string, string> Reconcile(DesiredDataPath desired);
+
+    /// <summary>
+    /// The NIC's tracked connections as a nic_export document (<see cref="Nics.SessionDocument"/>),
+    /// or null when the NIC has no port.
+    /// </summary>
+    byte[]? ExportSessions(string nicId);
+
+    /// <summary>
+    /// Gives the NIC's port the connections of a nic_export document (a VM migrated here).
+    /// Returns null when done, else why not (no port, table full).
+    /// </summary>
+    string? ImportSessions(string nicId, byte[] document);
 
     /// <summary>Counters of a NIC's port, or null when the NIC has no port.</summary>
     NicCounters? CountersOf(string nicId);

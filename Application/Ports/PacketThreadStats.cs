@@ -1,5 +1,12 @@
 namespace Butterfly.Application.Ports;
 
+/// <summary>
+/// The connection table and the firewall the packet thread uses: tracked connections now and
+/// at most, connections opened since start, connections swept (idle past their timeout or
+/// their NIC gone), and the event sequence the compiled firewall reflects.
+/// </summary>
+public sealed record ConntrackStats(long Entries, long Capacity, ulong Opened, ulong Expired, long FirewallVersion);
+
 /// <summary>Frames the packet thread dropped for one reason (<c>ethernet_source_multicast</c>, <c>tx_full</c>, …).</summary>
 public readonly record struct DropCount(string Reason, ulong Frames);
 
@@ -21,6 +28,7 @@ public readonly record struct DropCount(string Reason, ulong Frames);
 /// <param name="IdleCycles">Cycles spent in idle rounds, sleeps included.</param>
 /// <param name="TscHz">Cycles per second.</param>
 /// <param name="Drops">Non-zero drop counts, in the data path's order of reasons.</param>
+/// <param name="Conntrack">Connection tracking and the firewall in use (not measured over an interval: a clear leaves them).</param>
 public sealed record PacketThreadStats(
     int Lcore,
     int Cpu,
@@ -31,7 +39,8 @@ public sealed record PacketThreadStats(
     ulong BusyCycles,
     ulong IdleCycles,
     ulong TscHz,
-    IReadOnlyList<DropCount> Drops)
+    IReadOnlyList<DropCount> Drops,
+    ConntrackStats? Conntrack = null)
 {
     /// <summary>Busy cycles per frame received, or null before any frame (nothing to divide).</summary>
     public double? CyclesPerPacket => Packets == 0 ? null : (double)BusyCycles / Packets;

@@ -36,6 +36,11 @@ internal static class AppCommands
                 ctx.Out.WriteLine("current date: " + status.CurrentDate.ToString(CultureInfo.InvariantCulture));
             if (status.HasRequestCounter)
                 ctx.Out.WriteLine("request counter: " + status.RequestCounter.ToString(CultureInfo.InvariantCulture));
+            // Protocol revision 10, printed only when something is broken.
+            if (status.HasDataPathError)
+                ctx.Out.WriteLine("data path error: " + status.DataPathError);
+            foreach (var error in status.NicPortError)
+                ctx.Out.WriteLine($"port error: {error.NicId}: {error.Reason}");
             if (status.HasGraphDot)
             {
                 ctx.Out.WriteLine("dot graph: ");

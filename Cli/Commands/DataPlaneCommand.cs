@@ -65,6 +65,12 @@ internal static class DataPlaneCommand
         Line(Invariant($"busy cycles: {stats.BusyCycles} ({Number(Percent(stats.BusyCycles, stats))} %)"));
         Line(Invariant($"idle cycles: {stats.IdleCycles} ({Number(Percent(stats.IdleCycles, stats))} %)"));
         Line("avg cycles per packet: " + Number(Ratio(stats.BusyCycles, stats.Packets)));
+        if (stats.HasConntrackCapacity)
+        {
+            Line(Invariant($"conntrack: {stats.ConntrackEntries} of {stats.ConntrackCapacity} entries ({Number(Ratio(100 * stats.ConntrackEntries, stats.ConntrackCapacity))} %)"));
+            Line(Invariant($"conntrack opened: {stats.ConntrackOpened}, swept: {stats.ConntrackExpired}"));
+            Line(Invariant($"firewall version: event {stats.FirewallVersion}"));
+        }
         Line(Invariant($"drops: {stats.Drop.Aggregate(0UL, (sum, d) => sum + d.Frames)}"));
         foreach (var drop in stats.Drop.Where(d => d.Frames != 0))
             Line(Invariant($"drop {drop.Reason}: {drop.Frames}"));
@@ -91,6 +97,14 @@ internal static class DataPlaneCommand
             w.WriteNumber("idle_cycles", stats.IdleCycles);
             Nullable(w, "busy_percent", Percent(stats.BusyCycles, stats));
             Nullable(w, "cycles_per_packet", Ratio(stats.BusyCycles, stats.Packets));
+            if (stats.HasConntrackCapacity)
+            {
+                w.WriteNumber("conntrack_entries", stats.ConntrackEntries);
+                w.WriteNumber("conntrack_capacity", stats.ConntrackCapacity);
+                w.WriteNumber("conntrack_opened", stats.ConntrackOpened);
+                w.WriteNumber("conntrack_expired", stats.ConntrackExpired);
+                w.WriteNumber("firewall_version", stats.FirewallVersion);
+            }
             w.WriteStartObject("drops");
             foreach (var drop in stats.Drop.Where(d => d.Frames != 0))
                 w.WriteNumber(drop.Reason, drop.Frames);

@@ -9,7 +9,8 @@ namespace Butterfly.Cli.Commands;
 /// <c>butterfly dump</c>: the whole configuration as the text-format <c>proto.Messages</c>
 /// that <c>butterfly request</c> replays: every security group (rules and members) as
 /// sg_add, then every NIC as nic_add with all the fields nic_details returned (type
-/// included, which the original tool lost for TAP NICs). Groups come first so that a
+/// included, which the original tool lost for TAP NICs) but port_error, which is the port's
+/// state, not configuration. Groups come first so that a
 /// daemon which checks references sees them before the NICs naming them.
 /// </summary>
 internal static class DumpCommand
@@ -45,7 +46,15 @@ internal static class DumpCommand
     public static Messages Build(IEnumerable<MessageV0.Types.Sg> sgs, IEnumerable<MessageV0.Types.Nic> nics)
     {
         var requests = sgs.Select(sg => new Request { SgAdd = sg.Clone() })
-            .Concat(nics.Select(nic => new Request { NicAdd = nic.Clone() }));
+            .Concat(nics.Select(nic => new Request { NicAdd = Configuration(nic) }));
         return Requests.Of(requests, null);
+    }
+
+    /// <summary>The NIC without what describes its port's state rather than its configuration.</summary>
+    private static MessageV0.Types.Nic Configuration(MessageV0.Types.Nic nic)
+    {
+        var copy = nic.Clone();
+        copy.ClearPortError();
+        return copy;
     }
 }

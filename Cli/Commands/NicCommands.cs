@@ -19,6 +19,7 @@ internal static class NicCommands
             "list" => List(s),
             "details" => Details(s),
             "stats" => Stats(s),
+            "export" => Export(s),
             "add" => Add(s),
             "update" => Update(s),
             "del" => Del(s),
@@ -69,6 +70,9 @@ internal static class NicCommands
                 ctx.Out.WriteLine("bypass filtering: " + Bool(nic.BypassFiltering));
             if (nic.HasPacketTrace)
                 ctx.Out.WriteLine("packet trace: " + Bool(nic.PacketTrace));
+            // Only when the port is not working (protocol revision 10).
+            if (nic.HasPortError)
+                ctx.Out.WriteLine("port error: " + nic.PortError);
             return 0;
         });
     }
@@ -78,7 +82,15 @@ internal static class NicCommands
         if (Words.WantsUsage(s, "nic stats", out var usage))
             return usage;
         var id = s.Required("NIC");
-        s.End();
+        var all = false;
+        while (s.TryNext(out var word))
+        {
+            switch (word)
+            {
+                case "--all" or "-a": all = true; break;
+                default: throw s.Unexpected(word);
+            }
+        }
         return new RunCommand(ctx =>
         {
             var reply = ctx.Api.Call(Requests.Of(new Request { NicStats = id }));
@@ -90,10 +102,73 @@ internal static class NicCommands
                 ctx.Err.WriteLine("no nic stats received");
                 return 1;
             }
+            // The original client's two lines, unchanged; with --all the revision 9 figures after.
             ctx.Out.WriteLine("in: " + stats.In.ToString(CultureInfo.InvariantCulture));
             ctx.Out.WriteLine("out: " + stats.Out.ToString(CultureInfo.InvariantCulture));
+            if (!all)
+                return 0;
+            if (stats.HasPacketsIn)
+                ctx.Out.WriteLine("packets in: " + stats.PacketsIn.ToString(CultureInfo.InvariantCulture));
+            if (stats.HasPacketsOut)
+                ctx.Out.WriteLine("packets out: " + stats.PacketsOut.ToString(CultureInfo.InvariantCulture));
+            if (stats.HasDrops)
+                ctx.Out.WriteLine("drops: " + stats.Drops.ToString(CultureInfo.InvariantCulture));
+            foreach (var drop in stats.Drop)
+                ctx.Out.WriteLine($"drop {drop.Reason}: {drop.Frames.ToString(CultureInfo.InvariantCulture)}");
             return 0;
         });
+    }
+
+    /// <summary><c>nic export NIC [--output FILE]</c>: the NIC's tracked sessions (a binary document; stdout by default).</summary>
+    private static ICliCommand Export(ArgScanner s)
+    {
+        if (Words.WantsUsage(s, "nic export", out var usage))
+            return usage;
+        var id = s.Required("NIC");
+        string? output = null;
+        while (s.TryNext(out var word))
+        {
+            switch (word)
+            {
+                case "--output" or "-o": output = s.Value(word); break;
+                default: throw s.Unexpected(word);
+            }
+        }
+        return new RunCommand(ctx =>
+        {
+            var reply = ctx.Api.Call(Requests.Of(new Request { NicExport = id }));
+            if (reply is null)
+                return 1;
+            var data = Requests.Response(reply).NicExport?.FwData?.Data;
+            if (data is null)
+            {
+                ctx.Err.WriteLine("no nic export received");
+                return 1;
+            }
+            if (output is null)
+            {
+                using var stdout = Console.OpenStandardOutput();
+                data.WriteTo(stdout);
+            }
+            else
+            {
+                File.WriteAllBytes(output, data.ToByteArray());
+            }
+            return 0;
+        });
+    }
+
+    /// <summary>The fw_data of <c>--fw-data FILE</c>: a document written by <c>nic export</c>.</summary>
+    private static MessageV0.Types.FwData FwData(ArgScanner s, string path)
+    {
+        try
+        {
+            return new MessageV0.Types.FwData { Data = Google.Protobuf.ByteString.CopyFrom(File.ReadAllBytes(path)) };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw s.Error($"--fw-data: cannot read '{path}': {e.Message}");
+        }
     }
 
     private static ICliCommand Add(ArgScanner s)
@@ -121,6 +196,7 @@ internal static class NicCommands
                 case "--btype": nic.Btype = BenchType(s, s.Value(word)); break;
                 case "--dip": nic.Dip = s.Value(word); break;
                 case "--dmac": nic.Dmac = s.Value(word); break;
+                case "--fw-data": nic.FwData = FwData(s, s.Value(word)); break;
                 default: throw s.Unexpected(word);
             }
         }
@@ -176,6 +252,8 @@ internal static class NicCommands
                         update.Ip.Add(ip);
                     break;
                 case "--enable-antispoof": update.IpAntiSpoof = Words.Bool(s, word); break;
+                case "--bypass-filtering": update.BypassFiltering = Words.Bool(s, word); break;
+                case "--fw-data": update.FwData = FwData(s, s.Value(word)); break;
                 case "--packet-trace": packetTrace = Words.Bool(s, word); break;
                 case "--trace-path": tracePath = s.Value(word); break;
                 default: throw s.Unexpected(word);

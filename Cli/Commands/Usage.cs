@@ -18,12 +18,14 @@ internal static class Usage
     private const string RuleOptions = """
         rule options:
             --dir DIRECTION    in or out (default: in)
-            --ip-proto PROTO   tcp, udp, icmp, all, or a number from 0 to 255 (mandatory)
+            --ip-proto PROTO   tcp, udp, icmp, icmpv6, all, or a number from 0 to 255 (mandatory)
             --port PORT        a single port (0 to 65535)
             --port-start PORT  port range start
             --port-end PORT    port range end
             --cidr CIDR        addresses to allow, e.g. 10.0.0.0/8
             --sg-members SG    allow the members of security group SG
+            --icmp-type TYPE   icmp and icmpv6 only: this ICMP type (default: any)
+            --icmp-code CODE   with --icmp-type: this ICMP code (default: any)
 
         tcp and udp rules need ports (start <= end); set exactly one of --cidr or --sg-members.
 
@@ -53,6 +55,7 @@ internal static class Usage
             butterfly nic subcommands:
                 list     list all nics id
                 stats    show nic statistics
+                export   write a nic's tracked connections (for a migration)
                 details  prints nics's details
                 sg       manage security groups attached to a nic
                 add      create a new nic
@@ -62,7 +65,23 @@ internal static class Usage
 
             """,
         ["nic list"] = "usage: butterfly nic list [options...]\n\nShow all created nics in butterfly\n",
-        ["nic stats"] = "usage: butterfly nic stats NIC [options...]\n\nShow some statistics of a vnic (in bytes)\n",
+        ["nic stats"] = """
+            usage: butterfly nic stats NIC [--all] [options...]
+
+            Show some statistics of a vnic: bytes in (from the VM) and out (to the VM).
+                --all, -a  then frames in and out, frames dropped, and one "drop REASON: N"
+                           line per anti-spoofing or firewall reason that dropped frames of
+                           this nic
+
+            """,
+        ["nic export"] = """
+            usage: butterfly nic export NIC [--output FILE] [options...]
+
+            Write the nic's tracked connections (a binary document) to stdout or FILE.
+            Give it to the nic on the host its VM migrates to with "nic add --fw-data FILE"
+            or "nic update --id ID --fw-data FILE": its established connections keep passing.
+
+            """,
         ["nic details"] = "usage: butterfly nic details NIC [options...]\n\nShow vnic details\n",
         ["nic add"] = """
             usage: butterfly nic add [options...]
@@ -82,6 +101,7 @@ internal static class Usage
                 --btype BTYPE         BENCH only: ICMP_SND_LIKE or ICMP_RCV_LIKE
                 --dip IP              BENCH only: destination IP
                 --dmac MAC            BENCH only: destination MAC
+                --fw-data FILE        connections to take over, from "nic export"
 
             """,
         ["nic update"] = """
@@ -91,6 +111,8 @@ internal static class Usage
                 --id ID                   interface's id (mandatory)
                 --ip IP                   new ip list (v4 or v6), repeatable; "--ip -e" clears it
                 --enable-antispoof BOOL   true/false: enable antispoof
+                --bypass-filtering BOOL   true/false: no anti-spoofing and no security groups
+                --fw-data FILE            connections to take over, from "nic export"
                 --packet-trace BOOL       true/false: trace the nic or not
                 --trace-path PATH         where to store the pcap file (needs --packet-trace true)
 
@@ -148,7 +170,9 @@ internal static class Usage
             (like ovs-appctl dpif-netdev/pmd-perf-show): polling rounds, frames received,
             non-empty RX bursts and frames per burst, busy cycles (rounds that moved frames)
             and idle cycles (rounds that did not, sleeps included) in TSC cycles, cycles per
-            frame, then one "drop REASON: N" line per reason that dropped frames.
+            frame, the connection table's occupancy (entries of capacity, opened and swept
+            since start) and the event the firewall in use was compiled from, then one
+            "drop REASON: N" line per reason that dropped frames.
                 --clear  print the counters, then start a new measurement from zero
                 --json   print a JSON object instead
 

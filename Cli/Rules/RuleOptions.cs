@@ -11,12 +11,15 @@ namespace Butterfly.Cli.Rules;
 /// The rule options of <c>sg rule add</c> and <c>sg rule del SG [options]</c>, checked before
 /// anything is sent: <c>--ip-proto</c> is required; TCP and UDP need ports with
 /// start ≤ end ≤ 65535 (<c>--port P</c> or <c>--port-start A --port-end B</c>); exactly one
-/// of <c>--cidr ADDR/LEN</c> and <c>--sg-members SG</c>.
+/// of <c>--cidr ADDR/LEN</c> and <c>--sg-members SG</c>; <c>--icmp-type T [--icmp-code C]</c>
+/// only for ICMP (1) and ICMPv6 (58) rules (protocol revision 9).
 /// </summary>
 internal static class RuleOptions
 {
+    private const int Icmp = 1;
     private const int Tcp = 6;
     private const int Udp = 17;
+    private const int Icmpv6 = 58;
 
     public static Rule Parse(ArgScanner s)
     {
@@ -27,6 +30,8 @@ internal static class RuleOptions
         uint? end = null;
         string? cidr = null;
         string? members = null;
+        uint? icmpType = null;
+        uint? icmpCode = null;
         while (s.TryNext(out var word))
         {
             switch (word)
@@ -38,6 +43,8 @@ internal static class RuleOptions
                 case "--port-end": end = Words.UInt(s, word, 65535, "a port"); break;
                 case "--cidr": cidr = s.Value(word); break;
                 case "--sg-members": members = s.Value(word); break;
+                case "--icmp-type": icmpType = Words.UInt(s, word, 255, "an ICMP type"); break;
+                case "--icmp-code": icmpCode = Words.UInt(s, word, 255, "an ICMP code"); break;
                 default: throw s.Unexpected(word);
             }
         }
@@ -62,6 +69,15 @@ internal static class RuleOptions
             rule.PortEnd = end!.Value;
         }
 
+        if (icmpCode is not null && icmpType is null)
+            throw s.Error("--icmp-code needs --icmp-type");
+        if (icmpType is not null && protocol is not (Icmp or Icmpv6))
+            throw s.Error("--icmp-type and --icmp-code are for icmp (1) and icmpv6 (58) rules");
+        if (icmpType is { } type)
+            rule.IcmpType = type;
+        if (icmpCode is { } code)
+            rule.IcmpCode = code;
+
         if ((cidr is null) == (members is null))
             throw s.Error(cidr is null ? "you must set --cidr or --sg-members" : "--cidr can't be set with --sg-members");
         if (cidr is not null)
@@ -84,12 +100,13 @@ internal static class RuleOptions
         {
             case "tcp": return Tcp;
             case "udp": return Udp;
-            case "icmp": return 1;
+            case "icmp": return Icmp;
+            case "icmpv6": return Icmpv6;
             case "all": return -1;
         }
         if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n is >= -1 and <= 255)
             return n;
-        throw s.Error($"--ip-proto must be tcp, udp, icmp, all or a number from 0 to 255, not '{text}'");
+        throw s.Error($"--ip-proto must be tcp, udp, icmp, icmpv6, all or a number from 0 to 255, not '{text}'");
     }
 
     private static MessageV0.Types.Cidr Cidr(ArgScanner s, string text)

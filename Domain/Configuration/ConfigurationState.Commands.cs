@@ -15,10 +15,11 @@ public sealed record NicUpdate(
     IReadOnlyList<string>? Ips = null,
     IReadOnlyList<string>? SecurityGroups = null,
     bool? PacketTrace = null,
-    string? PacketTracePath = null);
+    string? PacketTracePath = null,
+    bool? BypassFiltering = null);
 
 // Decisions: each API command, already validated where it carries data, becomes the events
-// that express it against the current state (protocol.md, "Behaviour that clients rely on").
+// that express it against the current state (docs/protocol.md, "Behaviour clients rely on").
 // No-ops (deleting what does not exist, adding what is already there) emit no event, so the
 // log only records real changes.
 public sealed partial class ConfigurationState
@@ -29,13 +30,71 @@ public sealed partial class ConfigurationState
     /// either, and a group defined later applies to the NIC from then on (EC2 semantics).
     /// The event is emitted even when the NIC is unchanged, because the original daemon
     /// re-created the port on every nic_add and the log should show each accepted order.
+    /// <para>
+    /// A MAC already used by another NIC of the same VNI is refused: frames are switched by
+    /// (VNI, MAC), so the data path could deliver to only one of the two, and nothing may be
+    /// acknowledged that it will not do. The check runs against the state with the staged
+    /// events of the same batch, so two such NICs in one message are refused too.
+    /// </para>
+    /// <para>
+    /// A vhost-user NIC that replaces one of the same id and type keeps its socket path (a
+    /// running VM's socket never moves); any other vhost-user NIC gets
+    /// <paramref name="socketPathOfNewPort"/>'s path (null: the path of NICs recorded
+    /// before paths were kept).
+    /// </para>
     /// </summary>
-    public static Validated<IReadOnlyList<DomainEvent>> DecideAddNic(NicSpec nic)
+    public Validated<IReadOnlyList<DomainEvent>> DecideAddNic(NicSpec nic, Func<NicSpec, string?>? socketPathOfNewPort = null)
     {
         var normalised = NicValidation.Normalise(nic);
-        return normalised.IsValid
-            ? Ok(new NicAdded(normalised.Value!))
-            : Validated.Fail<IReadOnlyList<DomainEvent>>(normalised.Error!);
+        if (!normalised.IsValid)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>(normalised.Error!);
+        var spec = normalised.Value!;
+        if (MacOwner(spec.Vni, spec.Mac, except: spec.Id) is { } owner)
+        {
+            return Validated.Fail<IReadOnlyList<DomainEvent>>(
+                $"NIC '{spec.Id}': mac {spec.Mac} is already used by NIC '{owner.Id}' in vni {spec.Vni}: two NICs of one VNI cannot share a MAC "
+                + $"(frames to it could reach only one of them); give NIC '{spec.Id}' another MAC, or delete NIC '{owner.Id}' or change its MAC first");
+        }
+
+        string? socketPath = null;
+        if (spec.Type == NicType.VhostUserServer)
+        {
+            socketPath = Nics.TryGetValue(spec.Id, out var current) && current.Type == NicType.VhostUserServer
+                ? current.SocketPath
+                : socketPathOfNewPort?.Invoke(spec);
+        }
+
+        return Ok(new NicAdded(spec with { SocketPath = socketPath }));
+    }
+
+    /// <summary>
+    /// Two NICs of one VNI with the same MAC, or null. nic_add refuses to make such a pair;
+    /// logs written before it did may still hold one (see RestoreTo).
+    /// </summary>
+    public (NicSpec First, NicSpec Second)? SharedMac()
+    {
+        var owners = new Dictionary<uint, Dictionary<string, NicSpec>>();
+        foreach (var nic in Nics.Values)
+        {
+            if (!owners.TryGetValue(nic.Vni, out var macs))
+                owners.Add(nic.Vni, macs = new Dictionary<string, NicSpec>(StringComparer.OrdinalIgnoreCase));
+            if (!macs.TryAdd(nic.Mac, nic))
+                return (macs[nic.Mac], nic);
+        }
+
+        return null;
+    }
+
+    /// <summary>The NIC other than <paramref name="except"/> that uses <paramref name="mac"/> in <paramref name="vni"/>, or null.</summary>
+    private NicSpec? MacOwner(uint vni, string mac, string except)
+    {
+        foreach (var nic in Nics.Values)
+        {
+            if (nic.Vni == vni && string.Equals(nic.Mac, mac, StringComparison.OrdinalIgnoreCase) && !string.Equals(nic.Id, except, StringComparison.Ordinal))
+                return nic;
+        }
+
+        return null;
     }
 
     /// <summary>nic_update: the NIC must exist; only the fields that really change give events.</summary>
@@ -67,11 +126,14 @@ public sealed partial class ConfigurationState
         if (update.IpAntiSpoof is { } antiSpoof && antiSpoof != nic.IpAntiSpoof)
             events.Add(new NicAntiSpoofChanged(nic.Id, antiSpoof));
 
+        if (update.BypassFiltering is { } bypass && bypass != nic.BypassFiltering)
+            events.Add(new NicBypassChanged(nic.Id, bypass));
+
         if (update.PacketTrace is not null || update.PacketTracePath is not null)
         {
             var trace = update.PacketTrace ?? nic.PacketTrace;
             var path = update.PacketTracePath is null ? nic.PacketTracePath
-                : update.PacketTracePath.Length == 0 ? null : update.PacketTracePath;
+                : NicValidation.StoredPacketTracePath(nic.Id, update.PacketTracePath);
             if (trace != nic.PacketTrace || !string.Equals(path, nic.PacketTracePath, StringComparison.Ordinal))
                 events.Add(new NicPacketTraceChanged(nic.Id, trace, path));
         }

@@ -49,6 +49,7 @@ public sealed partial class ConfigurationState
             Ips = wanted.Ips,
             SecurityGroups = wanted.SecurityGroups,
             IpAntiSpoof = wanted.IpAntiSpoof,
+            BypassFiltering = wanted.BypassFiltering,
             PacketTrace = wanted.PacketTrace,
             PacketTracePath = wanted.PacketTracePath,
         };
@@ -64,6 +65,8 @@ public sealed partial class ConfigurationState
             events.Add(new NicSecurityGroupsReplaced(current.Id, wanted.SecurityGroups));
         if (current.IpAntiSpoof != wanted.IpAntiSpoof)
             events.Add(new NicAntiSpoofChanged(current.Id, wanted.IpAntiSpoof));
+        if (current.BypassFiltering != wanted.BypassFiltering)
+            events.Add(new NicBypassChanged(current.Id, wanted.BypassFiltering));
         if (current.PacketTrace != wanted.PacketTrace || !string.Equals(current.PacketTracePath, wanted.PacketTracePath, StringComparison.Ordinal))
             events.Add(new NicPacketTraceChanged(current.Id, wanted.PacketTrace, wanted.PacketTracePath));
     }
@@ -76,7 +79,7 @@ public sealed partial class ConfigurationState
     {
         var keptMembers = current.Members.Where(m => Holds(wanted.Members, m)).ToList();
         var newMembers = wanted.Members.Where(m => !Holds(current.Members, m)).ToList();
-        var keptRules = current.Rules.Where(wanted.Rules.Contains).ToList();
+        var keptRules = current.Rules.Where(r => Holds(wanted.Rules, r)).ToList();
         var newRules = wanted.Rules.Where(r => !Holds(current.Rules, r)).ToList();
 
         if (!keptMembers.Concat(newMembers).SequenceEqual(wanted.Members, StringComparer.Ordinal)

@@ -48,6 +48,7 @@ public sealed partial class ConfigurationState
         NicIpsReplaced e => UpdateNic(e.NicId, nic => nic with { Ips = Distinct(e.Ips) }),
         NicSecurityGroupsReplaced e => UpdateNic(e.NicId, nic => nic with { SecurityGroups = Distinct(e.SecurityGroups) }),
         NicAntiSpoofChanged e => UpdateNic(e.NicId, nic => nic with { IpAntiSpoof = e.IpAntiSpoof }),
+        NicBypassChanged e => UpdateNic(e.NicId, nic => nic with { BypassFiltering = e.BypassFiltering }),
         NicPacketTraceChanged e => UpdateNic(e.NicId, nic => nic with { PacketTrace = e.PacketTrace, PacketTracePath = e.PacketTracePath }),
         NicRemoved e => new(Nics.Remove(e.NicId), Groups),
         SecurityGroupCreated e => Groups.ContainsKey(e.GroupId) ? this : WithGroup(EmptyGroup(e.GroupId)),

@@ -48,6 +48,9 @@ public sealed record NicSecurityGroupsReplaced(string NicId, IReadOnlyList<strin
 
 public sealed record NicAntiSpoofChanged(string NicId, bool IpAntiSpoof) : NicEvent(NicId);
 
+/// <summary>nic_update bypass_filtering: the NIC skips (or no longer skips) anti-spoofing and its security groups.</summary>
+public sealed record NicBypassChanged(string NicId, bool BypassFiltering) : NicEvent(NicId);
+
 public sealed record NicPacketTraceChanged(string NicId, bool PacketTrace, string? PacketTracePath) : NicEvent(NicId);
 
 public sealed record NicRemoved(string NicId) : NicEvent(NicId);

@@ -14,6 +14,7 @@ public static class EventTypes
         [typeof(NicIpsReplaced)] = "NicIpsReplaced",
         [typeof(NicSecurityGroupsReplaced)] = "NicSecurityGroupsReplaced",
         [typeof(NicAntiSpoofChanged)] = "NicAntiSpoofChanged",
+        [typeof(NicBypassChanged)] = "NicBypassChanged",
         [typeof(NicPacketTraceChanged)] = "NicPacketTraceChanged",
         [typeof(NicRemoved)] = "NicRemoved",
         [typeof(SecurityGroupCreated)] = "SecurityGroupCreated",

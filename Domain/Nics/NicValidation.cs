@@ -5,12 +5,23 @@ namespace Butterfly.Domain.Nics;
 
 /// <summary>
 /// Validates and normalises what nic_add and nic_update carry. Field names in errors are the
-/// wire names (protocol.md, MessageV0.Nic) so a person can find them in their request.
+/// wire names (docs/protocol.md, MessageV0.Nic) so a person can find them in their request.
 /// </summary>
 public static class NicValidation
 {
     /// <summary>VNIs are 24-bit in the VXLAN header.</summary>
     public const uint MaxVni = (1u << 24) - 1;
+
+    /// <summary>
+    /// Where a NIC's packet trace goes when no packet_trace_path was given, as nic_details
+    /// shows it (the original daemon's default). The default itself is stored as "not set"
+    /// (null), so a dump replayed records the same events as the original requests.
+    /// </summary>
+    public static string DefaultPacketTracePath(string nicId) => $"/tmp/butterfly-{nicId}.pcap";
+
+    /// <summary>packet_trace_path as stored: null for "" and for the NIC's default path.</summary>
+    public static string? StoredPacketTracePath(string nicId, string? path) =>
+        string.IsNullOrEmpty(path) || path == DefaultPacketTracePath(nicId) ? null : path;
 
     /// <summary>Returns the spec normalised: MAC lower case, IPs canonical, lists deduplicated in order.</summary>
     public static Validated<NicSpec> Normalise(NicSpec nic)
@@ -68,7 +79,7 @@ public static class NicValidation
             Ips = ips.Value!,
             SecurityGroups = groups.Value!,
             SniffTargetNicId = sniff,
-            PacketTracePath = NullIfEmpty(nic.PacketTracePath),
+            PacketTracePath = StoredPacketTracePath(nic.Id, nic.PacketTracePath),
             BenchType = NullIfEmpty(nic.BenchType),
             BenchDestIp = dip,
             BenchDestMac = dmac,
@@ -83,6 +94,7 @@ public static class NicValidation
     public static Validated<ImmutableArray<string>> NormaliseIps(IEnumerable<string> ips, bool skipEmpty)
     {
         var result = ImmutableArray.CreateBuilder<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         var index = 0;
         foreach (var ip in ips)
         {
@@ -91,7 +103,7 @@ public static class NicValidation
                 var normalised = IpText.Normalise($"ip[{index}]", ip);
                 if (!normalised.IsValid)
                     return Validated.Fail<ImmutableArray<string>>(normalised.Error!);
-                if (!result.Contains(normalised.Value!, StringComparer.Ordinal))
+                if (seen.Add(normalised.Value!))
                     result.Add(normalised.Value!);
             }
 
@@ -105,6 +117,7 @@ public static class NicValidation
     public static Validated<ImmutableArray<string>> NormaliseGroupIds(IEnumerable<string> groups, bool skipEmpty)
     {
         var result = ImmutableArray.CreateBuilder<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         var index = 0;
         foreach (var group in groups)
         {
@@ -113,7 +126,7 @@ public static class NicValidation
                 var id = Identifiers.GroupId($"security_group[{index}]", group);
                 if (!id.IsValid)
                     return Validated.Fail<ImmutableArray<string>>(id.Error!);
-                if (!result.Contains(group, StringComparer.Ordinal))
+                if (seen.Add(group))
                     result.Add(group);
             }
 

@@ -24,6 +24,9 @@ internal enum DropReason : byte
     Ipv6Truncated,
     Ipv6BadVersion,
     Ipv6BadPayloadLength,
+
+    /// <summary>An IPv6 extension header past the payload or the first segment, or a chain longer than the parser walks.</summary>
+    Ipv6BadExtensionHeader,
     UdpTruncated,
     UdpBadLength,
     TcpTruncated,
@@ -69,6 +72,52 @@ internal enum DropReason : byte
     NdBadOption,
     NdUnhandled,
 
+    // Firewall/AntiSpoof.cs (frames a VM sends; counted per NIC too)
+
+    /// <summary>The Ethernet source is not the NIC's MAC.</summary>
+    SpoofSourceMac,
+
+    /// <summary>The IP source is not one of the NIC's addresses.</summary>
+    SpoofSourceIp,
+
+    /// <summary>ip_anti_spoof: an ARP sender MAC or IP that is not the NIC's.</summary>
+    SpoofArp,
+
+    /// <summary>ip_anti_spoof: a neighbour advertisement for another address, or a link-layer option naming another MAC.</summary>
+    SpoofNeighbourDiscovery,
+
+    /// <summary>An ICMPv6 router advertisement or redirect from a VM.</summary>
+    SpoofRouterMessage,
+
+    /// <summary>A DHCP or DHCPv6 server message from a VM.</summary>
+    SpoofDhcpServer,
+
+    /// <summary>A RARP frame from a VM.</summary>
+    SpoofRarp,
+
+    // Firewall/FirewallStage.cs (security groups and connection tracking; counted per NIC too)
+
+    /// <summary>A new flow toward the NIC that no INBOUND rule of its groups admits (default deny).</summary>
+    FirewallInboundDenied,
+
+    /// <summary>A new flow from the NIC that its groups' OUTBOUND rules do not admit.</summary>
+    FirewallOutboundDenied,
+
+    /// <summary>A later fragment of a datagram whose first fragment was not seen passing.</summary>
+    FirewallFragmentUnknown,
+
+    /// <summary>An established connection the current rules no longer admit (only with --conntrack-cut-established).</summary>
+    FirewallCut,
+
+    /// <summary>A packet of no valid state: TCP out of window or with impossible flags, a SYN-ACK opening nothing, an echo the wrong way.</summary>
+    ConntrackInvalid,
+
+    /// <summary>A new flow while the connection table is full (--conntrack-max).</summary>
+    ConntrackFull,
+
+    /// <summary>A frame of a NIC port the compiled firewall does not know (never let through unfiltered).</summary>
+    FirewallNoPolicy,
+
     // ../PacketThread.cs (the burst loop itself)
 
     /// <summary>A flood found no other local port in the VNI (a NIC alone in its VNI, no remote VTEP).</summary>
@@ -97,6 +146,18 @@ internal static class DropReasons
 {
     /// <summary>Number of values, <see cref="DropReason.None"/> included; sizes counter arrays.</summary>
     public static readonly int Count = Enum.GetValues<DropReason>().Length;
+
+    /// <summary>The first reason counted per NIC as well (anti-spoof and firewall), see <see cref="IsPerNic"/>.</summary>
+    public const DropReason FirstPerNic = DropReason.SpoofSourceMac;
+
+    /// <summary>The last reason counted per NIC as well.</summary>
+    public const DropReason LastPerNic = DropReason.FirewallNoPolicy;
+
+    /// <summary>How many reasons are counted per NIC.</summary>
+    public const int PerNicCount = LastPerNic - FirstPerNic + 1;
+
+    /// <summary>True for the anti-spoof and firewall reasons, which nic_stats shows per NIC.</summary>
+    public static bool IsPerNic(DropReason reason) => reason is >= FirstPerNic and <= LastPerNic;
 
     private static readonly string[] Names = BuildNames();
 

@@ -3,9 +3,11 @@ using Butterfly.Bench.Api;
 using Butterfly.TestKit;
 
 // Usage: butterfly-bench-api [--pg CONNECTION_STRING] [--seconds N]
+//        butterfly-bench-api --firewall [ENDPOINT]
 // Starts real daemons (TestKit.DaemonProcess), drives them through real ZeroMQ sockets and
 // prints one line per figure. With --pg, the write and restart figures are also measured on
-// PostgreSQL (each run in a fresh schema).
+// PostgreSQL (each run in a fresh schema). --firewall measures security-group changes instead,
+// against the daemon at ENDPOINT (e.g. one carrying traffic) or one it starts.
 var seconds = 5;
 string? pg = null;
 for (var i = 0; i < args.Length; i++)
@@ -14,6 +16,15 @@ for (var i = 0; i < args.Length; i++)
     {
         case "--pg": pg = args[++i]; break;
         case "--seconds": seconds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--firewall":
+            var endpoint = i + 1 < args.Length ? args[i + 1] : null;
+            await using (var own = endpoint is null ? await DaemonProcess.StartAsync(new DaemonStartOptions { LogLevel = "error" }) : null)
+            {
+                using var client = new ApiClient(endpoint ?? own!.Endpoint, TimeSpan.FromMinutes(5));
+                FirewallChanges.RuleChanges(client, 500, "bench-rules");
+                FirewallChanges.BigLoad(client, "bench-big");
+            }
+            return 0;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }

@@ -17,6 +17,11 @@ public static class Program
             QuickRun.Run();
             return;
         }
+        if (args is ["--policy"])
+        {
+            QuickRun.Policy();
+            return;
+        }
         if (args is ["--loop", var name, var seconds])
         {
             QuickRun.Loop(name, double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture));

@@ -9,6 +9,14 @@
 # Switch variants (each run alternates butterflyd and OVS-DPDK of the same variant):
 #   l2     butterflyd: one daemon, two vhost-user NICs in one VNI (bypass_filtering), underlay
 #          a net_null port nothing arrives on.   OVS: ovs_dpdk_up.sh l2 (NORMAL bridge).
+#   conntrack  Stateful security groups on both NICs, against OVS's Neutron-like conntrack flows
+#          (ovs_dpdk_up.sh conntrack: per frame an egress ct(zone) of the sender and an ingress
+#          ct(zone) of the receiver). butterflyd: the l2 daemon, NICs not bypassing filtering:
+#          anti-spoofing (the NIC's MAC and its IPs: the generator sends from 198.18.0.2 and
+#          198.18.<0..255>.3, so each NIC has those 257 IPs, as OVS's flows allow 198.18.0.0/15),
+#          and a group like OVS's rules (TCP 22, 80, 443, 8080; UDP 53; ICMP; UDP 9 from
+#          198.18.0.0/15, which the traffic uses): per frame the sender's egress lookup and the
+#          receiver's ingress lookup in their conntrack zones.
 #   vxlan  Every frame is VXLAN-encapsulated once and decapsulated once.
 #          OVS: ovs_dpdk_up.sh vxlan, exactly the reference baseline: vhA on br-a, vhB on br-b,
 #          joined only by two VXLAN ports whose VTEPs sit on br-phy, all in ONE ovs-vswitchd:
@@ -114,9 +122,30 @@ bf_start() {  # $1 name, $2 endpoint, $3 packet-thread cpu, then butterflyd opti
     fi
 }
 
-bf_nic() {  # $1 endpoint, $2 id, $3 mac
-    "$BF" -e "$1" -t 5000 nic add --id "$2" --mac "$3" --vni 1 --bypass-filtering >/dev/null ||
-        { cat "$WD"/bf-*/log >&2; die "nic add $2 failed"; }
+bf_nic() {  # $1 endpoint, $2 id, $3 mac [nic add options...]; prints the NIC's vhost-user socket (nic add's answer)
+    local ep=$1 id=$2 mac=$3
+    shift 3
+    [ $# -eq 0 ] && set -- --bypass-filtering
+    "$BF" -e "$ep" -t 5000 nic add --id "$id" --mac "$mac" --vni 1 "$@" ||
+        { cat "$WD"/bf-*/log >&2; die "nic add $id failed"; }
+}
+
+bf_firewall() {  # $1 endpoint: the conntrack variant's group, like ovs_dpdk_up.sh conntrack's rules
+    local ep=$1 p
+    "$BF" -e "$ep" -t 5000 sg add web || die "sg add failed"
+    for p in 22 80 443 8080; do
+        "$BF" -e "$ep" -t 5000 sg rule add web --ip-proto tcp --port "$p" --cidr 0.0.0.0/0 || die "sg rule add failed"
+    done
+    "$BF" -e "$ep" -t 5000 sg rule add web --ip-proto udp --port 53 --cidr 0.0.0.0/0 || die "sg rule add failed"
+    "$BF" -e "$ep" -t 5000 sg rule add web --ip-proto icmp --cidr 0.0.0.0/0 || die "sg rule add failed"
+    "$BF" -e "$ep" -t 5000 sg rule add web --ip-proto udp --port 9 --cidr 198.18.0.0/15 || die "sg rule add failed"
+}
+
+# The generator's source addresses (loopgen.sh): 198.18.0.2 and, with multi-flow, 198.18.<0..255>.3.
+bf_generator_ips() {
+    local x
+    printf -- '--ip 198.18.0.2'
+    for x in $(seq 0 255); do printf -- ' --ip 198.18.%d.3' "$x"; done
 }
 
 bf_up() {  # $1 variant
@@ -125,12 +154,24 @@ bf_up() {  # $1 variant
     l2)
         bf_start bf-l2 "$BF_EP_A" 1 -i 127.0.0.1 \
             --dpdk-args "$BF_MEM --no-pci --file-prefix bfloop$$ --vdev=net_null0,no-rx=1"
-        bf_nic "$BF_EP_A" a "$MAC_A"
-        bf_nic "$BF_EP_A" b "$MAC_B"
-        SOCKS="$WD/bf-l2/sock/a $WD/bf-l2/sock/b"
+        local sa sb
+        sa=$(bf_nic "$BF_EP_A" a "$MAC_A") || die "nic add a failed"
+        sb=$(bf_nic "$BF_EP_A" b "$MAC_B") || die "nic add b failed"
+        SOCKS="$sa $sb"
+        ;;
+    conntrack)
+        bf_start bf-ct "$BF_EP_A" 1 -i 127.0.0.1 \
+            --dpdk-args "$BF_MEM --no-pci --file-prefix bfloop$$ --vdev=net_null0,no-rx=1"
+        bf_firewall "$BF_EP_A"
+        local sa sb
+        # shellcheck disable=SC2046 # one --ip per address
+        sa=$(bf_nic "$BF_EP_A" a "$MAC_A" --sg web $(bf_generator_ips)) || die "nic add a failed"
+        # shellcheck disable=SC2046
+        sb=$(bf_nic "$BF_EP_A" b "$MAC_B" --sg web $(bf_generator_ips)) || die "nic add b failed"
+        SOCKS="$sa $sb"
         ;;
     vxlan)
-        local ul="$WD/underlay.sock" va vb
+        local ul="$WD/underlay.sock" va vb sa sb
         case "$VXLAN_UNDERLAY" in
         memif)
             va="net_memif0,role=server,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:01"
@@ -146,9 +187,9 @@ bf_up() {  # $1 variant
         [ -S "$ul" ] || die "daemon A did not create the underlay socket $ul"
         bf_start bf-vxb "$BF_EP_B" "$VXLAN_B_CPU" -i 172.31.254.2 --vxlan-peer 172.31.254.1 \
             --dpdk-args "$BF_MEM --no-pci --file-prefix bfvxb$$ --vdev=$vb"
-        bf_nic "$BF_EP_A" a "$MAC_A"
-        bf_nic "$BF_EP_B" b "$MAC_B"
-        SOCKS="$WD/bf-vxa/sock/a $WD/bf-vxb/sock/b"
+        sa=$(bf_nic "$BF_EP_A" a "$MAC_A") || die "nic add a failed"
+        sb=$(bf_nic "$BF_EP_B" b "$MAC_B") || die "nic add b failed"
+        SOCKS="$sa $sb"
         # priming: the first frames make A and B resolve each other (ARP) and learn the MACs
         LOOPGEN_FWD=5tswap LOOPGEN_CPU=0 LOOPGEN_WARMUP=1 "$HERE/loopgen.sh" $SOCKS 64 1 \
             >/dev/null 2>>"$WD/loopgen.err"

@@ -50,7 +50,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 for v in $VARIANTS; do
-    case "$v" in l2|vxlan) ;; *) die "unknown variant $v (l2, vxlan)" ;; esac
+    case "$v" in l2|conntrack|vxlan) ;; *) die "unknown variant $v (l2, conntrack, vxlan)" ;; esac
 done
 command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 command -v ovs-vswitchd >/dev/null 2>&1 || [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ] || {

@@ -9,7 +9,7 @@ namespace Butterfly.Application.Tests;
 
 public class ConfigurationStoreTests
 {
-    private static NicSpec Nic(string id, uint vni = 1) => new(id, "52:54:00:00:00:01", vni, ["10.0.0.1"], ["sg-1"]);
+    private static NicSpec Nic(string id, uint vni = 1) => new(id, AppHarness.MacOf(id), vni, ["10.0.0.1"], ["sg-1"]);
 
     [Fact]
     public async Task FailedCommitDiscardsTheStagedChangesAndKeepsTheDurableState()

@@ -9,7 +9,7 @@ namespace Butterfly.Application.Tests;
 
 public class EventLogHandlerTests
 {
-    private static NicSpec Nic(string id, string ip = "10.0.0.1") => new(id, "52:54:00:00:00:01", 1, [ip], []);
+    private static NicSpec Nic(string id, string ip = "10.0.0.1") => new(id, AppHarness.MacOf(id), 1, [ip], []);
 
     [Fact]
     public async Task ListEventsPagesWithANextSequence()

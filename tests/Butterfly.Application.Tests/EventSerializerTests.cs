@@ -16,6 +16,7 @@ public class EventSerializerTests
     public static TheoryData<DomainEvent> AllEvents() =>
     [
         new NicAdded(Nic),
+        new NicAdded(Nic with { Type = NicType.VhostUserServer, SocketPath = "/run/bf/qemu-vhost-vm1" }),
         new NicIpsReplaced("vm1", ["10.0.0.2"]),
         new NicSecurityGroupsReplaced("vm1", ["a", "b"]),
         new NicAntiSpoofChanged("vm1", true),
@@ -55,6 +56,16 @@ public class EventSerializerTests
         Assert.Equal(
             """{"nic":{"id":"vm1","mac":"52:54:00:00:00:01","vni":5,"ips":["10.0.0.1","2001:db8::1"],"securityGroups":["sg-1"],"ipAntiSpoof":true,"bypassFiltering":false,"type":"tap","packetTrace":false,"packetTracePath":"/tmp/x"}}""",
             EventSerializer.Serialize(new NicAdded(Nic)));
+    }
+
+    [Fact]
+    public void ANicAddedWrittenBeforeSocketPathsWereKeptReadsAsTheOldPath()
+    {
+        const string Old = """{"nic":{"id":"vm1","mac":"52:54:00:00:00:01","vni":5,"ips":[],"securityGroups":[],"ipAntiSpoof":false,"bypassFiltering":false,"type":"vhostUserServer","packetTrace":false}}""";
+        var read = (NicAdded)EventSerializer.Deserialize(new StoredEvent(1, default, "NicAdded", "nic", "vm1", Old, "", null));
+        Assert.Null(read.Nic.SocketPath);
+        Assert.Equal(Old, EventSerializer.Serialize(read));
+        Assert.EndsWith(""","socketPath":"/s/qemu-vhost-vm1"}}""", EventSerializer.Serialize(new NicAdded(read.Nic with { SocketPath = "/s/qemu-vhost-vm1" })), StringComparison.Ordinal);
     }
 
     [Fact]

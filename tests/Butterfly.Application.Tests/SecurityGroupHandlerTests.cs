@@ -20,7 +20,7 @@ public class SecurityGroupHandlerTests
 
         var details = Assert.Single((await app.QueryAsync(new GetSecurityGroupDetails("sg-1"))).Value!);
         Assert.Equal(["10.0.0.2", "10.0.0.1"], details.Members);
-        Assert.Equal([Http with { Cidr = new CidrSpec("10.0.0.0", 8) }], details.Rules);
+        Assert.Equal([Http], details.Rules); // host bits kept, as given
 
         await app.SendAsync(new AddSecurityGroup(new SecurityGroupSpec("sg-1", [], [FromGroup]), AppHarness.Origin));
         Assert.Equal([FromGroup], (await app.QueryAsync(new ListRules("sg-1"))).Value!);

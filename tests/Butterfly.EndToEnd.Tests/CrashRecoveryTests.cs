@@ -5,7 +5,7 @@ namespace Butterfly.EndToEnd.Tests;
 
 /// <summary>
 /// kill -9 at any moment loses no acknowledged command, and NICs come back with the same
-/// socket paths and tap names (architecture.md, "Crash and restart").
+/// socket paths and tap names (docs/architecture.md, "Start-up, crash and restart").
 ///
 ///   test ──API──▶ butterflyd ──▶ event log (file: or PostgreSQL)
 ///                     │ SIGKILL, restart on the same log

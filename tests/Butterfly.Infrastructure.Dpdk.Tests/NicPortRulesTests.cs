@@ -47,6 +47,18 @@ public sealed class NicPortRulesTests
         Assert.Contains("108 bytes, longer than the 107", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void New_sockets_are_named_like_the_original_and_recorded_ones_are_checked_as_recorded()
+    {
+        Assert.Equal("/run/butterfly/qemu-vhost-vm1", NicPortRules.NewSocketPath(SocketDir, "vm1"));
+        Assert.Equal("/run/butterfly/vm1", NicPortRules.SocketPath(SocketDir, "vm1"));
+
+        var recorded = "/tmp/" + new string('d', 100) + "/qemu-vhost-vm1";
+        var error = NicPortRules.Check(Nic("vm1", NicType.VhostUserServer) with { SocketPath = recorded }, SocketDir);
+        Assert.Contains($"'{recorded}' is {recorded.Length} bytes, longer than the 107", error, StringComparison.Ordinal);
+        Assert.Null(NicPortRules.Check(Nic("vm1", NicType.VhostUserServer) with { SocketPath = NicPortRules.NewSocketPath(SocketDir, "vm1") }, SocketDir));
+    }
+
     [Theory]
     [InlineData("a/b")]
     [InlineData("..")]

@@ -24,10 +24,11 @@ public static class Requests
         return messages;
     }
 
-    public static V0.Nic Nic(string id, string mac = "52:54:00:00:00:01", uint vni = 1, IEnumerable<string>? ips = null,
+    /// <summary>A NIC; without <paramref name="mac"/>, one derived from the id (<see cref="MacOf"/>), since two NICs of one VNI cannot share a MAC.</summary>
+    public static V0.Nic Nic(string id, string? mac = null, uint vni = 1, IEnumerable<string>? ips = null,
         IEnumerable<string>? sgs = null, V0.Nic.Types.Type? type = null)
     {
-        var nic = new V0.Nic { Id = id, Mac = mac, Vni = vni };
+        var nic = new V0.Nic { Id = id, Mac = mac ?? MacOf(id), Vni = vni };
         nic.Ip.AddRange(ips ?? []);
         nic.SecurityGroup.AddRange(sgs ?? []);
         if (type is { } t)
@@ -40,8 +41,21 @@ public static class Requests
 
     public static V0.Request NicAdd(V0.Nic nic) => new() { NicAdd = nic };
 
-    public static V0.Request NicAdd(string id, string mac = "52:54:00:00:00:01", uint vni = 1, IEnumerable<string>? ips = null,
+    public static V0.Request NicAdd(string id, string? mac = null, uint vni = 1, IEnumerable<string>? ips = null,
         IEnumerable<string>? sgs = null, V0.Nic.Types.Type? type = null) => NicAdd(Nic(id, mac, vni, ips, sgs, type));
+
+    /// <summary>A unicast MAC (52:54:…, QEMU's prefix) that depends only on <paramref name="id"/>: the same every run.</summary>
+    public static string MacOf(string id)
+    {
+        var hash = 2166136261u; // FNV-1a
+        foreach (var c in id)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"52:54:{hash >> 24:x2}:{(hash >> 16) & 0xff:x2}:{(hash >> 8) & 0xff:x2}:{hash & 0xff:x2}");
+    }
 
     public static V0.Request NicUpdate(V0.NicUpdateReq update) => new() { NicUpdate = update };
 
@@ -62,6 +76,20 @@ public static class Requests
         sg.Rule.AddRange(rules ?? []);
         return new V0.Request { SgAdd = sg };
     }
+
+    /// <summary>The group tests about switching, tunnels and guests put their NICs in: every inbound flow, IPv4 and IPv6.</summary>
+    public const string OpenGroup = "open";
+
+    /// <summary>
+    /// sg_add of <see cref="OpenGroup"/>: INBOUND all protocols from 0.0.0.0/0 and ::/0. Tests that
+    /// are not about the firewall still pass every frame through it (anti-spoofing, connection
+    /// tracking), so the firewall carries their real traffic too.
+    /// </summary>
+    public static V0.Request SgAddOpen() => SgAdd(OpenGroup, rules:
+    [
+        Rule(V0.Rule.Types.Direction.Inbound, -1, "0.0.0.0/0"),
+        Rule(V0.Rule.Types.Direction.Inbound, -1, "::/0"),
+    ]);
 
     public static V0.Request SgDel(string id) => new() { SgDel = id };
 

@@ -18,7 +18,7 @@ public enum EnvelopeOpenStatus
 }
 
 /// <summary>
-/// The legacy encrypted envelope of the Butterfly API (protocol.md, "Legacy encrypted
+/// The legacy encrypted envelope of the Butterfly API (docs/protocol.md, "Legacy encrypted
 /// envelope"), shared by butterflyd and the butterfly CLI.
 /// <para>
 /// Payload layout: <c>IV(16) ‖ Y</c>, where <c>Y</c> is AES-256 "CBC" over the plain blocks

@@ -37,7 +37,11 @@ internal enum PacketFlags : ushort
     /// <summary>A fragment other than the first: it carries no L4 header, ports are 0.</summary>
     LaterFragment = 1 << 5,
 
-    /// <summary>IPv6 Next Header names an extension header; the parser did not walk it, L4 fields are 0.</summary>
+    /// <summary>
+    /// The IPv6 header is followed by extension headers, which the parser walked:
+    /// <see cref="PacketMeta.L4Protocol"/> and <see cref="PacketMeta.L4Offset"/> are the upper
+    /// layer's (L4 fields stay 0 after ESP or an unknown extension header).
+    /// </summary>
     Ipv6ExtensionHeader = 1 << 6,
 
     /// <summary>ICMPv6 Neighbour Discovery (RS, RA, NS, NA or Redirect), long enough for its type.</summary>
@@ -48,7 +52,7 @@ internal enum PacketFlags : ushort
 /// Everything later stages need from a frame's headers, parsed once by
 /// <see cref="PacketParser"/>. Offsets are from the first byte of the Ethernet header; values are
 /// in host order (network order exists only in the frame bytes). A field a frame does not have
-/// is 0. Passed by <c>in</c>: it is a ~90-byte struct that never leaves the stack.
+/// is 0. Passed by <c>in</c>: it is an 80-byte struct that never leaves the stack.
 /// </summary>
 internal struct PacketMeta
 {
@@ -89,7 +93,10 @@ internal struct PacketMeta
 
     public L3Kind L3;
 
-    /// <summary>IPv4 protocol or IPv6 Next Header of the fixed header (which may name an extension header).</summary>
+    /// <summary>
+    /// IPv4 protocol, or the IPv6 upper-layer protocol once extension headers are walked (an
+    /// extension header's number when the walk stopped at one it does not walk, such as ESP).
+    /// </summary>
     public byte L4Protocol;
 
     /// <summary>IPv4 TTL or IPv6 hop limit.</summary>
@@ -103,6 +110,9 @@ internal struct PacketMeta
 
     /// <summary>TCP flags byte (CWR..FIN), or 0.</summary>
     public byte TcpFlags;
+
+    /// <summary>Identification of a fragment (IPv4's 16 bits, the IPv6 fragment header's 32), 0 when not a fragment.</summary>
+    public uint FragmentId;
 
     public readonly bool Has(PacketFlags flag) => (Flags & flag) != 0;
 }

@@ -23,7 +23,9 @@ namespace Butterfly.Infrastructure.Dpdk.Pipeline;
 ///   <see cref="DropReason.Ipv4BadHeaderLength"/> (IHL &lt; 5 or past the frame),
 ///   <see cref="DropReason.Ipv4BadTotalLength"/> (below IHL or past the frame).
 /// - <see cref="DropReason.Ipv6Truncated"/>, <see cref="DropReason.Ipv6BadVersion"/>,
-///   <see cref="DropReason.Ipv6BadPayloadLength"/> (past the frame).
+///   <see cref="DropReason.Ipv6BadPayloadLength"/> (past the frame),
+///   <see cref="DropReason.Ipv6BadExtensionHeader"/> (an extension header past the payload, or
+///   more than <see cref="Ipv6Header.MaxWalkedExtensionHeaders"/> of them).
 /// - <see cref="DropReason.UdpTruncated"/>, <see cref="DropReason.UdpBadLength"/> (below 8 or past the IP
 ///   payload; not checked on a first fragment, whose UDP length covers the whole datagram),
 ///   <see cref="DropReason.TcpTruncated"/>, <see cref="DropReason.TcpBadDataOffset"/>,
@@ -31,7 +33,8 @@ namespace Butterfly.Infrastructure.Dpdk.Pipeline;
 ///   <see cref="DropReason.NdTruncated"/> (an ND type shorter than RFC 4861 allows).
 ///   A first fragment too short for its L4 header is dropped this way too (RFC 1858 tiny fragments).
 /// Not drops: unknown EtherTypes and IP protocols (switched as they are), IPv4 options, fragments
-/// (later fragments have no L4 fields), IPv6 extension headers (not walked), stacked VLAN tags.
+/// (later fragments have no L4 fields; <see cref="PacketMeta.FragmentId"/> names their datagram),
+/// IPv6 extension headers (walked to the upper layer; ESP ends the walk), stacked VLAN tags.
 /// IP and L4 checksums are not verified here: a switch forwards them untouched, and the
 /// stages that terminate a protocol (decap, ARP/ND) verify what they consume.
 /// State: none. Thread: any (pure function).
@@ -54,7 +57,20 @@ internal static class PacketParser
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static DropReason Parse(ReadOnlySpan<byte> frame, out PacketMeta meta) =>
-        TryParseCommon(frame, out meta) ? DropReason.None : ParseAny(frame, out meta);
+        TryParseCommon(frame, out meta) ? DropReason.None : ParseAny(frame, frame.Length, out meta);
+
+    /// <summary>
+    /// Parses a frame of <paramref name="frameLength"/> bytes of which only the first segment,
+    /// <paramref name="head"/>, is given: a chained mbuf (a guest's TSO super-frame of up to
+    /// 64 KiB, a jumbo frame from a tap). Every header must lie in <paramref name="head"/>;
+    /// the IP and UDP length fields are checked against <paramref name="frameLength"/>, so
+    /// <see cref="PacketMeta.L3End"/> may lie past the head. Equal to <see cref="Parse"/> when
+    /// the head is the whole frame.
+    /// </summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static DropReason ParseHeaders(ReadOnlySpan<byte> head, int frameLength, out PacketMeta meta) =>
+        frameLength <= head.Length ? Parse(head[..frameLength], out meta) : ParseAny(head, frameLength, out meta);
 
     /// <summary>
     /// The common case in one pass over fixed offsets, after one length check: untagged IPv4
@@ -143,17 +159,21 @@ internal static class PacketParser
     private static uint ReadU32(ref byte p, int offset) =>
         BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, offset)));
 
-    /// <summary>Every frame, every check (the reference <see cref="TryParseCommon"/> must agree with).</summary>
+    /// <summary>
+    /// Every frame, every check (the reference <see cref="TryParseCommon"/> must agree with).
+    /// <paramref name="frame"/> holds the headers; <paramref name="frameLength"/> is the whole
+    /// frame's length (more than frame.Length only for a chained mbuf, see <see cref="ParseHeaders"/>).
+    /// </summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static DropReason ParseAny(ReadOnlySpan<byte> frame, out PacketMeta meta)
+    internal static DropReason ParseAny(ReadOnlySpan<byte> frame, int frameLength, out PacketMeta meta)
     {
         meta = default;
         if (frame.Length < EthernetHeader.Length)
         {
             return DropReason.EthernetTruncated;
         }
-        if (frame.Length > ushort.MaxValue)
+        if (frameLength > ushort.MaxValue)
         {
             return DropReason.EthernetTooLong;
         }
@@ -179,7 +199,7 @@ internal static class PacketParser
         }
         meta.EtherType = type;
         meta.L3Offset = (ushort)l3;
-        meta.L3End = (ushort)frame.Length;
+        meta.L3End = (ushort)frameLength;
         if (type is EthernetHeader.TypeVlan or EthernetHeader.TypeQinQ)
         {
             meta.Flags |= PacketFlags.StackedVlan;
@@ -187,8 +207,8 @@ internal static class PacketParser
         }
         return type switch
         {
-            EthernetHeader.TypeIpv4 => ParseIpv4(frame, l3, ref meta),
-            EthernetHeader.TypeIpv6 => ParseIpv6(frame, l3, ref meta),
+            EthernetHeader.TypeIpv4 => ParseIpv4(frame, frameLength, l3, ref meta),
+            EthernetHeader.TypeIpv6 => ParseIpv6(frame, frameLength, l3, ref meta),
             EthernetHeader.TypeArp => ParseArp(frame, l3, ref meta),
             _ => DropReason.None,
         };
@@ -216,7 +236,7 @@ internal static class PacketParser
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static DropReason ParseIpv4(ReadOnlySpan<byte> frame, int l3, ref PacketMeta meta)
+    private static DropReason ParseIpv4(ReadOnlySpan<byte> frame, int frameLength, int l3, ref PacketMeta meta)
     {
         var ip = frame[l3..];
         if (ip.Length < Ipv4Header.MinLength)
@@ -233,7 +253,7 @@ internal static class PacketParser
             return DropReason.Ipv4BadHeaderLength;
         }
         int totalLength = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4Header.TotalLengthOffset..]);
-        if (totalLength < headerLength || totalLength > ip.Length)
+        if (totalLength < headerLength || totalLength > frameLength - l3)
         {
             return DropReason.Ipv4BadTotalLength;
         }
@@ -255,16 +275,17 @@ internal static class PacketParser
         if ((fragment & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0)
         {
             meta.Flags |= PacketFlags.Fragment;
+            meta.FragmentId = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv4Header.IdentificationOffset..]);
             if ((fragment & Ipv4Header.FragmentOffsetMask) != 0)
             {
                 meta.Flags |= PacketFlags.LaterFragment;
                 return DropReason.None;
             }
         }
-        return ParseL4(ip[headerLength..totalLength], l3 + headerLength, isV6: false, ref meta);
+        return ParseL4(ip[headerLength..Math.Min(totalLength, ip.Length)], totalLength - headerLength, l3 + headerLength, isV6: false, ref meta);
     }
 
-    private static DropReason ParseIpv6(ReadOnlySpan<byte> frame, int l3, ref PacketMeta meta)
+    private static DropReason ParseIpv6(ReadOnlySpan<byte> frame, int frameLength, int l3, ref PacketMeta meta)
     {
         var ip = frame[l3..];
         if (ip.Length < Ipv6Header.Length)
@@ -276,33 +297,69 @@ internal static class PacketParser
             return DropReason.Ipv6BadVersion;
         }
         int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(ip[Ipv6Header.PayloadLengthOffset..]);
-        if (Ipv6Header.Length + payloadLength > ip.Length)
+        if (Ipv6Header.Length + payloadLength > frameLength - l3)
         {
             return DropReason.Ipv6BadPayloadLength;
         }
         meta.L3 = L3Kind.Ipv6;
-        meta.L3End = (ushort)(l3 + Ipv6Header.Length + payloadLength);
+        var end = Ipv6Header.Length + payloadLength;
+        meta.L3End = (ushort)(l3 + end);
         var next = ip[Ipv6Header.NextHeaderOffset];
-        meta.L4Protocol = next;
         meta.Ttl = ip[Ipv6Header.HopLimitOffset];
         meta.SourceIp = IpAddr.ReadV6(ip[Ipv6Header.SourceOffset..]);
         meta.DestinationIp = IpAddr.ReadV6(ip[Ipv6Header.DestinationOffset..]);
-        if (Ipv6Header.IsExtensionHeader(next))
+        var offset = Ipv6Header.Length;
+        // Walk the extension headers that may precede the upper layer (RFC 8200 §4.1), so the
+        // firewall matches TCP behind a destination-options header and MLD behind hop-by-hop.
+        // Each must lie within the payload and the head; ESP, No Next Header and unknown ones
+        // end the walk with no L4 fields.
+        for (var walked = 0; Ipv6Header.IsWalkable(next); walked++)
         {
-            meta.Flags |= next == Ipv6Header.NextFragment
-                ? PacketFlags.Ipv6ExtensionHeader | PacketFlags.Fragment
-                : PacketFlags.Ipv6ExtensionHeader;
+            meta.Flags |= PacketFlags.Ipv6ExtensionHeader;
+            if (walked == Ipv6Header.MaxWalkedExtensionHeaders || offset + Ipv6Header.ExtensionMinLength > Math.Min(end, ip.Length))
+            {
+                return DropReason.Ipv6BadExtensionHeader;
+            }
+            var length = next switch
+            {
+                Ipv6Header.NextFragment => Ipv6Header.FragmentHeaderLength,
+                Ipv6Header.NextAh => (ip[offset + 1] + 2) * 4,
+                _ => (ip[offset + 1] + 1) * 8,
+            };
+            if (offset + length > Math.Min(end, ip.Length))
+            {
+                return DropReason.Ipv6BadExtensionHeader;
+            }
+            if (next == Ipv6Header.NextFragment)
+            {
+                var fragment = BinaryPrimitives.ReadUInt16BigEndian(ip[(offset + 2)..]);
+                meta.Flags |= PacketFlags.Fragment;
+                meta.FragmentId = BinaryPrimitives.ReadUInt32BigEndian(ip[(offset + 4)..]);
+                if ((fragment & Ipv6Header.FragmentOffsetMask) != 0)
+                {
+                    meta.Flags |= PacketFlags.LaterFragment;
+                    meta.L4Protocol = ip[offset];
+                    return DropReason.None;
+                }
+            }
+            next = ip[offset];
+            offset += length;
+        }
+        meta.L4Protocol = next;
+        if (Ipv6Header.IsExtensionHeader(next) || next == Ipv6Header.NextNone)
+        {
             return DropReason.None;
         }
-        return ParseL4(ip.Slice(Ipv6Header.Length, payloadLength), l3 + Ipv6Header.Length, isV6: true, ref meta);
+        return ParseL4(ip[offset..Math.Min(end, ip.Length)], end - offset, l3 + offset, isV6: true, ref meta);
     }
 
     /// <summary>
-    /// Parses the L4 header in <paramref name="segment"/> (the IP payload as IP's length fields
-    /// declare it, so Ethernet padding never counts as L4 bytes).
+    /// Parses the L4 header in <paramref name="segment"/>: the IP payload as IP's length fields
+    /// declare it (so Ethernet padding never counts as L4 bytes), cut at the end of the head
+    /// for a chained frame; <paramref name="declaredLength"/> is the payload's whole length.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static DropReason ParseL4(ReadOnlySpan<byte> segment, int l4, bool isV6, ref PacketMeta meta)
+    private static DropReason ParseL4(ReadOnlySpan<byte> segment, int declaredLength, int l4, bool isV6, ref PacketMeta meta)
     {
         switch (meta.L4Protocol)
         {
@@ -312,7 +369,7 @@ internal static class PacketParser
                     return DropReason.UdpTruncated;
                 }
                 int udpLength = BinaryPrimitives.ReadUInt16BigEndian(segment[UdpHeader.LengthOffset..]);
-                if (!meta.Has(PacketFlags.Fragment) && (udpLength < UdpHeader.Length || udpLength > segment.Length))
+                if (!meta.Has(PacketFlags.Fragment) && (udpLength < UdpHeader.Length || udpLength > declaredLength))
                 {
                     return DropReason.UdpBadLength;
                 }

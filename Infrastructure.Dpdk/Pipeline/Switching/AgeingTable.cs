@@ -44,7 +44,7 @@ internal enum UpsertOutcome : byte
 /// window held by live entries, the least recently refreshed of them is evicted (an
 /// approximation of LRU that stays O(1)) and <see cref="Evictions"/> counts it. At the default
 /// load this is rare; a flood of new keys evicts the idlest entries, never the active ones.
-/// Thread: one owner (the packet thread); others reach it through the command queue.
+/// Thread: one owner (the packet thread); no other thread touches it.
 /// </summary>
 internal sealed class AgeingTable<TKey, TValue>
     where TKey : struct, ITableKey<TKey>

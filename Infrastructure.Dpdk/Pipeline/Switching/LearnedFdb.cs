@@ -41,9 +41,10 @@ internal readonly struct FdbKey : ITableKey<FdbKey>
 /// Bounded and ageing as <see cref="AgeingTable{TKey, TValue}"/> describes: capacity fixed at
 /// construction, an entry lives <c>ageTicks</c> after the last frame that carried its MAC, a
 /// full probe window evicts its idlest entry. Lookup and learning are O(1) and allocation-free.
-/// Thread: the packet thread owns it; the control side changes it only through commands the
-/// packet thread runs between bursts (<see cref="FlushVni"/>, <see cref="FlushVtep"/>,
-/// <see cref="ForgetVnisThatLeft"/>).
+/// Thread: the packet thread owns it; the control side never touches it. The packet thread
+/// itself forgets the VNIs that left when it sees new tables (<see cref="ForgetVnisThatLeft"/>,
+/// which uses <see cref="FlushVni"/>); <see cref="FlushVtep"/> is not called by the data path
+/// yet (the head-end peers are fixed at start, so MACs behind a peer that went away age out).
 /// </summary>
 internal sealed class LearnedFdb
 {

@@ -103,18 +103,9 @@ internal static class MembershipReports
             return meta.L4Protocol == Ipv4Header.ProtocolIgmp && meta.L4Offset != 0 && meta.L4Offset < frame.Length
                 && frame[meta.L4Offset] == IgmpQueryType;
         }
-        if (meta.L3 != L3Kind.Ipv6 || meta.L4Protocol != Ipv6Header.NextHopByHop)
-        {
-            return false;
-        }
-        // MLD always comes after a hop-by-hop header (Router Alert); the parser does not walk it.
-        var hbh = meta.L3Offset + Ipv6Header.Length;
-        if (hbh + 2 > meta.L3End)
-        {
-            return false;
-        }
-        var icmp = hbh + ((frame[hbh + 1] + 1) * 8);
-        return frame[hbh] == Ipv6Header.NextIcmpv6 && icmp + IcmpHeader.MinLength <= meta.L3End && frame[icmp] == MldQueryType;
+        // MLD comes after a hop-by-hop header (Router Alert), which the parser walks.
+        return meta.L3 == L3Kind.Ipv6 && meta.L4Protocol == Ipv6Header.NextIcmpv6 && meta.L4Offset != 0
+            && meta.IcmpType == MldQueryType;
     }
 
     private static int BuildIgmpv3(Span<byte> frame, MacAddress ourMac, IpAddr ourIp, ReadOnlySpan<IpAddr> groups, GroupRecordType type)

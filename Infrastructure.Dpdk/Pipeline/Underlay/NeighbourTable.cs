@@ -22,9 +22,9 @@ internal enum NeighbourState : byte
 /// The underlay neighbour cache (ARP for IPv4, ND for IPv6): next-hop address → MAC, for the
 /// outer Ethernet header of VXLAN frames. Owned by the packet thread, which fills it from ARP
 /// replies and neighbour advertisements (<see cref="ArpResponder"/>, <see cref="NdResponder"/>)
-/// and asks it per frame (<see cref="UnderlayRouting.PathTo"/>). Frames to an unresolved next
-/// hop are dropped, not queued (as OVS does): resolution takes one round trip and the senders
-/// retransmit.
+/// and asks it per frame (<see cref="UnderlayRouting.PathTo"/>). This table holds no frames:
+/// the forwarder parks the few frames sent to a next hop still being resolved and retries them
+/// when an answer may have arrived (Forwarder.Parking.cs, like the kernel's ARP queue).
 ///
 /// Timing (caller's clock units): an entry is trusted <c>reachable</c> ticks after its last
 /// confirmation, then used while one refresh request per <c>retry</c> interval goes out; an

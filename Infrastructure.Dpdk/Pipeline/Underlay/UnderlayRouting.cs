@@ -9,10 +9,10 @@ internal enum PathStatus : byte
     /// <summary>The path is complete: encapsulate, and also send the resolution request (a refresh).</summary>
     ReadyProbe,
 
-    /// <summary>The next hop's MAC is unknown: drop the frame, send the resolution request.</summary>
+    /// <summary>The next hop's MAC is unknown: the frame cannot go yet (the forwarder parks it); send the resolution request.</summary>
     Unresolved,
 
-    /// <summary>The next hop's MAC is unknown and a request is in flight: drop the frame.</summary>
+    /// <summary>The next hop's MAC is unknown and a request is in flight: the frame cannot go yet (the forwarder parks it).</summary>
     Pending,
 
     /// <summary>We have no VTEP address of the destination's family: drop the frame.</summary>

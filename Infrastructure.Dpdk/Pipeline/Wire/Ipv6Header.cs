@@ -3,8 +3,8 @@ using System.Buffers.Binary;
 namespace Butterfly.Infrastructure.Dpdk.Pipeline;
 
 /// <summary>
-/// IPv6 fixed header (RFC 8200). The parser reads it and notes Next Header; it does not walk
-/// extension headers.
+/// IPv6 fixed header (RFC 8200). The parser reads it, then walks the hop-by-hop, routing,
+/// fragment, destination-options and AH extension headers to the upper layer.
 /// <code>
 ///  0                   1                   2                   3
 ///  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -46,6 +46,26 @@ internal static class Ipv6Header
     public const byte NextMobility = 135;
     public const byte NextHip = 139;
     public const byte NextShim6 = 140;
+
+    /// <summary>Every extension header is a multiple of 8 bytes, at least 8 (AH: of 4, at least 12).</summary>
+    public const int ExtensionMinLength = 8;
+
+    /// <summary>The fragment header's fixed length (RFC 8200 §4.5).</summary>
+    public const int FragmentHeaderLength = 8;
+
+    /// <summary>Fragment Offset in the fragment header's second 16-bit word (its low 3 bits are Res and M).</summary>
+    public const ushort FragmentOffsetMask = 0xFFF8;
+
+    /// <summary>
+    /// At most this many extension headers are walked; a longer chain is dropped
+    /// (<see cref="DropReason.Ipv6BadExtensionHeader"/>), as RFC 7112 lets a firewall do with a
+    /// header chain it cannot finish, rather than being passed unmatched.
+    /// </summary>
+    public const int MaxWalkedExtensionHeaders = 8;
+
+    /// <summary>The extension headers the parser walks to find the upper layer: their length is in the header itself.</summary>
+    public static bool IsWalkable(byte next) =>
+        next is NextHopByHop or NextRouting or NextFragment or NextDestinationOptions or NextAh;
 
     /// <summary>True for the Next Header values RFC 8200 §4 and the IANA registry list as extension headers.</summary>
     public static bool IsExtensionHeader(byte next) =>

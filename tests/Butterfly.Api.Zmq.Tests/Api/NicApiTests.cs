@@ -14,7 +14,7 @@ public class NicApiTests(DaemonFixture fixture) : IClassFixture<DaemonFixture>
 
         var response = ApiAssert.Ok(_api.Call(Requests.NicAdd(id, "52:54:00:00:d7:11", 12, ["10.0.0.1"])));
 
-        Assert.Equal(Path.Combine(fixture.Daemon.SocketDir, id), response.NicAdd.Path);
+        Assert.Equal(Path.Combine(fixture.Daemon.SocketDir, "qemu-vhost-" + id), response.NicAdd.Path); // the original's name
         Assert.True(File.Exists(response.NicAdd.Path), "the vhost-user socket exists once nic_add is acknowledged");
         Assert.Contains(id, ApiAssert.Ok(_api.Call(Requests.NicList())).NicList);
     }
@@ -39,7 +39,54 @@ public class NicApiTests(DaemonFixture fixture) : IClassFixture<DaemonFixture>
         Assert.True(details.BypassFiltering);
         Assert.Equal(V0.Nic.Types.Type.VhostUserServer, details.Type);
         Assert.True(details.HasType);
-        Assert.Equal(Path.Combine(fixture.Daemon.SocketDir, id), details.Path);
+        Assert.Equal(Path.Combine(fixture.Daemon.SocketDir, "qemu-vhost-" + id), details.Path);
+        Assert.Equal($"/tmp/butterfly-{id}.pcap", details.PacketTracePath); // the default, like the original
+        Assert.False(details.HasPortError);
+    }
+
+    [Fact]
+    public void A_given_packet_trace_path_is_shown_as_given()
+    {
+        var id = Ids.New("n");
+        var nic = Requests.Nic(id);
+        nic.PacketTracePath = "/var/tmp/" + id + ".pcap";
+        ApiAssert.Ok(_api.Call(Requests.NicAdd(nic)));
+
+        Assert.Equal("/var/tmp/" + id + ".pcap", Assert.Single(ApiAssert.Ok(_api.Call(Requests.NicDetails(id))).NicDetails).PacketTracePath);
+    }
+
+    [Fact]
+    public void A_mac_already_used_in_the_vni_is_refused_and_nothing_is_stored()
+    {
+        var first = Ids.New("n");
+        var second = Ids.New("n");
+        var mac = Requests.MacOf(first);
+        ApiAssert.Ok(_api.Call(Requests.NicAdd(first, mac, 31)));
+        var events = ApiAssert.Ok(_api.Call(new V0.Request { EventList = new V0.EventListReq() })).EventList.LastSequence;
+
+        ApiAssert.Fails(_api.Call(Requests.NicAdd(second, mac.ToUpperInvariant(), 31)),
+            $"NIC '{second}': mac {mac} is already used by NIC '{first}' in vni 31");
+
+        Assert.DoesNotContain(second, ApiAssert.Ok(_api.Call(Requests.NicList())).NicList);
+        Assert.Equal(events, ApiAssert.Ok(_api.Call(new V0.Request { EventList = new V0.EventListReq() })).EventList.LastSequence);
+        Assert.False(File.Exists(Path.Combine(fixture.Daemon.SocketDir, "qemu-vhost-" + second)));
+        ApiAssert.Ok(_api.Call(Requests.NicAdd(second, mac, 32))); // another VNI
+    }
+
+    [Fact]
+    public void Two_nics_with_one_mac_in_one_message_the_second_is_refused()
+    {
+        var first = Ids.New("n");
+        var second = Ids.New("n");
+        var mac = Requests.MacOf(first);
+
+        var reply = _api.Send(Requests.Batch([Requests.NicAdd(first, mac, 33), Requests.NicAdd(second, mac, 33)]));
+
+        ApiAssert.Ok(reply.Messages_[0].Message0.Response);
+        ApiAssert.Fails(reply.Messages_[1].Message0.Response, $"mac {mac} is already used by NIC '{first}'");
+        var list = ApiAssert.Ok(_api.Call(Requests.NicList())).NicList;
+        Assert.Contains(first, list);
+        Assert.DoesNotContain(second, list);
     }
 
     [Fact]

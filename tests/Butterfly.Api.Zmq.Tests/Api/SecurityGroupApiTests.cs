@@ -26,6 +26,26 @@ public class SecurityGroupApiTests(DaemonFixture fixture) : IClassFixture<Daemon
     }
 
     [Fact]
+    public void Rules_with_host_bits_are_kept_as_given_and_differ_from_their_network()
+    {
+        var id = Ids.New("sg");
+        var hostBits = Requests.Rule(Dir.Inbound, 1, "10.1.2.3/8");
+        var network = Requests.Rule(Dir.Inbound, 1, "10.0.0.0/8");
+        var v6 = Requests.Rule(Dir.Outbound, -1, "2001:db8:0:85a3::ac1f:8001/8");
+
+        ApiAssert.Ok(_api.Call(Requests.SgRuleAdd(id, hostBits)));
+        ApiAssert.Ok(_api.Call(Requests.SgRuleAdd(id, network)));
+        ApiAssert.Ok(_api.Call(Requests.SgRuleAdd(id, v6)));
+        ApiAssert.Ok(_api.Call(Requests.SgRuleAdd(id, Requests.Rule(Dir.Outbound, -1, "2001:0db8:0:85a3:0:0:ac1f:8001/8")))); // the same v6 rule: no-op
+
+        Assert.Equal([hostBits, network, v6], ApiAssert.Ok(_api.Call(Requests.SgRuleList(id))).SgRuleList);
+        Assert.Equal([hostBits, network, v6], Assert.Single(ApiAssert.Ok(_api.Call(Requests.SgDetails(id))).SgDetails).Rule);
+
+        ApiAssert.Ok(_api.Call(Requests.SgRuleDel(id, hostBits)));
+        Assert.Equal([network, v6], ApiAssert.Ok(_api.Call(Requests.SgRuleList(id))).SgRuleList);
+    }
+
+    [Fact]
     public void Sg_list_and_all_details_are_sorted()
     {
         foreach (var prefix in new[] { "z", "a", "m" })

@@ -25,6 +25,16 @@ internal sealed class AppHarness : IAsyncDisposable
 
     public static readonly RequestOrigin Origin = new("tcp://127.0.0.1:5000", "m-1");
 
+    /// <summary>A unicast MAC that depends only on <paramref name="id"/>, so the NICs of a test never share one in a VNI.</summary>
+    public static string MacOf(string id)
+    {
+        var hash = 2166136261u; // FNV-1a
+        foreach (var c in id)
+            hash = (hash ^ c) * 16777619u;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"52:54:{hash >> 24:x2}:{(hash >> 16) & 0xff:x2}:{(hash >> 8) & 0xff:x2}:{hash & 0xff:x2}");
+    }
+
     public InMemoryEventStore Events { get; }
 
     public RecordingDataPath DataPath { get; }

@@ -16,14 +16,34 @@ internal sealed class RecordingDataPath : IDataPath
     public string? Validate(DataPathNic nic) =>
         nic.Id.StartsWith("refuse", StringComparison.Ordinal) ? $"tap name '{nic.Id}' is longer than 15 characters" : null;
 
-    public string PathOf(DataPathNic nic) => nic.Type == Domain.Nics.NicType.Tap ? nic.Id : $"/tmp/butterfly-test/{nic.Id}";
+    public string PathOf(DataPathNic nic) => nic.Type == Domain.Nics.NicType.Tap ? nic.Id : nic.SocketPath ?? $"/tmp/butterfly-test/{nic.Id}";
 
-    public IReadOnlyDictionary<string, string> Reconcile(IReadOnlyCollection<DataPathNic> desired)
+    public string NewSocketPath(string nicId) => $"/tmp/butterfly-test/qemu-vhost-{nicId}";
+
+    /// <summary>Every reconcile's whole request (configuration, version, committed events).</summary>
+    public List<DesiredDataPath> Requests { get; } = [];
+
+    public IReadOnlyDictionary<string, string> Reconcile(DesiredDataPath desired)
     {
         if (ThrowOnReconcile)
             throw new InvalidOperationException("data path is gone");
-        Reconciles.Add([.. desired]);
-        return desired.Where(n => n.Vni == 999).ToDictionary(n => n.Id, _ => "no port for VNI 999");
+        Requests.Add(desired);
+        Reconciles.Add(desired.Nics);
+        return desired.Nics.Where(n => n.Vni == 999).ToDictionary(n => n.Id, _ => "no port for VNI 999");
+    }
+
+    /// <summary>What <see cref="ExportSessions"/> returns per NIC id.</summary>
+    public Dictionary<string, byte[]> Exports { get; } = [];
+
+    /// <summary>Every ImportSessions call, in order.</summary>
+    public List<(string NicId, byte[] Document)> Imports { get; } = [];
+
+    public byte[]? ExportSessions(string nicId) => Exports.GetValueOrDefault(nicId);
+
+    public string? ImportSessions(string nicId, byte[] document)
+    {
+        Imports.Add((nicId, document));
+        return null;
     }
 
     public NicCounters? CountersOf(string nicId) => Counters.TryGetValue(nicId, out var c) ? c : null;

@@ -20,6 +20,24 @@ public class AppCommandTests
     }
 
     [Fact]
+    public void Status_names_the_nics_whose_port_does_not_work_before_the_graph()
+    {
+        var status = new AppStatusRes
+        {
+            StartDate = 1,
+            CurrentDate = 2,
+            RequestCounter = 3,
+            GraphDot = "digraph {}",
+            DataPathError = "data path is gone",
+            NicPortError = { new NicPortError { NicId = "a", Reason = "no socket" }, new NicPortError { NicId = "b", Reason = "MAC taken" } },
+        };
+        var r = Client.Run(Client.Ok((_, res) => res.AppStatus = status), "status");
+        Assert.Equal(
+            "start date: 1\ncurrent date: 2\nrequest counter: 3\ndata path error: data path is gone\nport error: a: no socket\nport error: b: MAC taken\ndot graph: \ndigraph {}\n",
+            r.Out);
+    }
+
+    [Fact]
     public void Shutdown_sends_app_quit()
     {
         var r = Client.Run("shutdown");
@@ -147,8 +165,9 @@ public class AppCommandTests
         var tap = new Nic { Id = "t", Mac = "52:54:00:00:00:01", Vni = 5, Ip = { "10.0.0.1" }, SecurityGroup = { "g" }, Type = Nic.Types.Type.Tap, Path = "t", IpAntiSpoof = true, BypassFiltering = false };
         var r = Client.Run(Client.Ok((req, res) =>
         {
+            // A port error is the port's state, not configuration: the dump leaves it out.
             if (req.HasNicDetails)
-                res.NicDetails.Add(tap);
+                res.NicDetails.Add(new Nic(tap) { PortError = "no port left" });
             if (req.HasSgDetails)
                 res.SgDetails.Add(sg);
         }), "dump");

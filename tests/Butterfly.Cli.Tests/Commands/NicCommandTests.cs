@@ -27,6 +27,15 @@ public class NicCommandTests
     }
 
     [Fact]
+    public void Details_end_with_the_port_error_when_the_port_does_not_work()
+    {
+        var nic = new Nic { Id = "n1", Mac = "52:54:00:00:00:01", Vni = 42, PortError = "NIC 'n1': '/run/x' exists and is not a socket" };
+        var r = Client.Run(Client.Ok((_, res) => res.NicDetails.Add(nic)), "nic", "details", "n1");
+        Assert.Equal(0, r.Code);
+        Assert.Equal("id: n1\nmac: 52:54:00:00:00:01\nvni: 42\nport error: NIC 'n1': '/run/x' exists and is not a socket\n", r.Out);
+    }
+
+    [Fact]
     public void Details_without_nic_in_reply_fails()
     {
         var r = Client.Run("nic", "details", "n1");

@@ -67,6 +67,26 @@ public class SgCommandTests
     }
 
     [Fact]
+    public void Icmp_rules_carry_type_and_code_and_list_them_after_the_original_fields()
+    {
+        var r = Client.Run("sg rule add g --ip-proto icmpv6 --icmp-type 128 --icmp-code 0 --cidr ::/0".Split(' '));
+        Assert.Equal(0, r.Code);
+        var rule = r.Sent.Single().SgRuleAdd.Rule;
+        Assert.Equal(58, rule.Protocol);
+        Assert.Equal(128u, rule.IcmpType);
+        Assert.Equal(0u, rule.IcmpCode);
+
+        var echo = new Rule { Direction = Rule.Types.Direction.Inbound, Protocol = 1, IcmpType = 8, Cidr = new Cidr { Address = "0.0.0.0", MaskSize = 0 } };
+        var list = Client.Run(Client.Ok((req, res) => res.SgRuleList.Add(echo)), "sg", "rule", "list", "g");
+        Assert.Equal(RuleId.Of(echo) + " | direction: INBOUND - IP protocol: 1 - port start: Ø - port end: Ø - cidr: 0.0.0.0/0 - members of sg: Ø - icmp type: 8 - icmp code: Ø\n", list.Out);
+        // The type is part of the rule's identity.
+        Assert.NotEqual(RuleId.Of(echo), RuleId.Of(new Rule(echo) { IcmpType = 0 }));
+
+        Assert.Equal(1, Client.Run("sg rule add g --ip-proto tcp --port 22 --icmp-type 8 --cidr ::/0".Split(' ')).Code);
+        Assert.Equal(1, Client.Run("sg rule add g --ip-proto icmp --icmp-code 1 --cidr ::/0".Split(' ')).Code);
+    }
+
+    [Fact]
     public void Rule_del_by_id_deletes_the_rule_the_daemon_listed()
     {
         var r = Client.Run(WithRules(), "sg", "rule", "del", "g", RuleId.Of(Web).ToUpperInvariant());

@@ -1,4 +1,6 @@
+using Butterfly.Cli.Rules;
 using Butterfly.TestKit;
+using Butterfly.Wire;
 
 namespace Butterfly.Cli.Tests.Integration;
 
@@ -39,6 +41,34 @@ public class CliAgainstDaemonTests(DaemonFixture fixture) : IClassFixture<Daemon
     }
 
     [Fact]
+    public async Task Rules_with_host_bits_keep_their_text_and_their_id()
+    {
+        await Cli.Ok("sg", "rule", "add", "it-h", "--ip-proto", "icmp", "--cidr", "10.1.2.3/8");
+        await Cli.Ok("sg", "rule", "add", "it-h", "--ip-proto", "icmp", "--cidr", "10.0.0.0/8");
+        await Cli.Ok("sg", "rule", "add", "it-h", "--ip-proto", "icmp", "--cidr", "2001:db8:0:85a3::ac1f:8001/8");
+        var hostBits = IcmpRule("10.1.2.3", 8);
+        var network = IcmpRule("10.0.0.0", 8);
+        var v6 = IcmpRule("2001:db8:0:85a3::ac1f:8001", 8);
+
+        // Listed as given, each with the id the original client computes from that text.
+        Assert.Equal([RuleLine.Format(hostBits), RuleLine.Format(network), RuleLine.Format(v6)], (await Cli.Ok("sg", "rule", "list", "it-h")).Lines());
+        Assert.Contains(" - cidr: 10.1.2.3/8 - ", RuleLine.Format(hostBits), StringComparison.Ordinal);
+        Assert.NotEqual(RuleId.Of(hostBits), RuleId.Of(network));
+
+        await Cli.Ok("sg", "rule", "del", "it-h", RuleId.Of(hostBits));
+        await Cli.Ok("sg", "rule", "del", "it-h", RuleId.Of(v6));
+        Assert.Equal([RuleLine.Format(network)], (await Cli.Ok("sg", "rule", "list", "it-h")).Lines());
+        await Cli.Ok("sg", "del", "it-h");
+    }
+
+    private static MessageV0.Types.Rule IcmpRule(string address, uint mask) => new()
+    {
+        Direction = MessageV0.Types.Rule.Types.Direction.Inbound,
+        Protocol = 1,
+        Cidr = new MessageV0.Types.Cidr { Address = address, MaskSize = mask },
+    };
+
+    [Fact]
     public async Task Nic_commands()
     {
         var path = (await Cli.Ok("nic", "add", "--id", "it-n1", "--mac", "52:54:00:00:10:01", "--vni", "77", "--ip", "10.9.0.1", "--sg", "s1", "--enable-antispoof")).Trim();
@@ -47,6 +77,11 @@ public class CliAgainstDaemonTests(DaemonFixture fixture) : IClassFixture<Daemon
         var details = await Cli.Ok("nic", "details", "it-n1");
         Assert.StartsWith("id: it-n1\nmac: 52:54:00:00:10:01\nvni: 77\nip: 10.9.0.1\nantispoof: true\n", details, StringComparison.Ordinal);
         Assert.Matches("^in: [0-9]+\nout: [0-9]+\n$", await Cli.Ok("nic", "stats", "it-n1"));
+        Assert.Matches("^in: [0-9]+\nout: [0-9]+\npackets in: [0-9]+\npackets out: [0-9]+\ndrops: [0-9]+\n(drop [a-z_]+: [0-9]+\n)*$",
+            await Cli.Ok("nic", "stats", "it-n1", "--all"));
+        await Cli.Ok("nic", "update", "--id", "it-n1", "--bypass-filtering", "true");
+        Assert.Contains("bypass filtering: true\n", await Cli.Ok("nic", "details", "it-n1"), StringComparison.Ordinal);
+        await Cli.Ok("nic", "update", "--id", "it-n1", "--bypass-filtering", "false");
 
         await Cli.Ok("nic", "update", "--id", "it-n1", "--ip", "10.9.0.2", "--ip", "2001:db8::2");
         Assert.Contains("ip: 10.9.0.2\nip: 2001:db8::2\n", await Cli.Ok("nic", "details", "it-n1"), StringComparison.Ordinal);

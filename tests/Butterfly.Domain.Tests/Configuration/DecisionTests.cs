@@ -16,8 +16,8 @@ public class DecisionTests
     [Fact]
     public void NicAddReplacesAnExistingNic()
     {
-        var state = Run(ConfigurationState.Empty, ConfigurationState.DecideAddNic(Nic("vm1", "10.0.0.1")).Value!);
-        var events = ConfigurationState.DecideAddNic(Nic("vm1", "10.0.0.2")).Value!;
+        var state = Run(ConfigurationState.Empty, ConfigurationState.Empty.DecideAddNic(Nic("vm1", "10.0.0.1")).Value!);
+        var events = ConfigurationState.Empty.DecideAddNic(Nic("vm1", "10.0.0.2")).Value!;
         Assert.IsType<NicAdded>(Assert.Single(events));
         state = Run(state, events);
         Assert.Equal(["10.0.0.2"], state.Nics["vm1"].Ips);
@@ -26,7 +26,7 @@ public class DecisionTests
     [Fact]
     public void NicAddDoesNotCreateTheGroupsItNames()
     {
-        var events = ConfigurationState.DecideAddNic(new NicSpec("vm1", "52:54:00:00:00:01", 1, [], ["sg-later"])).Value!;
+        var events = ConfigurationState.Empty.DecideAddNic(new NicSpec("vm1", "52:54:00:00:00:01", 1, [], ["sg-later"])).Value!;
         var state = Run(ConfigurationState.Empty, events);
         Assert.Empty(state.Groups);
         Assert.Equal(["sg-later"], state.Nics["vm1"].SecurityGroups);
@@ -34,12 +34,12 @@ public class DecisionTests
 
     [Fact]
     public void NicAddRejectsInvalidInput() =>
-        Assert.False(ConfigurationState.DecideAddNic(Nic("vm1", "nope")).IsValid);
+        Assert.False(ConfigurationState.Empty.DecideAddNic(Nic("vm1", "nope")).IsValid);
 
     [Fact]
     public void NicUpdateNullMeansUnchangedAndSingleEmptyClears()
     {
-        var state = Run(ConfigurationState.Empty, ConfigurationState.DecideAddNic(new NicSpec("vm1", "52:54:00:00:00:01", 1, ["10.0.0.1"], ["a"])).Value!);
+        var state = Run(ConfigurationState.Empty, ConfigurationState.Empty.DecideAddNic(new NicSpec("vm1", "52:54:00:00:00:01", 1, ["10.0.0.1"], ["a"])).Value!);
 
         Assert.Empty(state.DecideUpdateNic(new NicUpdate("vm1")).Value!);
         Assert.Empty(state.DecideUpdateNic(new NicUpdate("vm1", Ips: ["10.0.0.1"], SecurityGroups: ["a"], IpAntiSpoof: false)).Value!);
@@ -57,7 +57,7 @@ public class DecisionTests
     [Fact]
     public void NicUpdateChangesFlagsAndTrace()
     {
-        var state = Run(ConfigurationState.Empty, ConfigurationState.DecideAddNic(Nic("vm1")).Value!);
+        var state = Run(ConfigurationState.Empty, ConfigurationState.Empty.DecideAddNic(Nic("vm1")).Value!);
         var events = state.DecideUpdateNic(new NicUpdate("vm1", IpAntiSpoof: true, PacketTrace: true, PacketTracePath: "/tmp/t.pcap")).Value!;
         Assert.Equal(2, events.Count);
         var nic = Run(state, events).Nics["vm1"];
@@ -73,7 +73,7 @@ public class DecisionTests
     public void NicUpdateErrors()
     {
         Assert.Equal("nic_update: no NIC has id 'ghost'", ConfigurationState.Empty.DecideUpdateNic(new NicUpdate("ghost")).Error);
-        var state = Run(ConfigurationState.Empty, ConfigurationState.DecideAddNic(Nic("vm1")).Value!);
+        var state = Run(ConfigurationState.Empty, ConfigurationState.Empty.DecideAddNic(Nic("vm1")).Value!);
         Assert.StartsWith("NIC 'vm1': ip[1] 'x'", state.DecideUpdateNic(new NicUpdate("vm1", Ips: ["10.0.0.1", "x"])).Error, StringComparison.Ordinal);
         Assert.StartsWith("NIC 'vm1': security_group[0]", state.DecideUpdateNic(new NicUpdate("vm1", SecurityGroups: ["a\u0001"])).Error, StringComparison.Ordinal);
     }
@@ -85,7 +85,7 @@ public class DecisionTests
         Assert.Empty(ConfigurationState.Empty.DecideDeleteGroup("ghost"));
         Assert.Empty(ConfigurationState.Empty.DecideRemoveRule("ghost", Ssh).Value!);
         Assert.Empty(ConfigurationState.Empty.DecideRemoveMember("ghost", "10.0.0.1").Value!);
-        var state = Run(ConfigurationState.Empty, ConfigurationState.DecideAddNic(Nic("vm1")).Value!);
+        var state = Run(ConfigurationState.Empty, ConfigurationState.Empty.DecideAddNic(Nic("vm1")).Value!);
         Assert.Equal([new NicRemoved("vm1")], state.DecideRemoveNic("vm1"));
         Assert.Empty(Run(state, state.DecideRemoveNic("vm1")).Nics);
     }
@@ -98,11 +98,18 @@ public class DecisionTests
         var state = Run(ConfigurationState.Empty, events);
         Assert.Equal([Ssh], state.Groups["sg-1"].Rules);
 
-        // The same rule written differently (host bits in the CIDR) is the same rule.
-        var same = Ssh with { Cidr = new CidrSpec("1.2.3.4", 0) };
-        Assert.Empty(state.DecideAddRule("sg-1", same).Value!);
-        Assert.Equal([new RuleRemoved("sg-1", Ssh)], state.DecideRemoveRule("sg-1", same).Value!);
-        Assert.Empty(Run(state, state.DecideRemoveRule("sg-1", same).Value!).Groups["sg-1"].Rules);
+        // The same address in another spelling is the same rule; host bits make another rule,
+        // kept as given (the original daemon's identity: clients hash the rule's text).
+        var hostBits = Ssh with { Cidr = new CidrSpec("1.2.3.4", 0) };
+        Assert.Equal([new RuleAdded("sg-1", hostBits)], state.DecideAddRule("sg-1", hostBits).Value!);
+        Assert.Empty(state.DecideRemoveRule("sg-1", hostBits).Value!);
+        var both = Run(state, state.DecideAddRule("sg-1", hostBits).Value!);
+        Assert.Equal([Ssh, hostBits], both.Groups["sg-1"].Rules);
+        Assert.Equal([Ssh], Run(both, both.DecideRemoveRule("sg-1", hostBits).Value!).Groups["sg-1"].Rules);
+
+        var v6 = Ssh with { Cidr = new CidrSpec("2001:db8::1", 64) };
+        var withV6 = Run(state, state.DecideAddRule("sg-1", v6).Value!);
+        Assert.Empty(withV6.DecideAddRule("sg-1", Ssh with { Cidr = new CidrSpec("2001:0db8:0::0001", 64) }).Value!);
     }
 
     [Fact]
@@ -147,7 +154,7 @@ public class DecisionTests
         var state = ConfigurationState.Empty;
         foreach (var id in new[] { "b", "a", "B", "a-2", "_x" })
         {
-            state = Run(state, ConfigurationState.DecideAddNic(Nic(id)).Value!);
+            state = Run(state, ConfigurationState.Empty.DecideAddNic(Nic(id)).Value!);
             state = Run(state, state.DecideAddMember(id, "10.0.0.9").Value!);
         }
 
@@ -188,7 +195,7 @@ public class DecisionTests
     {
         Assert.Equal(("nic", "vm1"), (new NicAdded(Nic("vm1")).AggregateKind, new NicAdded(Nic("vm1")).AggregateId));
         Assert.Equal(("sg", "sg-1"), (new RuleAdded("sg-1", Ssh).AggregateKind, new RuleAdded("sg-1", Ssh).AggregateId));
-        Assert.Equal(13, EventTypes.Names.Count());
+        Assert.Equal(14, EventTypes.Names.Count());
         Assert.Equal("MemberRemoved", EventTypes.NameOf(new MemberRemoved("a", "b")));
         Assert.Equal(typeof(NicAdded), EventTypes.TypeOf("NicAdded"));
         Assert.Null(EventTypes.TypeOf("Nope"));

@@ -77,7 +77,7 @@ internal static class RandomCommands
         var id = Ids[random.Next(Ids.Length)];
         return random.Next(11) switch
         {
-            0 => ConfigurationState.DecideAddNic(new NicSpec(id, $"52:54:00:00:00:0{random.Next(1, 4)}", (uint)random.Next(3), Pick(random, Ips), Pick(random, Ids),
+            0 => ConfigurationState.Empty.DecideAddNic(new NicSpec(id, $"52:54:00:00:00:0{random.Next(1, 4)}", (uint)random.Next(3), Pick(random, Ips), Pick(random, Ids),
                 IpAntiSpoof: random.Next(2) == 0, Type: (NicType)random.Next(2))).Value!,
             1 => state.DecideUpdateNic(new NicUpdate(id, Ips: random.Next(2) == 0 ? Pick(random, Ips) : null, SecurityGroups: random.Next(2) == 0 ? Pick(random, Ids) : null)).Value ?? [],
             2 => state.DecideUpdateNic(new NicUpdate(id, IpAntiSpoof: random.Next(2) == 0, PacketTrace: random.Next(2) == 0, PacketTracePath: random.Next(2) == 0 ? "/t" : null)).Value ?? [],

@@ -39,6 +39,22 @@ public class SecurityGroupValidationTests
     }
 
     [Fact]
+    public void IcmpRulesMayNameATypeAndACode()
+    {
+        var echo = Tcp(null, null) with { Protocol = 1, IcmpType = 8, IcmpCode = 0 };
+        var v6Any = Tcp(null, null) with { Protocol = 58, IcmpType = 128 };
+        Assert.Equal(echo, SecurityGroupValidation.NormaliseRule(echo).Value);
+        Assert.Equal(v6Any, SecurityGroupValidation.NormaliseRule(v6Any).Value);
+        Assert.NotEqual(SecurityGroupValidation.NormaliseRule(echo).Value, SecurityGroupValidation.NormaliseRule(echo with { IcmpCode = null }).Value);
+
+        Assert.Equal("rule: icmp_type and icmp_code are for ICMP (1) and ICMPv6 (58) rules, not protocol 6",
+            SecurityGroupValidation.NormaliseRule(Tcp(22, 22) with { IcmpType = 8 }).Error);
+        Assert.Equal("rule: icmp_code 0 needs an icmp_type", SecurityGroupValidation.NormaliseRule(echo with { IcmpType = null }).Error);
+        Assert.Equal("rule.icmp_type 256 is out of range: ICMP types are 0..255", SecurityGroupValidation.NormaliseRule(echo with { IcmpType = 256 }).Error);
+        Assert.Equal("rule.icmp_code 300 is out of range: ICMP codes are 0..255", SecurityGroupValidation.NormaliseRule(echo with { IcmpCode = 300 }).Error);
+    }
+
+    [Fact]
     public void ExactlyOneOfCidrAndGroup()
     {
         var both = Tcp(1, 2) with { SecurityGroup = "sg" };
@@ -51,16 +67,36 @@ public class SecurityGroupValidationTests
     }
 
     [Theory]
+    [InlineData("10.1.2.3", 8u, "10.1.2.3")]
+    [InlineData("10.0.0.0", 8u, "10.0.0.0")]
+    [InlineData("10.1.2.3", 0u, "10.1.2.3")]
+    [InlineData("2001:0db8:0000:0000:0000:0000:0000:0001", 64u, "2001:db8::1")]
+    [InlineData("2001:db8:0:85a3::ac1f:8001", 8u, "2001:db8:0:85a3::ac1f:8001")]
+    [InlineData("2001:DB8::FFFF", 127u, "2001:db8::ffff")]
+    public void CidrKeepsItsHostBitsInCanonicalText(string address, uint mask, string expected)
+    {
+        var cidr = SecurityGroupValidation.NormaliseCidr(new CidrSpec(address, mask)).Value!;
+        Assert.Equal(new CidrSpec(expected, mask), cidr);
+    }
+
+    [Theory]
     [InlineData("10.1.2.3", 8u, "10.0.0.0")]
     [InlineData("10.1.2.3", 32u, "10.1.2.3")]
     [InlineData("10.1.2.3", 0u, "0.0.0.0")]
     [InlineData("10.1.2.3", 23u, "10.1.2.0")]
-    [InlineData("2001:0db8:0000:0000:0000:0000:0000:0001", 64u, "2001:db8::")]
+    [InlineData("2001:db8::1", 64u, "2001:db8::")]
+    [InlineData("2001:db8:0:85a3::ac1f:8001", 8u, "2000::")]
     [InlineData("2001:db8::ffff", 127u, "2001:db8::fffe")]
-    public void CidrIsReducedToItsNetwork(string address, uint mask, string expected)
+    public void MatchingUsesThePrefix(string address, uint mask, string network) =>
+        Assert.Equal(network, new CidrSpec(address, mask).Network().ToString());
+
+    [Fact]
+    public void RulesDifferingOnlyInHostBitsAreTwoRules()
     {
-        var cidr = SecurityGroupValidation.NormaliseCidr(new CidrSpec(address, mask)).Value!;
-        Assert.Equal(new CidrSpec(expected, mask), cidr);
+        var withHostBits = SecurityGroupValidation.NormaliseRule(Tcp(22, 22) with { Cidr = new CidrSpec("10.1.2.3", 8) }).Value!;
+        var network = SecurityGroupValidation.NormaliseRule(Tcp(22, 22)).Value!;
+        Assert.NotEqual(withHostBits, network);
+        Assert.Equal(withHostBits.Cidr!.Network(), network.Cidr!.Network());
     }
 
     [Fact]
@@ -83,10 +119,10 @@ public class SecurityGroupValidationTests
     {
         var group = new SecurityGroupSpec("sg-1",
             ["2001:0db8::1", "10.0.0.1", "2001:db8::1"],
-            [Tcp(22, 22), Tcp(80, 80), Tcp(22, 22) with { Cidr = new CidrSpec("10.9.9.9", 8) }]);
+            [Tcp(22, 22), Tcp(80, 80), Tcp(22, 22) with { Cidr = new CidrSpec("10.0.0.0", 8) }, Tcp(22, 22) with { Cidr = new CidrSpec("10.9.9.9", 8) }]);
         var result = SecurityGroupValidation.Normalise(group).Value!;
         Assert.Equal(["2001:db8::1", "10.0.0.1"], result.Members);
-        Assert.Equal([Tcp(22, 22), Tcp(80, 80)], result.Rules);
+        Assert.Equal([Tcp(22, 22), Tcp(80, 80), Tcp(22, 22) with { Cidr = new CidrSpec("10.9.9.9", 8) }], result.Rules);
     }
 
     [Fact]

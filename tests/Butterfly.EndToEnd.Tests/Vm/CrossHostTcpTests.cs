@@ -159,8 +159,10 @@ public sealed class CrossHostTcpGuests : IAsyncLifetime
         {
             using var clientA = Topology.HostA.CreateClient();
             using var clientB = Topology.HostB.CreateClient();
-            var path1 = clientA.CallOk(Requests.NicAdd(Requests.Nic("vm1", Mac1, Vni))).NicAdd.Path;
-            var path2 = clientB.CallOk(Requests.NicAdd(Requests.Nic("vm2", Mac2, Vni))).NicAdd.Path;
+            clientA.CallOk(Requests.SgAddOpen());
+            clientB.CallOk(Requests.SgAddOpen());
+            var path1 = clientA.CallOk(Requests.NicAdd(Requests.Nic("vm1", Mac1, Vni, sgs: [Requests.OpenGroup]))).NicAdd.Path;
+            var path2 = clientB.CallOk(Requests.NicAdd(Requests.Nic("vm2", Mac2, Vni, sgs: [Requests.OpenGroup]))).NicAdd.Path;
             var booted = await QemuGuest.BootAllAsync([(path1, Mac1), (path2, Mac2)]);
             (_guest1, _guest2) = (booted[0], booted[1]);
             Features1 = await Configure(_guest1, 51);

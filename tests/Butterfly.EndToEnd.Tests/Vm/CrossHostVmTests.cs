@@ -32,8 +32,10 @@ public sealed class CrossHostVmTests(VxlanIpv4Topology topology) : IClassFixture
         var (hostA, hostB) = (topology.HostA, topology.HostB);
         using var clientA = hostA.CreateClient();
         using var clientB = hostB.CreateClient();
-        var path1 = clientA.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm1", Mac1, Vni))).NicAdd.Path;
-        var path2 = clientB.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm2", Mac2, Vni))).NicAdd.Path;
+        clientA.CallOk(TestKit.Requests.SgAddOpen());
+        clientB.CallOk(TestKit.Requests.SgAddOpen());
+        var path1 = clientA.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm1", Mac1, Vni, sgs: [TestKit.Requests.OpenGroup]))).NicAdd.Path;
+        var path2 = clientB.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm2", Mac2, Vni, sgs: [TestKit.Requests.OpenGroup]))).NicAdd.Path;
 
         var guests = await QemuGuest.BootAllAsync([(path1, Mac1), (path2, Mac2)]);
         await using var guest1 = guests[0];

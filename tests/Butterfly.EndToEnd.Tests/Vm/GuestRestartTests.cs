@@ -31,8 +31,9 @@ public sealed class GuestRestartTests
     {
         await using var daemon = await DaemonProcess.StartAsync();
         using var client = daemon.CreateClient();
-        var path1 = client.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm1", Mac1, 7))).NicAdd.Path;
-        var path2 = client.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm2", Mac2, 7))).NicAdd.Path;
+        client.CallOk(TestKit.Requests.SgAddOpen());
+        var path1 = client.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm1", Mac1, 7, sgs: [TestKit.Requests.OpenGroup]))).NicAdd.Path;
+        var path2 = client.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm2", Mac2, 7, sgs: [TestKit.Requests.OpenGroup]))).NicAdd.Path;
         var guests = await QemuGuest.BootAllAsync([(path1, Mac1), (path2, Mac2)]);
         await using var guest1 = guests[0];
         await using var guest2 = guests[1];

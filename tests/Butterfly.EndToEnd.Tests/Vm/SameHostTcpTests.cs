@@ -50,6 +50,36 @@ public sealed class SameHostTcpTests(SameHostTcpGuests guests) : IClassFixture<S
             $"the receiver got {string.Join(" / ", received)}, the sender sent {sent}\n{guests.Daemon.Tail()}");
         Assert.Equal(1024 * 1024, int.Parse(received[1].Trim(), CultureInfo.InvariantCulture));
     }
+
+    [Fact]
+    public async Task A_security_group_admits_one_port_of_a_guest_and_refuses_another()
+    {
+        // Guest 2 admits TCP 8080 from the subnet only (it is in the allow-all group otherwise).
+        using var client = guests.Daemon.CreateClient();
+        client.CallOk(Requests.SgAdd("web8080", rules: [Requests.Rule(Wire.MessageV0.Types.Rule.Types.Direction.Inbound, 6, "10.0.7.0/24", 8080, 8080)]));
+        client.CallOk(Requests.NicUpdate(new Wire.MessageV0.Types.NicUpdateReq { Id = "vm2", SecurityGroup = { "web8080" } }));
+        try
+        {
+            await guests.Guest2.RunOkAsync("rm -f /tmp/fw.pids; for p in 8080 8081; do nc -l -p $p >/tmp/rx$p 2>/dev/null & echo $! >>/tmp/fw.pids; done", CommandTimeout);
+            var allowed = await guests.Guest1.RunAsync(
+                "for i in $(seq 10); do echo open | timeout 3 nc 10.0.7.2 8080 && exit 0; sleep 0.5; done; exit 1", CommandTimeout);
+            var refused = await guests.Guest1.RunAsync("echo closed | timeout 3 nc 10.0.7.2 8081", CommandTimeout);
+            await Task.Delay(500);
+            var received = await guests.Guest2.RunOkAsync("cat /tmp/rx8080 /tmp/rx8081", CommandTimeout);
+
+            Assert.True(allowed.ExitCode == 0, $"8080: {allowed.Output}\n{guests.Daemon.Tail()}");
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains("open", received, StringComparison.Ordinal);
+            Assert.DoesNotContain("closed", received, StringComparison.Ordinal);
+            var drops = client.CallOk(Requests.NicStats("vm2")).NicStats.Drop;
+            Assert.Contains(drops, d => d.Reason == "firewall_inbound_denied" && d.Frames > 0);
+        }
+        finally
+        {
+            await guests.Guest2.RunAsync("kill $(cat /tmp/fw.pids) 2>/dev/null; true", CommandTimeout);
+            client.CallOk(Requests.NicUpdate(new Wire.MessageV0.Types.NicUpdateReq { Id = "vm2", SecurityGroup = { Requests.OpenGroup } }));
+        }
+    }
 }
 
 /// <summary>One daemon with two booted guests in VNI 7, addressed over both families.</summary>
@@ -74,8 +104,9 @@ public sealed class SameHostTcpGuests : IAsyncLifetime
         try
         {
             using var client = _daemon.CreateClient();
-            var path1 = client.CallOk(Requests.NicAdd(Requests.Nic("vm1", Mac1, 7))).NicAdd.Path;
-            var path2 = client.CallOk(Requests.NicAdd(Requests.Nic("vm2", Mac2, 7))).NicAdd.Path;
+            client.CallOk(Requests.SgAddOpen());
+            var path1 = client.CallOk(Requests.NicAdd(Requests.Nic("vm1", Mac1, 7, sgs: [Requests.OpenGroup]))).NicAdd.Path;
+            var path2 = client.CallOk(Requests.NicAdd(Requests.Nic("vm2", Mac2, 7, sgs: [Requests.OpenGroup]))).NicAdd.Path;
             var booted = await QemuGuest.BootAllAsync([(path1, Mac1), (path2, Mac2)]);
             (_guest1, _guest2) = (booted[0], booted[1]);
             var timeout = TimeSpan.FromSeconds(60);

@@ -22,8 +22,9 @@ public sealed class TwoVmTests
     {
         await using var daemon = await DaemonProcess.StartAsync();
         using var client = daemon.CreateClient();
-        var path1 = client.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm1", "52:54:00:00:00:21", 7))).NicAdd.Path;
-        var path2 = client.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm2", "52:54:00:00:00:22", 7))).NicAdd.Path;
+        client.CallOk(TestKit.Requests.SgAddOpen());
+        var path1 = client.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm1", "52:54:00:00:00:21", 7, sgs: [TestKit.Requests.OpenGroup]))).NicAdd.Path;
+        var path2 = client.CallOk(TestKit.Requests.NicAdd(TestKit.Requests.Nic("vm2", "52:54:00:00:00:22", 7, sgs: [TestKit.Requests.OpenGroup]))).NicAdd.Path;
 
         var guests = await QemuGuest.BootAllAsync([(path1, "52:54:00:00:00:21"), (path2, "52:54:00:00:00:22")]);
         await using var guest1 = guests[0];

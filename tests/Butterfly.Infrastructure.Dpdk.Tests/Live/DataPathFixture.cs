@@ -33,8 +33,13 @@ public sealed class DataPathFixture : IDisposable
 
     public string UnderlayTap => EalArguments.UnderlayTapFor(DataPath.FilePrefix);
 
-    /// <summary>A NIC of VNI 42; without <paramref name="mac"/>, one derived from the id, so NICs of one test never share a MAC in the VNI.</summary>
-    public static DataPathNic Nic(string id, NicType type, string? mac = null) => new(id, type, mac ?? MacOf(id), 42, false);
+    /// <summary>
+    /// A NIC of VNI 42; without <paramref name="mac"/>, one derived from the id, so NICs of one
+    /// test never share a MAC in the VNI. With bypass_filtering: these tests are about ports and
+    /// switching, and their generators (testpmd, raw sockets) send from addresses of their own;
+    /// the firewall has tests of its own (Pipeline/Firewall, the topology tests).
+    /// </summary>
+    public static DataPathNic Nic(string id, NicType type, string? mac = null) => new(id, type, mac ?? MacOf(id), 42, BypassFiltering: true);
 
     /// <summary>A locally administered unicast MAC that depends only on <paramref name="id"/>.</summary>
     public static string MacOf(string id)
@@ -96,4 +101,17 @@ public sealed class DataPathFixture : IDisposable
 public sealed class DataPathCollection : ICollectionFixture<DataPathFixture>
 {
     public const string Name = "dpdk data path";
+}
+
+/// <summary>Reconciles a data path to a configuration holding just these NICs (no IP, no security group).</summary>
+internal static class DataPathReconcile
+{
+    private static long _version;
+
+    public static IReadOnlyDictionary<string, string> Reconcile(this DpdkDataPath dataPath, IReadOnlyList<DataPathNic> nics)
+    {
+        var state = Domain.Configuration.ConfigurationState.From(
+            nics.Select(n => new Domain.Nics.NicSpec(n.Id, n.Mac, n.Vni, [], [], BypassFiltering: n.BypassFiltering, Type: n.Type, SocketPath: n.SocketPath)), []);
+        return dataPath.Reconcile(new DesiredDataPath(state, Interlocked.Increment(ref _version)));
+    }
 }

@@ -56,7 +56,7 @@ public class PacketParserTests
 
     private static void AssertSameVerdict(ReadOnlySpan<byte> frame)
     {
-        var expected = PacketParser.ParseAny(frame, out var expectedMeta);
+        var expected = PacketParser.ParseAny(frame, frame.Length, out var expectedMeta);
         var actual = PacketParser.Parse(frame, out var actualMeta);
         Assert.Equal(expected, actual);
         if (expected == DropReason.None)
@@ -175,12 +175,64 @@ public class PacketParserTests
     }
 
     [Fact]
-    public void Ipv6_extension_headers_are_noted_not_walked()
+    public void Ipv6_extension_headers_are_walked_to_the_upper_layer()
     {
-        var meta = Parse(Hex(GoldenFrames.Ipv6Fragment));
+        // A first fragment (offset 0, M set) of datagram 0x12345678 carrying UDP 1 -> 2.
+        var frame = Hex(GoldenFrames.Ipv6Fragment);
+        WriteU32(frame, EthernetHeader.Length + Ipv6Header.Length + 4, 0x1234_5678);
+        var meta = Parse(frame);
         Assert.True(meta.Has(PacketFlags.Ipv6ExtensionHeader | PacketFlags.Fragment));
-        Assert.Equal(Ipv6Header.NextFragment, meta.L4Protocol);
+        Assert.False(meta.Has(PacketFlags.LaterFragment));
+        Assert.Equal(Ipv6Header.NextUdp, meta.L4Protocol);
+        Assert.Equal(EthernetHeader.Length + Ipv6Header.Length + Ipv6Header.FragmentHeaderLength, meta.L4Offset);
+        Assert.Equal(1, meta.SourcePort);
+        Assert.Equal(2, meta.DestinationPort);
+        Assert.Equal(0x1234_5678u, meta.FragmentId);
+    }
+
+    [Fact]
+    public void An_ipv6_later_fragment_names_its_protocol_and_datagram_without_ports()
+    {
+        var frame = Hex(GoldenFrames.Ipv6Fragment);
+        frame[EthernetHeader.Length + Ipv6Header.Length + 3] = 0x09; // offset 1 (8 bytes), M set
+        WriteU32(frame, EthernetHeader.Length + Ipv6Header.Length + 4, 9);
+        var meta = Parse(frame);
+        Assert.True(meta.Has(PacketFlags.Fragment | PacketFlags.LaterFragment));
+        Assert.Equal(Ipv6Header.NextUdp, meta.L4Protocol);
         Assert.Equal(0, meta.L4Offset);
+        Assert.Equal(0, meta.SourcePort);
+        Assert.Equal(9u, meta.FragmentId);
+    }
+
+    [Fact]
+    public void Mld_behind_hop_by_hop_is_icmpv6_and_a_truncated_chain_is_dropped()
+    {
+        // Hop-by-hop (Router Alert, 8 bytes) then an MLDv2 report (type 143), 8 bytes shown.
+        var frame = Hex("333300000016525400000001" + "86dd" + "6000000000100001" + "fe800000000000000000000000000001"
+            + "ff020000000000000000000000000016" + "3a00050200000100" + "8f00000000000000");
+        var meta = Parse(frame);
+        Assert.Equal(Ipv6Header.NextIcmpv6, meta.L4Protocol);
+        Assert.Equal(143, meta.IcmpType);
+        Assert.True(meta.Has(PacketFlags.Ipv6ExtensionHeader));
+
+        frame[EthernetHeader.Length + Ipv6Header.Length + 1] = 4; // hop-by-hop claims 40 bytes, past the payload
+        Assert.Equal(DropReason.Ipv6BadExtensionHeader, PacketParser.Parse(frame, out _));
+    }
+
+    [Fact]
+    public void A_chained_frame_is_parsed_from_its_head_with_lengths_checked_against_the_whole_frame()
+    {
+        // The head of a 3000-byte TCP segment: IPv4 total length 2986, only 60 bytes given.
+        var full = Hex(GoldenFrames.TcpV4Options);
+        var ipLength = full.Length - EthernetHeader.Length;
+        full[EthernetHeader.Length + 2] = (byte)((ipLength + 2946) >> 8);
+        full[EthernetHeader.Length + 3] = (byte)(ipLength + 2946);
+        Assert.Equal(DropReason.Ipv4BadTotalLength, PacketParser.Parse(full, out _));
+        Assert.Equal(DropReason.None, PacketParser.ParseHeaders(full, full.Length + 2946, out var meta));
+        Assert.Equal(L3Kind.Ipv4, meta.L3);
+        Assert.Equal(full.Length + 2946, meta.L3End);
+        Assert.NotEqual(0, meta.TcpFlags | meta.DestinationPort);
+        Assert.Equal(DropReason.Ipv4BadTotalLength, PacketParser.ParseHeaders(full, full.Length + 2945, out _));
     }
 
     [Theory]
@@ -223,6 +275,7 @@ public class PacketParserTests
         { "ipv6 cut", nameof(DropReason.Ipv6Truncated) },
         { "ipv6 version 4", nameof(DropReason.Ipv6BadVersion) },
         { "ipv6 payload past frame", nameof(DropReason.Ipv6BadPayloadLength) },
+        { "ipv6 extension past payload", nameof(DropReason.Ipv6BadExtensionHeader) },
         { "udp cut by ip length", nameof(DropReason.UdpTruncated) },
         { "udp length 4", nameof(DropReason.UdpBadLength) },
         { "udp length past ip", nameof(DropReason.UdpBadLength) },
@@ -324,6 +377,7 @@ public class PacketParserTests
             case "ipv6 cut": return v6[..(14 + 39)];
             case "ipv6 version 4": v6[14] = 0x40; return v6;
             case "ipv6 payload past frame": WriteU16(v6, 18, 10); return v6;
+            case "ipv6 extension past payload": v6[20] = Ipv6Header.NextDestinationOptions; v6[55] = 1; return v6;
             case "udp cut by ip length": WriteU16(udp, 16, 24); return udp;
             case "udp length 4": WriteU16(udp, 38, 4); return udp;
             case "udp length past ip": WriteU16(udp, 38, 200); return udp;
@@ -349,4 +403,6 @@ public class PacketParserTests
             default: throw new ArgumentException(mutation);
         }
     }
+
+    private static void WriteU32(byte[] frame, int offset, uint value) => System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(offset), value);
 }
