@@ -124,9 +124,15 @@ internal static class Targets
     {
         public string? Validate(DataPathNic nic) => nic.Id.Length > 15 ? "too long" : null;
 
-        public string PathOf(DataPathNic nic) => "/tmp/" + nic.Id;
+        public string PathOf(DataPathNic nic) => nic.SocketPath ?? "/tmp/" + nic.Id;
 
-        public IReadOnlyDictionary<string, string> Reconcile(IReadOnlyCollection<DataPathNic> desired) => new Dictionary<string, string>();
+        public string NewSocketPath(string nicId) => "/tmp/qemu-vhost-" + nicId;
+
+        public IReadOnlyDictionary<string, string> Reconcile(DesiredDataPath desired) => new Dictionary<string, string>();
+
+        public byte[]? ExportSessions(string nicId) => null;
+
+        public string? ImportSessions(string nicId, byte[] document) => document.Length > 0 ? null : "empty";
 
         public NicCounters? CountersOf(string nicId) => null;
 
