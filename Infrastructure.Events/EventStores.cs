@@ -23,14 +23,35 @@ public static class EventStores
     /// The PostgreSQL schema defaults to "butterfly".
     /// </summary>
     /// <exception cref="ArgumentException">The destination is none of these.</exception>
-    public static async Task<IEventStore> OpenAsync(string destination, ILogger log, CancellationToken ct)
+    public static Task<IEventStore> OpenAsync(string destination, ILogger log, CancellationToken ct) =>
+        OpenAsync(destination, log, TimeSpan.FromSeconds(5), ct);
+
+    /// <inheritdoc cref="OpenAsync(string, ILogger, CancellationToken)"/>
+    /// <param name="writeTimeout">How long a PostgreSQL append may take, settling an unanswered COMMIT included.</param>
+    public static async Task<IEventStore> OpenAsync(string destination, ILogger log, TimeSpan writeTimeout, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(log);
         var target = Parse(destination);
         return target.Directory is not null
             ? await FileEventStore.OpenAsync(target.Directory, log, ct).ConfigureAwait(false)
-            : await MartenEventStore.OpenAsync(target.ConnectionString!, log, new MartenEventStoreOptions { Schema = target.Schema }, ct)
-                .ConfigureAwait(false);
+            : await MartenEventStore.OpenAsync(target.ConnectionString!, log,
+                new MartenEventStoreOptions { Schema = target.Schema, WriteTimeout = writeTimeout }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// butterflyd --repair-log: shows (and with <paramref name="apply"/> carries out) the repair of
+    /// the file log <paramref name="destination"/> names (<see cref="LogRepair"/>). Returns the exit code.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The destination is a PostgreSQL store.</exception>
+    public static int RepairLog(string destination, bool apply, TextWriter output)
+    {
+        var target = Parse(destination);
+        if (target.Directory is null)
+        {
+            throw new NotSupportedException("the repair command works on file: event logs; a PostgreSQL store is repaired with " +
+                "the database's own tools (see sql/README.md: a stream shorter than its snapshots)");
+        }
+        return LogRepair.Run(target.Directory, apply, output, Serilog.Core.Logger.None);
     }
 
     /// <summary>A parsed destination: either a directory or a connection string plus schema.</summary>

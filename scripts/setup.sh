@@ -8,7 +8,7 @@ set -euo pipefail
 
 runtime_pkgs=(dpdk dpdk-dev libdpdk-dev pkg-config gcc make libc6-dev iproute2 git ca-certificates)
 test_pkgs=(postgresql python3-zmq python3-protobuf python3-scapy protobuf-compiler qemu-system-x86 busybox-static
-           cpio socat tcpdump iputils-ping netcat-openbsd procps)
+           cpio socat tcpdump iputils-ping netcat-openbsd procps afl++)
 
 want=("${runtime_pkgs[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")

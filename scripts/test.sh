@@ -30,6 +30,12 @@ dotnet test Butterfly.sln -c Release --no-build -nologo \
     --collect "XPlat Code Coverage" --results-directory build/coverage-raw
 status=$?
 
+echo "== native shim under ASan + UBSan"
+scripts/sanitize-shim.sh > build/sanitize.log 2>&1 && tail -1 build/sanitize.log || { tail -40 build/sanitize.log; status=1; }
+
+echo "== fuzz smoke (5 s per target)"
+scripts/fuzz.sh smoke 5 || status=1
+
 dotnet tool run reportgenerator -reports:"build/coverage-raw/**/coverage.cobertura.xml" \
     -targetdir:build/coverage -reporttypes:"Cobertura;TextSummary" -verbosity:Warning >/dev/null \
     && cp build/coverage/Cobertura.xml build/coverage.xml \

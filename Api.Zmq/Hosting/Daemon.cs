@@ -37,6 +37,13 @@ internal static class Daemon
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => OnSignal(c, shutdown));
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, shutdown));
         using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => OnSignal(c, shutdown));
+        // SIGHUP reloads what can change at run time and never stops the daemon.
+        Action reload = () => { };
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            reload();
+        });
 
         byte[]? key = null;
         if (options.KeyFile is not null)
@@ -53,6 +60,11 @@ internal static class Daemon
         var levelSwitch = new LoggingLevelSwitch(level);
         using var logger = DaemonLogging.Create(levelSwitch, options.NoSyslog);
         logger.Information("butterflyd starting: {Version}", VersionInfo.Line);
+        if (Signals.WereReset)
+        {
+            logger.Information("SIGINT/SIGQUIT were inherited ignored (a background start): reset to their default and re-executed, so they stop the daemon cleanly");
+        }
+        reload = () => Reload(options, levelSwitch, logger);
         foreach (var warning in warnings)
         {
             logger.Warning("{Warning}", warning);
@@ -79,7 +91,7 @@ internal static class Daemon
         IEventStore store;
         try
         {
-            store = EventStores.OpenAsync(options.EventStore, logger, shutdown).GetAwaiter().GetResult();
+            store = EventStores.OpenAsync(options.EventStore, logger, options.StoreTimeout, shutdown).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -130,6 +142,9 @@ internal static class Daemon
         using var provider = services.BuildServiceProvider();
 
         var configuration = provider.GetRequiredService<ConfigurationStore>();
+        // The store answers (or gives up) within the timeout; the API's own bound is a little
+        // longer, so the store's precise answer normally arrives first.
+        configuration.WriteTimeout = options.StoreTimeout + TimeSpan.FromMilliseconds(500);
         try
         {
             configuration.LoadAsync(shutdown).GetAwaiter().GetResult();
@@ -140,7 +155,7 @@ internal static class Daemon
         }
 
         var dispatcher = new MessageDispatcher(provider.GetRequiredService<IMediator>(), dataPath, options.PacketTrace, logger);
-        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger);
+        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger, options.StoreTimeout);
         var bindError = server.Bind();
         if (bindError is not null)
         {
@@ -157,6 +172,42 @@ internal static class Daemon
         // Lets the sockets' linger deliver the last replies (app_quit's) before exit.
         NetMQConfig.Cleanup(block: true);
         return 0;
+    }
+
+    /// <summary>SIGHUP: the log level from the INI file (unless -l gave it on the command line).</summary>
+    private static void Reload(DaemonOptions options, LoggingLevelSwitch levelSwitch, ILogger logger)
+    {
+        if (options.ConfigFile is null)
+        {
+            logger.Warning("SIGHUP: nothing to reload (no configuration file, -c)");
+            return;
+        }
+        try
+        {
+            var level = OptionsLoader.ReadLogLevel(options.ConfigFile, File.ReadAllText);
+            if (level is null || options.LogLevelFromCommandLine)
+            {
+                logger.Warning("SIGHUP: {File} read; log level unchanged ({Why})", options.ConfigFile,
+                    level is null ? "the file sets none" : "-l on the command line wins");
+                return;
+            }
+            _ = LogLevels.TryParse(level, out var minimum);
+            // Said under whichever of the two levels lets a warning through, so the change is on record.
+            var hidesWarnings = minimum > Serilog.Events.LogEventLevel.Warning;
+            if (hidesWarnings)
+            {
+                logger.Warning("SIGHUP: log level set to {Level} from {File}", level, options.ConfigFile);
+            }
+            levelSwitch.MinimumLevel = minimum;
+            if (!hidesWarnings)
+            {
+                logger.Warning("SIGHUP: log level set to {Level} from {File}", level, options.ConfigFile);
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            logger.Error("SIGHUP: {Error}; nothing changed", e.Message);
+        }
     }
 
     private static void OnSignal(PosixSignalContext context, CancellationTokenSource shutdown)

@@ -10,6 +10,7 @@ internal sealed record DaemonOptions
     public const string DefaultLogLevel = "error";
     public const string DefaultEventStore = "file:/var/lib/butterfly/events";
     public const int DefaultFdbAgeingSeconds = 300;
+    public const double DefaultStoreTimeoutSeconds = 5;
 
     /// <summary>VXLAN endpoint address of this host (IPv4 or IPv6), in canonical text.</summary>
     public required string Ip { get; init; }
@@ -25,6 +26,9 @@ internal sealed record DaemonOptions
 
     /// <summary>none, error, warning, info or debug.</summary>
     public string LogLevel { get; init; } = DefaultLogLevel;
+
+    /// <summary>The log level was given on the command line (a SIGHUP reload of the INI file then leaves it alone).</summary>
+    public bool LogLevelFromCommandLine { get; init; }
 
     /// <summary>Log to stderr instead of syslog.</summary>
     public bool NoSyslog { get; init; }
@@ -70,6 +74,9 @@ internal sealed record DaemonOptions
 
     /// <summary>Event store destination: <c>file:DIR</c> or a PostgreSQL connection string.</summary>
     public string EventStore { get; init; } = DefaultEventStore;
+
+    /// <summary>How long a write may wait for the event store before it fails (--store-timeout).</summary>
+    public TimeSpan StoreTimeout { get; init; } = TimeSpan.FromSeconds(DefaultStoreTimeoutSeconds);
 
     /// <summary>The INI file the settings were read from, if any.</summary>
     public string? ConfigFile { get; init; }

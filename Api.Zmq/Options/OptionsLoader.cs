@@ -12,6 +12,7 @@ internal enum StartupAction
     ShowHelp,
     ShowVersion,
     ShowDpdkHelp,
+    RepairLog,
     Fail,
 }
 
@@ -22,6 +23,9 @@ internal enum StartupAction
 /// </summary>
 internal sealed record LoadedOptions(StartupAction Action, DaemonOptions? Options, string? Error, IReadOnlyList<string> Warnings)
 {
+    /// <summary>With <see cref="StartupAction.RepairLog"/>: the event store to repair, and whether to apply (--yes).</summary>
+    public (string EventStore, bool Apply)? Repair { get; init; }
+
     public static LoadedOptions Failed(string error) => new(StartupAction.Fail, null, error, []);
 }
 
@@ -75,10 +79,41 @@ internal static class OptionsLoader
             settings[name] = new Setting(value, OptionSpecs.All.First(o => o.Name == name).Display);
         }
 
+        if (settings.ContainsKey(OptionSpecs.RepairLog.Name))
+        {
+            // A maintenance run on a stopped log: none of the daemon's other settings are needed.
+            var store = settings.TryGetValue(OptionSpecs.EventStore.Name, out var s) ? s.Value.Trim() : DaemonOptions.DefaultEventStore;
+            return new LoadedOptions(StartupAction.RepairLog, null, null, warnings)
+            {
+                Repair = (store, settings.ContainsKey(OptionSpecs.Yes.Name)),
+            };
+        }
+
+        if (settings.ContainsKey(OptionSpecs.Yes.Name))
+        {
+            return LoadedOptions.Failed("--yes only goes with --repair-log");
+        }
+
         var options = Build(settings, configFile, out error);
         return options is null
             ? LoadedOptions.Failed(error!)
             : new LoadedOptions(StartupAction.Run, options, null, warnings);
+    }
+
+    /// <summary>
+    /// The log level the INI file sets now (for SIGHUP), null when it sets none; throws
+    /// <see cref="InvalidDataException"/> with one line when the file cannot be read or is wrong.
+    /// </summary>
+    public static string? ReadLogLevel(string configFile, Func<string, string> readFile)
+    {
+        var settings = new Dictionary<string, Setting>(StringComparer.Ordinal);
+        var error = ReadIni(configFile, readFile, settings, []);
+        if (error is null && settings.TryGetValue(OptionSpecs.LogLevel.Name, out var level))
+        {
+            var name = CheckLogLevel(level, ref error);
+            return error is null ? name : throw new InvalidDataException(error);
+        }
+        return error is null ? null : throw new InvalidDataException(error);
     }
 
     private static string? ReadIni(string path, Func<string, string> readFile, Dictionary<string, Setting> settings, List<string> warnings)
@@ -184,7 +219,7 @@ internal static class OptionsLoader
 
         if (s.TryGetValue(OptionSpecs.LogLevel.Name, out var level))
         {
-            options = options with { LogLevel = CheckLogLevel(level, ref error) };
+            options = options with { LogLevel = CheckLogLevel(level, ref error), LogLevelFromCommandLine = level.Origin == OptionSpecs.LogLevel.Display };
         }
 
         if (s.TryGetValue(OptionSpecs.GraphCpuCore.Name, out var core))
@@ -222,7 +257,23 @@ internal static class OptionsLoader
             options = options with { EventStore = CheckNotEmpty(store, "an event store (file:DIR or a PostgreSQL connection string)", ref error) };
         }
 
+        if (s.TryGetValue(OptionSpecs.StoreTimeout.Name, out var timeout))
+        {
+            options = options with { StoreTimeout = CheckSeconds(timeout, ref error) };
+        }
+
         return error is null ? options : null;
+    }
+
+    private static TimeSpan CheckSeconds(Setting s, ref string? error)
+    {
+        if (double.TryParse(s.Value.Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.1 and <= 600)
+        {
+            return TimeSpan.FromSeconds(seconds);
+        }
+
+        error ??= $"{s.Origin}: '{s.Value}' is not a number of seconds (0.1..600)";
+        return TimeSpan.Zero;
     }
 
     private static string[] CheckPeers(Setting s, ref string? error)

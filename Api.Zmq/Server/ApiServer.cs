@@ -14,14 +14,24 @@ namespace Butterfly.Api.Zmq.Server;
 /// the frames up to and including the empty delimiter are the REQ envelope, echoed back in
 /// front of the reply, and the frame after it is one serialized <c>proto.Messages</c>.
 /// <para>
-/// Group commit: when the socket becomes readable, every request already queued (at most
-/// <see cref="MaxGroup"/>) is taken, each Message is handled through the mediator in order
-/// (writes stage events), then ONE <see cref="ConfigurationStore.CommitAsync"/> makes the
-/// whole group durable, and only then are the replies sent. If the commit fails, every
-/// write reply of the group becomes <c>status false</c> with the store's description.
+/// The API thread never waits on the event store. A request is served by its kind
+/// (<see cref="MessageDispatcher.KindOf(IEnumerable{Message})"/>, from the types of its mediator messages):
+/// <list type="bullet">
+/// <item>queries over the live configuration are answered at once, also while a commit is on its way
+/// (they see the durable configuration);</item>
+/// <item>queries that read the event store run on the thread pool within the store timeout;</item>
+/// <item>commands form a group: every command request waiting when no commit is in flight (at most
+/// <see cref="MaxGroup"/>) is handled in order (writes stage events, later items of the group see
+/// them), then ONE append makes the group durable off the API thread, and only then are the replies
+/// sent. If it fails, every write reply of the group becomes <c>status false</c> with the store's
+/// description. Commands that arrive meanwhile wait for the next group: that is the group commit.</item>
+/// </list>
+/// A peer's requests are answered in the order it sent them: while one of its requests waits for
+/// the store, its later ones wait too. Replies are delivered or dropped with a count and a warning
+/// (<see cref="ReplySender"/>).
 /// </para>
-/// Thread model: everything runs on the thread that calls <see cref="Run"/> (the API thread);
-/// <see cref="Stop"/> may be called from any thread.
+/// Thread model: everything but the store calls runs on the thread that calls <see cref="Run"/>
+/// (the API thread); <see cref="Stop"/> may be called from any thread.
 /// </summary>
 internal sealed class ApiServer : IDisposable
 {
@@ -35,15 +45,24 @@ internal sealed class ApiServer : IDisposable
     /// </summary>
     public const long MaxFrameBytes = 4L * WireProtocol.MaxRequestBytes;
 
+    /// <summary>A TCP connection that has not completed the ZeroMQ handshake by then is closed (<see cref="HandshakeWatchdog"/>).</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private readonly string _endpoint;
     private readonly RequestEnvelope _envelope;
     private readonly MessageDispatcher _dispatcher;
     private readonly ConfigurationStore _store;
     private readonly Func<bool> _shutdownRequested;
     private readonly ILogger _log;
+    private readonly TimeSpan _storeTimeout;
     private readonly RouterSocket _router = new();
     private readonly NetMQPoller _poller;
+    private readonly ReplySender _replies;
+    private readonly HandshakeWatchdog _handshakes;
+    private readonly LinkedList<PendingRequest> _waiting = new();
+    private readonly HashSet<string> _busyPeers = new(StringComparer.Ordinal);
     private ulong _requestCounter;
+    private bool _writeInFlight;
     private volatile bool _stopRequested;
     private bool _disposed;
 
@@ -51,9 +70,11 @@ internal sealed class ApiServer : IDisposable
     /// <param name="envelope">Decodes requests and encodes replies (with or without a key).</param>
     /// <param name="dispatcher">Handles each MessageV0.</param>
     /// <param name="store">Commits the events the group staged.</param>
-    /// <param name="shutdownRequested">Polled after each group's replies are sent (app_quit).</param>
+    /// <param name="shutdownRequested">Polled after replies are sent (app_quit).</param>
     /// <param name="log">The daemon's logger.</param>
-    public ApiServer(string endpoint, RequestEnvelope envelope, MessageDispatcher dispatcher, ConfigurationStore store, Func<bool> shutdownRequested, ILogger log)
+    /// <param name="storeTimeout">How long a query that reads the event store may take.</param>
+    public ApiServer(string endpoint, RequestEnvelope envelope, MessageDispatcher dispatcher, ConfigurationStore store, Func<bool> shutdownRequested,
+        ILogger log, TimeSpan? storeTimeout = null)
     {
         _endpoint = endpoint;
         _envelope = envelope;
@@ -61,15 +82,26 @@ internal sealed class ApiServer : IDisposable
         _store = store;
         _shutdownRequested = shutdownRequested;
         _log = log;
+        _storeTimeout = storeTimeout ?? store.WriteTimeout;
         _router.Options.MaxMsgSize = MaxFrameBytes;
         // Keep unsent replies (the app_quit one) for a moment when the socket closes.
         _router.Options.Linger = TimeSpan.FromSeconds(2);
+        // A client that reconnects with the identity it had gets it (the stale connection loses it).
+        _router.Options.RouterHandover = true;
+        // Room for clients that pipeline many requests before reading their replies.
+        _router.Options.SendHighWatermark = 100_000;
+        _router.Options.ReceiveHighWatermark = 100_000;
         _router.ReceiveReady += OnReceiveReady;
         _poller = [_router];
+        _replies = new ReplySender(_router, _poller, log);
+        _handshakes = new HandshakeWatchdog(_router, _poller, HandshakeTimeout, log);
     }
 
     /// <summary>Requests received since start (each ZeroMQ request counts once).</summary>
     public ulong RequestCounter => Interlocked.Read(ref _requestCounter);
+
+    /// <summary>Replies dropped since start (the peer was gone or did not read).</summary>
+    public long RepliesDropped => _replies.Dropped;
 
     /// <summary>Binds the endpoint; returns why it could not, or null.</summary>
     public string? Bind()
@@ -98,19 +130,19 @@ internal sealed class ApiServer : IDisposable
         _log.Information("API stopped");
     }
 
-    /// <summary>Stops serving after the group in progress has been answered. Thread-safe.</summary>
+    /// <summary>Stops serving once the commit in flight (if any) has been answered. Thread-safe.</summary>
     public void Stop()
     {
         _stopRequested = true;
         if (_poller.IsRunning)
         {
-            _poller.StopAsync();
+            _ = Task.Factory.StartNew(StopIfRequested, CancellationToken.None, TaskCreationOptions.None, _poller);
         }
     }
 
     private void StopIfRequested()
     {
-        if (_stopRequested)
+        if ((_stopRequested || _shutdownRequested()) && !_writeInFlight)
         {
             _poller.StopAsync();
         }
@@ -124,13 +156,32 @@ internal sealed class ApiServer : IDisposable
         }
 
         _disposed = true;
+        _handshakes.Dispose();
+        _replies.Dispose();
         _poller.Dispose();
         _router.Dispose();
     }
 
     private void OnReceiveReady(object? sender, NetMQSocketEventArgs e)
     {
-        var group = new List<PendingRequest>();
+        var frames = new NetMQMessage();
+        var taken = 0;
+        while (taken++ < 4 * MaxGroup && _router.TryReceiveMultipartMessage(TimeSpan.Zero, ref frames))
+        {
+            Interlocked.Increment(ref _requestCounter);
+            _waiting.AddLast(Accept(frames));
+            frames = new NetMQMessage();
+        }
+        Pump();
+    }
+
+    /// <summary>
+    /// Serves what can be served now, in arrival order per peer: refused requests and queries at
+    /// once, store queries in the background, and the commands waiting as one group when no commit
+    /// is in flight.
+    /// </summary>
+    private void Pump()
+    {
         // NetMQPoller installs its own SynchronizationContext on this thread. Handlers are
         // awaited synchronously here, so a continuation posted back to this (blocked) thread
         // would never run: without a context, continuations go to the thread pool instead.
@@ -138,41 +189,254 @@ internal sealed class ApiServer : IDisposable
         SynchronizationContext.SetSynchronizationContext(null);
         try
         {
-            var frames = new NetMQMessage();
-            while (group.Count < MaxGroup && _router.TryReceiveMultipartMessage(TimeSpan.Zero, ref frames))
+            var held = new HashSet<string>(_busyPeers, StringComparer.Ordinal);
+            var group = new List<PendingRequest>();
+            var inGroup = new HashSet<string>(StringComparer.Ordinal);
+            for (var node = _waiting.First; node is not null;)
             {
-                Interlocked.Increment(ref _requestCounter);
-                group.Add(Accept(frames));
-                frames = new NetMQMessage();
+                var next = node.Next;
+                var pending = node.Value;
+                // A peer's later requests wait behind its command in the group, unless they join it.
+                if (held.Contains(pending.Peer) || (pending.Kind != RequestKind.Command && inGroup.Contains(pending.Peer)))
+                {
+                    held.Add(pending.Peer);
+                    node = next;
+                    continue;
+                }
+                switch (pending.Kind)
+                {
+                    case RequestKind.Command when !_writeInFlight && !_stopRequested && group.Count < MaxGroup:
+                        _waiting.Remove(node);
+                        group.Add(pending);
+                        inGroup.Add(pending.Peer);
+                        break;
+                    case RequestKind.Command:
+                        held.Add(pending.Peer);
+                        break;
+                    case RequestKind.StoreQuery:
+                        _waiting.Remove(node);
+                        held.Add(pending.Peer);
+                        StartStoreQuery(pending);
+                        break;
+                    default:
+                        _waiting.Remove(node);
+                        Answer(pending);
+                        break;
+                }
+                node = next;
             }
-
-            HandleGroup(group);
+            if (group.Count > 0)
+            {
+                StartGroup(group);
+            }
         }
         catch (Exception ex)
         {
-            // Nothing above should throw; if something does, the daemon must keep serving and
-            // every client of the group still gets an answer.
-            _log.Error(ex, "Unexpected failure while serving a group of {Count} requests", group.Count);
-            foreach (var pending in group.Where(p => p.ReplyBody is null))
-            {
-                pending.ReplyBody = RequestEnvelope.ErrorReply(Error.Types.Code.InternalError).ToByteArray();
-            }
+            // Nothing above should throw; if something does, the daemon must keep serving.
+            _log.Error(ex, "Unexpected failure while serving requests");
         }
         finally
         {
             SynchronizationContext.SetSynchronizationContext(pollerContext);
         }
+        StopIfRequested();
+    }
 
+    /// <summary>A refused request or a query of the live configuration: answered now.</summary>
+    private void Answer(PendingRequest pending)
+    {
+        if (pending.Opened.Reply is null)
+        {
+            pending.Reply = Dispatch(pending, CancellationToken.None, out _);
+        }
+        Send(pending);
+    }
+
+    private void StartStoreQuery(PendingRequest pending)
+    {
+        _busyPeers.Add(pending.Peer);
+        var items = pending.Opened.Items;
+        var counter = RequestCounter;
+        _ = Task.Run(async () =>
+        {
+            using var deadline = new CancellationTokenSource(_storeTimeout);
+            var reply = new Messages();
+            foreach (var item in items)
+            {
+                var message = new Message { Revision = WireProtocol.Revision };
+                if (item.Message0 is null)
+                {
+                    message.Error = new Error { Code = Error.Types.Code.VersionNotManaged };
+                }
+                else
+                {
+                    message.Message0 = (await _dispatcher.DispatchAsync(item.Message0, pending.Origin, counter, deadline.Token).ConfigureAwait(false)).Reply;
+                }
+                reply.Messages_.Add(message);
+            }
+            return reply;
+        }).ContinueWith(done => OnPoller(() =>
+        {
+            pending.Reply = done.IsCompletedSuccessfully ? done.Result : null;
+            _busyPeers.Remove(pending.Peer);
+            Send(pending);
+            Pump();
+        }), TaskScheduler.Default);
+    }
+
+    /// <summary>Handles a group of command requests: settles an unknown earlier outcome first, then stages and commits.</summary>
+    private void StartGroup(List<PendingRequest> group)
+    {
         foreach (var pending in group)
         {
+            _busyPeers.Add(pending.Peer);
+        }
+        _writeInFlight = true;
+        if (!_store.NeedsCatchUp)
+        {
+            DispatchGroup(group);
+            return;
+        }
+        _ = _store.CatchUpAsync(CancellationToken.None).ContinueWith(done => OnPoller(() =>
+        {
+            var caughtUp = done.Result;
+            if (caughtUp.Events is { } events)
+            {
+                _store.ApplyCaughtUp(events);
+                DispatchGroup(group);
+                return;
+            }
+            foreach (var pending in group)
+            {
+                pending.Reply = Refuse(pending, caughtUp.Error!);
+            }
+            FinishGroup(group);
+        }), TaskScheduler.Default);
+    }
+
+    private void DispatchGroup(List<PendingRequest> group)
+    {
+        var writes = new List<MessageV0>();
+        using var deadline = new CancellationTokenSource(_storeTimeout);
+        foreach (var pending in group)
+        {
+            pending.Reply = Dispatch(pending, deadline.Token, out var groupWrites);
+            writes.AddRange(groupWrites);
+        }
+        var commit = _store.BeginCommit();
+        if (commit is null)
+        {
+            FinishGroup(group);
+            return;
+        }
+        _ = Task.Run(() => _store.AppendAsync(commit, CancellationToken.None)).ContinueWith(done => OnPoller(() =>
+        {
+            var error = _store.CompleteCommit(commit, done.Result);
+            if (error is not null)
+            {
+                _log.Error("Group of {Count} requests not stored: {Error}", group.Count, error);
+                foreach (var v0 in writes)
+                {
+                    v0.Response.Status = new MessageV0.Types.Status
+                    {
+                        Status_ = false,
+                        Error = new MessageV0.Types.Error { Description = error },
+                    };
+                }
+            }
+            else
+            {
+                _log.Debug("Committed {Events} events for a group of {Count} requests", commit.Batch.Count, group.Count);
+            }
+            FinishGroup(group);
+        }), TaskScheduler.Default);
+    }
+
+    private void FinishGroup(List<PendingRequest> group)
+    {
+        _writeInFlight = false;
+        foreach (var pending in group)
+        {
+            _busyPeers.Remove(pending.Peer);
             Send(pending);
         }
-
         if (_shutdownRequested())
         {
             _log.Information("Shutdown requested through the API");
-            _poller.StopAsync();
         }
+        Pump();
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the API thread; a failure is logged, never lost.</summary>
+    private void OnPoller(Action action) =>
+        Task.Factory.StartNew(() =>
+        {
+            var pollerContext = SynchronizationContext.Current;
+            SynchronizationContext.SetSynchronizationContext(null);
+            try
+            {
+                action();
+            }
+            catch (Exception ex)
+            {
+                _log.Error(ex, "Unexpected failure while completing requests");
+                _writeInFlight = false;
+            }
+            finally
+            {
+                SynchronizationContext.SetSynchronizationContext(pollerContext);
+            }
+        }, CancellationToken.None, TaskCreationOptions.None, _poller);
+
+    /// <summary>Dispatches every item of a request in order; <paramref name="writes"/> gets the successful write replies.</summary>
+    private Messages Dispatch(PendingRequest pending, CancellationToken cancellationToken, out List<MessageV0> writes)
+    {
+        writes = [];
+        var reply = new Messages();
+        foreach (var item in pending.Opened.Items)
+        {
+            var message = new Message { Revision = WireProtocol.Revision };
+            if (item.Message0 is null)
+            {
+                message.Error = new Error { Code = Error.Types.Code.VersionNotManaged };
+            }
+            else
+            {
+                var (v0, isWrite) = Wait(_dispatcher.DispatchAsync(item.Message0, pending.Origin, RequestCounter, cancellationToken));
+                message.Message0 = v0;
+                if (isWrite && v0.Response.Status.Status_)
+                {
+                    writes.Add(v0);
+                }
+            }
+
+            reply.Messages_.Add(message);
+        }
+        return reply;
+    }
+
+    /// <summary>The reply of a request refused as a whole before dispatch: every item fails with <paramref name="error"/>.</summary>
+    private static Messages Refuse(PendingRequest pending, string error)
+    {
+        var reply = new Messages();
+        foreach (var item in pending.Opened.Items)
+        {
+            var message = new Message { Revision = WireProtocol.Revision };
+            if (item.Message0 is null)
+            {
+                message.Error = new Error { Code = Error.Types.Code.VersionNotManaged };
+            }
+            else
+            {
+                message.Message0 = new MessageV0 { Response = MessageDispatcher.Failure(error) };
+                if (item.Message0.HasMessageId)
+                {
+                    message.Message0.MessageId = item.Message0.MessageId;
+                }
+            }
+            reply.Messages_.Add(message);
+        }
+        return reply;
     }
 
     private PendingRequest Accept(NetMQMessage frames)
@@ -218,99 +482,31 @@ internal sealed class ApiServer : IDisposable
             _log.Debug("Request from {Origin}: {Request}", origin, new Messages { Messages_ = { opened.Items } }.ToString());
         }
 
-        return new PendingRequest(envelope, opened, origin);
-    }
-
-    private void HandleGroup(List<PendingRequest> group)
-    {
-        var writes = new List<MessageV0>();
-        foreach (var pending in group.Where(p => p.Opened.Reply is null))
-        {
-            var reply = new Messages();
-            foreach (var item in pending.Opened.Items)
-            {
-                var message = new Message { Revision = WireProtocol.Revision };
-                if (item.Message0 is null)
-                {
-                    message.Error = new Error { Code = Error.Types.Code.VersionNotManaged };
-                }
-                else
-                {
-                    var (v0, isWrite) = Wait(_dispatcher.DispatchAsync(item.Message0, pending.Origin, RequestCounter, CancellationToken.None));
-                    message.Message0 = v0;
-                    if (isWrite && v0.Response.Status.Status_)
-                    {
-                        writes.Add(v0);
-                    }
-                }
-
-                reply.Messages_.Add(message);
-            }
-
-            pending.Reply = reply;
-        }
-
-        var commitError = Commit();
-        if (commitError is not null)
-        {
-            _log.Error("Group of {Count} requests not stored: {Error}", group.Count, commitError);
-            foreach (var v0 in writes)
-            {
-                v0.Response.Status = new MessageV0.Types.Status
-                {
-                    Status_ = false,
-                    Error = new MessageV0.Types.Error { Description = commitError },
-                };
-            }
-        }
-
-        foreach (var pending in group)
-        {
-            pending.ReplyBody = pending.Opened.Reply is { } refused
-                ? refused.ToByteArray()
-                : _envelope.Encode(pending.Reply!, pending.Opened.Encrypted);
-            if (_log.IsEnabled(LogEventLevel.Debug))
-            {
-                _log.Debug("Reply to {Origin}: {Reply}", pending.Origin, pending.Reply?.ToString() ?? pending.Opened.Reply!.ToString());
-            }
-        }
-    }
-
-    private string? Commit()
-    {
-        if (!_store.HasStagedEvents)
-        {
-            return null;
-        }
-
-        var events = _store.StagedEventCount;
-        try
-        {
-            var error = _store.CommitAsync(CancellationToken.None).GetAwaiter().GetResult();
-            if (error is null)
-            {
-                _log.Debug("Committed {Events} events for the group", events);
-            }
-
-            return error;
-        }
-        catch (Exception e)
-        {
-            _store.DiscardStaged();
-            return $"the change was not saved: {e.Message}";
-        }
+        var kind = opened.Reply is null ? MessageDispatcher.KindOf(opened.Items) : RequestKind.Query;
+        return new PendingRequest(envelope, opened, origin, Convert.ToHexString(frames[0].ToByteArray()), kind);
     }
 
     private void Send(PendingRequest pending)
     {
-        var reply = new NetMQMessage(pending.Envelope);
-        reply.Append(pending.ReplyBody ?? RequestEnvelope.ErrorReply(Error.Types.Code.InternalError).ToByteArray());
-        // A ROUTER never blocks on send: a peer that went away (or is over its high-water
-        // mark) just loses its reply, as with any ZeroMQ REP server.
-        if (!_router.TrySendMultipartMessage(TimeSpan.Zero, reply))
+        byte[] body;
+        try
         {
-            _log.Warning("Reply to {Origin} dropped: the peer is gone or not reading", pending.Origin);
+            body = pending.Opened.Reply is { } refused
+                ? refused.ToByteArray()
+                : pending.Reply is { } reply ? _envelope.Encode(reply, pending.Opened.Encrypted) : RequestEnvelope.ErrorReply(Error.Types.Code.InternalError).ToByteArray();
         }
+        catch (Exception ex)
+        {
+            _log.Error(ex, "Could not encode the reply to {Origin}", pending.Origin);
+            body = RequestEnvelope.ErrorReply(Error.Types.Code.InternalError).ToByteArray();
+        }
+        if (_log.IsEnabled(LogEventLevel.Debug))
+        {
+            _log.Debug("Reply to {Origin}: {Reply}", pending.Origin, pending.Reply?.ToString() ?? pending.Opened.Reply?.ToString());
+        }
+        var message = new NetMQMessage(pending.Envelope);
+        message.Append(body);
+        _replies.Send(pending.Peer, message, pending.Origin);
     }
 
     /// <summary>
@@ -328,7 +524,7 @@ internal sealed class ApiServer : IDisposable
 
     private static T Wait<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
 
-    private sealed class PendingRequest(List<NetMQFrame> envelope, OpenedRequest opened, string origin)
+    private sealed class PendingRequest(List<NetMQFrame> envelope, OpenedRequest opened, string origin, string peer, RequestKind kind)
     {
         public List<NetMQFrame> Envelope { get; } = envelope;
 
@@ -336,10 +532,12 @@ internal sealed class ApiServer : IDisposable
 
         public string Origin { get; } = origin;
 
+        /// <summary>The routing id, as the key of the peer's ordering.</summary>
+        public string Peer { get; } = peer;
+
+        public RequestKind Kind { get; } = kind;
+
         /// <summary>The clear reply built for dispatched messages (before encoding).</summary>
         public Messages? Reply { get; set; }
-
-        /// <summary>The bytes to send.</summary>
-        public byte[]? ReplyBody { get; set; }
     }
 }

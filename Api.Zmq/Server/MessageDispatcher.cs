@@ -12,6 +12,19 @@ namespace Butterfly.Api.Zmq.Server;
 /// <summary>The reply to one MessageV0 and whether the request was a write (it may have staged events).</summary>
 internal readonly record struct DispatchResult(MessageV0 Reply, bool IsWrite);
 
+/// <summary>How the API serves a request, decided by the type of its mediator message.</summary>
+internal enum RequestKind
+{
+    /// <summary>An <c>IQuery</c> over the live configuration: answered at once on the API thread.</summary>
+    Query,
+
+    /// <summary>An <c>IQuery</c> that reads the event store: answered off the API thread, within the store timeout.</summary>
+    StoreQuery,
+
+    /// <summary>An <c>ICommand</c>: may stage events, answered only after they are durable.</summary>
+    Command,
+}
+
 /// <summary>
 /// Runs one <see cref="MessageV0"/> through the mediator: picks the single request field
 /// that is set, maps it with <see cref="ProtoMapper"/>, sends the command or query and
@@ -23,13 +36,74 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
 {
     private static readonly FieldDescriptor[] RequestFields = [.. V0.Request.Descriptor.Fields.InFieldNumberOrder()];
 
-    private static readonly HashSet<int> WriteFields =
-    [
-        V0.Request.NicAddFieldNumber, V0.Request.NicUpdateFieldNumber, V0.Request.NicDelFieldNumber,
-        V0.Request.SgAddFieldNumber, V0.Request.SgDelFieldNumber, V0.Request.SgRuleAddFieldNumber,
-        V0.Request.SgRuleDelFieldNumber, V0.Request.SgMemberAddFieldNumber, V0.Request.SgMemberDelFieldNumber,
-        V0.Request.RestoreToFieldNumber,
-    ];
+    /// <summary>
+    /// The mediator message each request field becomes. Whether a request commits follows from
+    /// that type (<c>ICommand</c> or <c>IQuery</c>), so a new request cannot be acknowledged
+    /// without being committed; a test checks every field of the protocol is here and handled.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<int, Type> RequestTypes = new Dictionary<int, Type>
+    {
+        [V0.Request.NicAddFieldNumber] = typeof(AddNic),
+        [V0.Request.NicUpdateFieldNumber] = typeof(UpdateNic),
+        [V0.Request.NicDelFieldNumber] = typeof(DeleteNic),
+        [V0.Request.NicListFieldNumber] = typeof(ListNics),
+        [V0.Request.NicDetailsFieldNumber] = typeof(GetNicDetails),
+        [V0.Request.NicExportFieldNumber] = typeof(ExportNic),
+        [V0.Request.NicStatsFieldNumber] = typeof(GetNicStats),
+        [V0.Request.SgAddFieldNumber] = typeof(AddSecurityGroup),
+        [V0.Request.SgDelFieldNumber] = typeof(DeleteSecurityGroup),
+        [V0.Request.SgListFieldNumber] = typeof(ListSecurityGroups),
+        [V0.Request.SgRuleAddFieldNumber] = typeof(AddRule),
+        [V0.Request.SgRuleDelFieldNumber] = typeof(DeleteRule),
+        [V0.Request.SgRuleListFieldNumber] = typeof(ListRules),
+        [V0.Request.SgMemberAddFieldNumber] = typeof(AddMember),
+        [V0.Request.SgMemberDelFieldNumber] = typeof(DeleteMember),
+        [V0.Request.SgMemberListFieldNumber] = typeof(ListMembers),
+        [V0.Request.AppStatusFieldNumber] = typeof(GetStatus),
+        [V0.Request.AppQuitFieldNumber] = typeof(Quit),
+        [V0.Request.AppConfigFieldNumber] = typeof(SetLogLevel),
+        [V0.Request.SgDetailsFieldNumber] = typeof(GetSecurityGroupDetails),
+        [V0.Request.EventListFieldNumber] = typeof(ListEvents),
+        [V0.Request.StateAtFieldNumber] = typeof(GetStateAt),
+        [V0.Request.RestoreToFieldNumber] = typeof(RestoreTo),
+        [V0.Request.PacketThreadStatsFieldNumber] = typeof(GetPacketThreadStats),
+    };
+
+    /// <summary>The kind of the request type of a field (a field with none is a query: it is refused without touching anything).</summary>
+    public static RequestKind KindOf(int field)
+    {
+        if (!RequestTypes.TryGetValue(field, out var type))
+        {
+            return RequestKind.Query;
+        }
+        if (type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(ICommand<>)))
+        {
+            return RequestKind.Command;
+        }
+        return typeof(IReadsEventStore).IsAssignableFrom(type) ? RequestKind.StoreQuery : RequestKind.Query;
+    }
+
+    /// <summary>The kind of a whole request Messages: a command if any item is one, else a store query if any is, else a query.</summary>
+    public static RequestKind KindOf(IEnumerable<Message> items)
+    {
+        var kind = RequestKind.Query;
+        foreach (var item in items)
+        {
+            if (item.Message0?.Request is not { } request)
+            {
+                continue;
+            }
+            foreach (var field in RequestFields.Where(f => f.Accessor.HasValue(request)))
+            {
+                var k = KindOf(field.FieldNumber);
+                if (k > kind)
+                {
+                    kind = k;
+                }
+            }
+        }
+        return kind;
+    }
 
     /// <param name="request">The request MessageV0.</param>
     /// <param name="client">Who sent it, as recorded in the events it causes.</param>
@@ -63,6 +137,10 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
         {
             reply.Response = await HandleAsync(field.FieldNumber, request.Request, origin, requestCounter, cancellationToken);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            reply.Response = Failure($"{field.Name}: the event log did not answer in time; try again");
+        }
         catch (Exception e)
         {
             log.Error(e, "{Request} from {Client} failed", field.Name, client);
@@ -78,7 +156,7 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
             log.Information("{Request} from {Client} done", field.Name, client);
         }
 
-        return new DispatchResult(reply, WriteFields.Contains(field.FieldNumber));
+        return new DispatchResult(reply, KindOf(field.FieldNumber) == RequestKind.Command);
     }
 
     public static V0.Response Success() => new() { Status = new V0.Status { Status_ = true } };

@@ -10,6 +10,13 @@ namespace Butterfly.Application.Commands;
 // Write commands only stage events: ConfigurationStore.CommitAsync makes them durable and
 // drives the data path before any reply is sent.
 
+/// <summary>
+/// Marks a request whose handler reads the event store (not only the live configuration): the
+/// API runs it off its thread, within the store timeout, so a slow store never holds up the
+/// answers to other requests.
+/// </summary>
+public interface IReadsEventStore;
+
 /// <summary>nic_add; <paramref name="Sessions"/> is a nic_export document to give the new port (fw_data), or null.</summary>
 public sealed record AddNic(NicSpec Nic, RequestOrigin Origin, byte[]? Sessions = null) : ICommand<Outcome<string>>;
 
@@ -94,7 +101,7 @@ public sealed record GetPacketThreadStats(bool Clear) : IQuery<Outcome<PacketThr
 
 // ---- Event log extensions (protocol revision 7) ----
 
-public sealed record ListEvents(EventFilter Filter) : IQuery<Outcome<EventPage>>;
+public sealed record ListEvents(EventFilter Filter) : IQuery<Outcome<EventPage>>, IReadsEventStore;
 
 /// <summary>A page of events; <see cref="NextAfterSequence"/> is set when more match.</summary>
 public sealed record EventPage(IReadOnlyList<StoredEvent> Events, long? NextAfterSequence, long LastSequence);
@@ -104,8 +111,8 @@ public sealed record PointInTime(long? Sequence, DateTimeOffset? Time);
 
 public sealed record ConfigurationView(long Sequence, DateTimeOffset? Timestamp, IReadOnlyList<NicSpec> Nics, IReadOnlyList<SecurityGroupSpec> Groups);
 
-public sealed record GetStateAt(PointInTime At) : IQuery<Outcome<ConfigurationView>>;
+public sealed record GetStateAt(PointInTime At) : IQuery<Outcome<ConfigurationView>>, IReadsEventStore;
 
 public sealed record RestoreSummary(long TargetSequence, int EventsAppended, long LastSequence);
 
-public sealed record RestoreTo(PointInTime At, RequestOrigin Origin) : ICommand<Outcome<RestoreSummary>>;
+public sealed record RestoreTo(PointInTime At, RequestOrigin Origin) : ICommand<Outcome<RestoreSummary>>, IReadsEventStore;

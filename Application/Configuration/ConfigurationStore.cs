@@ -7,18 +7,51 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Butterfly.Application.Configuration;
 
+/// <summary>A commit taken from the staged events, on its way to the event store.</summary>
+/// <param name="Batch">The events as the store gets them.</param>
+/// <param name="Target">The configuration once they are durable.</param>
+/// <param name="Events">The domain events of the batch (the data path reconciles from them).</param>
+/// <param name="Sessions">nic_export documents to give NICs' ports once the batch is durable.</param>
+public sealed record PendingCommit(
+    IReadOnlyList<NewEvent> Batch,
+    ConfigurationState Target,
+    IReadOnlyList<DomainEvent> Events,
+    IReadOnlyList<(string NicId, byte[] Document)> Sessions);
+
+/// <summary>What became of a <see cref="PendingCommit"/>: stored (with the events as the store returned them), refused, or unknown.</summary>
+public sealed record CommitOutcome(IReadOnlyList<StoredEvent>? Stored, string? Error, bool Unknown)
+{
+    public static CommitOutcome Success(IReadOnlyList<StoredEvent> stored) => new(stored, null, false);
+}
+
+/// <summary>What the store holds past <see cref="ConfigurationStore.LastSequence"/> (read after an unknown outcome), or why it cannot be read yet.</summary>
+public sealed record CatchUp(IReadOnlyList<StoredEvent>? Events, string? Error);
+
 /// <summary>
 /// The live configuration and the unit of work around it. Write handlers <see cref="Stage"/>
 /// events, which the in-memory state shows at once (later requests of the same ZeroMQ
-/// message see them); <see cref="CommitAsync"/> then makes them durable in one atomic
-/// append, drives the data path, and snapshots now and then. A request is answered only
-/// after its commit, so an acknowledged command survives a crash.
-/// Thread model: one caller at a time (the API thread); not thread-safe.
+/// message see them); a commit then makes them durable in one atomic append, drives the data
+/// path, and snapshots now and then. A request is answered only after its commit, so an
+/// acknowledged command survives a crash.
+/// <para>A commit has three steps so the API thread never waits on the store:
+/// <see cref="BeginCommit"/> (API thread: takes the staged events; <see cref="State"/> shows the
+/// durable configuration again, which is what other clients' reads see meanwhile),
+/// <see cref="AppendAsync"/> (any thread: the append, bounded by <see cref="WriteTimeout"/>), and
+/// <see cref="CompleteCommit"/> (API thread: the state, the data path, the snapshot).
+/// <see cref="CommitAsync"/> does all three.</para>
+/// <para>When an append's outcome is unknown (the store did not answer in time), no write is
+/// taken until <see cref="CatchUpAsync"/> has read back what the store holds
+/// (<see cref="NeedsCatchUp"/>): the live state always equals the store's.</para>
+/// Thread model: one caller at a time (the API thread) for everything but <see cref="AppendAsync"/>,
+/// <see cref="CatchUpAsync"/> and <see cref="StateAtAsync"/>.
 /// </summary>
 public sealed class ConfigurationStore
 {
     /// <summary>A snapshot is taken once this many events were appended since the previous one.</summary>
     public const int SnapshotInterval = 1000;
+
+    /// <summary>The longest wait between two attempts at a snapshot that keeps failing.</summary>
+    public static readonly TimeSpan MaxSnapshotBackoff = TimeSpan.FromMinutes(5);
 
     /// <summary>The key of <see cref="DataPathErrors"/> that means the reconcile itself failed.</summary>
     public const string WholeDataPath = "*";
@@ -26,18 +59,27 @@ public sealed class ConfigurationStore
     private readonly IEventStore _eventStore;
     private readonly IDataPath _dataPath;
     private readonly ILogger<ConfigurationStore> _logger;
+    private readonly TimeProvider _time;
     private readonly List<(DomainEvent Event, RequestOrigin Origin)> _staged = [];
     private readonly List<(string NicId, byte[] Document)> _stagedSessions = [];
 
     private ConfigurationState _durable = ConfigurationState.Empty;
     private long _lastSnapshotSequence;
+    private Task<IReadOnlyList<StoredEvent>>? _unsettledAppend;
+    private Task? _snapshotInFlight;
+    private TimeSpan _snapshotBackoff;
+    private DateTimeOffset _nextSnapshotAttempt = DateTimeOffset.MinValue;
 
-    public ConfigurationStore(IEventStore eventStore, IDataPath dataPath, ILogger<ConfigurationStore>? logger = null)
+    public ConfigurationStore(IEventStore eventStore, IDataPath dataPath, ILogger<ConfigurationStore>? logger = null, TimeProvider? time = null)
     {
         _eventStore = eventStore;
         _dataPath = dataPath;
         _logger = logger ?? NullLogger<ConfigurationStore>.Instance;
+        _time = time ?? TimeProvider.System;
     }
+
+    /// <summary>How long an append may take before its request is answered as failed (the daemon's --store-timeout).</summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The configuration including staged (not yet durable) events.</summary>
     public ConfigurationState State { get; private set; } = ConfigurationState.Empty;
@@ -50,8 +92,14 @@ public sealed class ConfigurationStore
 
     public bool HasStagedEvents => _staged.Count > 0;
 
-    /// <summary>Number of events waiting for <see cref="CommitAsync"/>.</summary>
+    /// <summary>Number of events waiting for a commit.</summary>
     public int StagedEventCount => _staged.Count;
+
+    /// <summary>True after an append whose outcome is unknown: <see cref="CatchUpAsync"/> must run before the next write.</summary>
+    public bool NeedsCatchUp { get; private set; }
+
+    /// <summary>Snapshots that failed since start (for status and tests).</summary>
+    public int SnapshotFailures { get; private set; }
 
     /// <summary>
     /// Ports the data path could not make at the last reconcile, by NIC id (empty when all
@@ -134,57 +182,183 @@ public sealed class ConfigurationStore
             ImportStagedSessions();
             return null;
         }
-        var batch = _staged.Select(s => EventSerializer.ToNewEvent(s.Event, s.Origin)).ToList();
-        IReadOnlyList<StoredEvent> stored;
+        if (NeedsCatchUp)
+        {
+            var caughtUp = await CatchUpAsync(cancellationToken).ConfigureAwait(false);
+            if (caughtUp.Events is null)
+            {
+                DiscardStaged();
+                return caughtUp.Error;
+            }
+            // The staged events were decided on a state that may lack what was caught up: refuse them.
+            var staged = _staged.Count;
+            DiscardStaged();
+            ApplyCaughtUp(caughtUp.Events);
+            if (caughtUp.Events.Count > 0)
+                return $"the change was not saved: an earlier change ({caughtUp.Events.Count} event(s)) turned out to be stored; {staged} event(s) were decided without it, try again";
+            return "the change was not saved: an earlier change's outcome had to be checked first; try again";
+        }
+        var pending = BeginCommit()!;
+        return CompleteCommit(pending, await AppendAsync(pending, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// API thread: takes the staged events as one commit, or null when nothing is staged (staged
+    /// sessions are then given to their NICs at once). Until <see cref="CompleteCommit"/>,
+    /// <see cref="State"/> is the durable configuration (reads of other clients must not see
+    /// what may not be stored).
+    /// </summary>
+    public PendingCommit? BeginCommit()
+    {
+        if (_staged.Count == 0)
+        {
+            ImportStagedSessions();
+            return null;
+        }
+        if (NeedsCatchUp)
+            throw new InvalidOperationException("an earlier append's outcome is unknown: CatchUpAsync must run first");
+        var pending = new PendingCommit([.. _staged.Select(s => EventSerializer.ToNewEvent(s.Event, s.Origin))], State,
+            [.. _staged.Select(s => s.Event)], [.. _stagedSessions]);
+        _staged.Clear();
+        _stagedSessions.Clear();
+        State = _durable;
+        return pending;
+    }
+
+    /// <summary>
+    /// Any thread: appends the commit's batch, within <see cref="WriteTimeout"/>. Never throws:
+    /// the outcome says whether the batch is stored, refused, or unknown (the store did not
+    /// answer in time, or said it could not tell).
+    /// </summary>
+    public async Task<CommitOutcome> AppendAsync(PendingCommit pending, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        Task<IReadOnlyList<StoredEvent>>? append = null;
         try
         {
-            stored = await _eventStore.AppendAsync(batch, cancellationToken).ConfigureAwait(false);
+            append = _eventStore.AppendAsync(pending.Batch, cancellationToken);
+            return CommitOutcome.Success(await append.WaitAsync(WriteTimeout, _time, cancellationToken).ConfigureAwait(false));
+        }
+        catch (TimeoutException) when (append is { IsCompleted: false })
+        {
+            _unsettledAppend = append;
+            _logger.LogError("The event log ({Store}) did not answer within {Seconds} s for {Count} event(s)",
+                _eventStore.Description, WriteTimeout.TotalSeconds, pending.Batch.Count);
+            return new CommitOutcome(null, $"the change was not confirmed: the event log ({_eventStore.Description}) did not answer within " +
+                $"{WriteTimeout.TotalSeconds:0.#} s; whether it was stored is checked before the next change is taken", true);
+        }
+        catch (CommitOutcomeUnknownException e)
+        {
+            _logger.LogError(e, "Could not tell whether {Count} events reached {Store}", pending.Batch.Count, _eventStore.Description);
+            return new CommitOutcome(null, $"the change was not confirmed: {e.Message}", true);
         }
         catch (Exception e)
         {
-            if (_logger.IsEnabled(LogLevel.Error))
-                _logger.LogError(e, "Could not append {Count} events to {Store}", batch.Count, _eventStore.Description);
-            if (!await BatchLandedAnywayAsync(batch.Count).ConfigureAwait(false))
-            {
-                DiscardStaged();
-                return $"the change was not saved: the event log ({_eventStore.Description}) refused {batch.Count} event(s): {e.Message}";
-            }
-
-            stored = [];
+            return Refused(pending, e);
         }
+    }
 
-        var committed = _staged.Select(s => s.Event).ToList();
+    private CommitOutcome Refused(PendingCommit pending, Exception e)
+    {
+        if (_logger.IsEnabled(LogLevel.Error))
+            _logger.LogError(e, "Could not append {Count} events to {Store}", pending.Batch.Count, _eventStore.Description);
+        return new CommitOutcome(null, $"the change was not saved: the event log ({_eventStore.Description}) refused {pending.Batch.Count} event(s): {e.Message}", false);
+    }
+
+    /// <summary>
+    /// API thread: applies the outcome of <see cref="AppendAsync"/>. Returns null when the
+    /// commit is durable (the state, data path and snapshot follow), else the error for the
+    /// replies. After an unknown outcome, <see cref="NeedsCatchUp"/> is set.
+    /// </summary>
+    public string? CompleteCommit(PendingCommit pending, CommitOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        ArgumentNullException.ThrowIfNull(outcome);
+        if (outcome.Stored is not { } stored)
+        {
+            NeedsCatchUp |= outcome.Unknown;
+            return outcome.Error;
+        }
         var previous = LastSequence;
-        _staged.Clear();
-        _durable = State;
-        LastSequence = stored.Count > 0 ? stored[^1].Sequence : LastSequence + batch.Count;
-        Reconcile(committed, previous);
+        _durable = pending.Target;
+        State = _durable;
+        LastSequence = stored.Count > 0 ? stored[^1].Sequence : LastSequence + pending.Batch.Count;
+        Reconcile(pending.Events, previous);
+        _stagedSessions.AddRange(pending.Sessions);
         ImportStagedSessions();
-        if (LastSequence - _lastSnapshotSequence >= SnapshotInterval)
-            await SnapshotAsync(stored.Count > 0 ? stored[^1].Timestamp : DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+        MaybeSnapshot(stored.Count > 0 ? stored[^1].Timestamp : _time.GetUtcNow());
         return null;
     }
 
     /// <summary>
-    /// An append can fail after its batch became durable (cancelled or timed out while the
-    /// fsync completed). The store is atomic and has one writer, so the batch is in the log
-    /// exactly when the log grew by its size; then the in-memory state must keep it too, or
-    /// it would disagree with what a restart rebuilds.
+    /// Any thread, after an unknown outcome: waits (within <see cref="WriteTimeout"/>) for the
+    /// store to settle, then reads every event past <see cref="LastSequence"/> from it — by
+    /// sequence, from the store, not from memory.
     /// </summary>
-    private async Task<bool> BatchLandedAnywayAsync(int count)
+    public async Task<CatchUp> CatchUpAsync(CancellationToken cancellationToken)
     {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(WriteTimeout);
         try
         {
-            var last = await _eventStore.LastSequenceAsync(CancellationToken.None).ConfigureAwait(false);
-            if (last != LastSequence + count)
-                return false;
-            _logger.LogWarning("The event log reported a failure but holds the batch: keeping it");
-            return true;
+            if (_unsettledAppend is { } append)
+            {
+                try
+                {
+                    await append.WaitAsync(deadline.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // It failed after all: the store's sequence below tells.
+                }
+            }
+            var last = await _eventStore.LastSequenceAsync(deadline.Token).ConfigureAwait(false);
+            var events = new List<StoredEvent>();
+            if (last > LastSequence)
+            {
+                await foreach (var e in _eventStore.ReadAsync(LastSequence, deadline.Token).ConfigureAwait(false))
+                {
+                    if (e.Sequence > last)
+                        break;
+                    events.Add(e);
+                }
+            }
+            return new CatchUp(events, null);
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "Could not check whether the failed batch reached the event log");
-            return false;
+            _logger.LogWarning(e, "The event log ({Store}) cannot tell yet whether an earlier change was stored", _eventStore.Description);
+            var why = deadline.IsCancellationRequested ? $"no answer within {WriteTimeout.TotalSeconds:0.#} s" : e.Message;
+            return new CatchUp(null, "the change was not saved: an earlier change's outcome is still unknown because the event log " +
+                $"({_eventStore.Description}) does not answer ({why}); try again when it is back");
+        }
+    }
+
+    /// <summary>API thread: applies what <see cref="CatchUpAsync"/> read; the live state then equals the store's.</summary>
+    public void ApplyCaughtUp(IReadOnlyList<StoredEvent> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        if (_staged.Count > 0)
+            throw new InvalidOperationException("catch up with staged events");
+        var state = _durable;
+        foreach (var stored in events)
+        {
+            state = state.Apply(EventSerializer.Deserialize(stored));
+            LastSequence = stored.Sequence;
+        }
+        _durable = state;
+        State = state;
+        _unsettledAppend = null;
+        NeedsCatchUp = false;
+        if (events.Count > 0)
+        {
+            _logger.LogWarning("Events {First}..{Last}, whose commit was not confirmed, are in the event log: the configuration includes them",
+                events[0].Sequence, events[^1].Sequence);
+            Reconcile();
+        }
+        else
+        {
+            _logger.LogWarning("The change whose commit was not confirmed is not in the event log: the configuration stays as it was");
         }
     }
 
@@ -286,21 +460,40 @@ public sealed class ConfigurationStore
             DataPathErrors = errors;
     }
 
-    private async Task SnapshotAsync(DateTimeOffset timestamp, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts a snapshot in the background when one is due and none is running. A failed one is
+    /// retried after a delay that doubles up to <see cref="MaxSnapshotBackoff"/> (a full disk must
+    /// not be hit on every commit); the store removes what a failed save wrote.
+    /// </summary>
+    private void MaybeSnapshot(DateTimeOffset timestamp)
     {
-        var sequence = LastSequence;
+        if (LastSequence - _lastSnapshotSequence < SnapshotInterval || _snapshotInFlight is { IsCompleted: false } || _time.GetUtcNow() < _nextSnapshotAttempt)
+            return;
+        var snapshot = new StoredSnapshot(LastSequence, timestamp, EventSerializer.SerializeState(_durable));
+        _snapshotInFlight = SaveSnapshotAsync(snapshot);
+    }
+
+    private async Task SaveSnapshotAsync(StoredSnapshot snapshot)
+    {
         try
         {
-            var snapshot = new StoredSnapshot(sequence, timestamp, EventSerializer.SerializeState(_durable));
-            await _eventStore.SaveSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false);
-            _lastSnapshotSequence = sequence;
+            await _eventStore.SaveSnapshotAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
+            _lastSnapshotSequence = snapshot.Sequence;
+            _snapshotBackoff = TimeSpan.Zero;
             if (_logger.IsEnabled(LogLevel.Information))
-                _logger.LogInformation("Snapshot taken at event {Sequence}", sequence);
+                _logger.LogInformation("Snapshot taken at event {Sequence}", snapshot.Sequence);
         }
         catch (Exception e)
         {
-            // Only start-up time suffers; the next commit tries again.
-            _logger.LogWarning(e, "Could not save a snapshot at event {Sequence}", sequence);
+            // Only start-up time suffers; try again later, not on every commit.
+            SnapshotFailures++;
+            _snapshotBackoff = _snapshotBackoff == TimeSpan.Zero ? TimeSpan.FromSeconds(1)
+                : TimeSpan.FromTicks(Math.Min(_snapshotBackoff.Ticks * 2, MaxSnapshotBackoff.Ticks));
+            _nextSnapshotAttempt = _time.GetUtcNow() + _snapshotBackoff;
+            _logger.LogWarning(e, "Could not save a snapshot at event {Sequence}; next attempt in {Seconds} s", snapshot.Sequence, _snapshotBackoff.TotalSeconds);
         }
     }
+
+    /// <summary>Waits for a snapshot save in progress (tests, shutdown).</summary>
+    public Task SnapshotSettledAsync() => _snapshotInFlight ?? Task.CompletedTask;
 }

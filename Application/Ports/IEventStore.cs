@@ -73,3 +73,12 @@ public interface IEventStore : IAsyncDisposable
     /// <summary>The newest snapshot whose sequence is at most <paramref name="atOrBeforeSequence"/>, or null.</summary>
     Task<StoredSnapshot?> LoadSnapshotAsync(long atOrBeforeSequence = long.MaxValue, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// An append whose outcome the store could not establish in time: the batch may or may not
+/// be durable (e.g. the connection dropped during COMMIT and the database could not be
+/// reached again before the deadline). The store finds out before it takes the next append,
+/// and <see cref="IEventStore.LastSequenceAsync"/> then tells (it reads the store, not a
+/// cached value).
+/// </summary>
+public sealed class CommitOutcomeUnknownException(string message, Exception? inner = null) : IOException(message, inner);

@@ -1,22 +1,26 @@
-using Butterfly.Application.Ports;
-
 namespace Butterfly.Infrastructure.Events.FileLog;
 
 /// <summary>
-/// Every event of the log, in memory, in sequence order (configuration events are small and
-/// few, so queries need no on-disk index). Event n sits at position n - 1.
+/// Where every event of the log is, in 8 bytes per event: the segment (16 bits) and offset
+/// (32 bits) of the record that holds it, and 16 bits of a hash of its aggregate (kind and
+/// id), so a query for one NIC or group reads only the records that may hold its events. The
+/// events themselves stay on disk: memory grows by 8 MB per million events, whatever they
+/// carry. Event n sits at position n - 1.
 /// </summary>
 /// <remarks>
-/// One writer (the group-commit loop) adds; any number of readers query at the same time.
-/// A reader takes a <see cref="View"/>: an array and a count. Slots below the count are never
-/// written again, and growing copies into a new array while the old one stays valid, so a
-/// reader iterates without holding the lock.
+/// Entries live in fixed chunks of 65 536, so growing never copies them. One writer (the
+/// open-time scan, then the group-commit loop) adds; any number of readers take a
+/// <see cref="View"/> (the chunk table and a count): entries below the count are never
+/// written again, so a reader needs no lock after taking the view.
 /// </remarks>
 internal sealed class EventIndex
 {
+    private const int ChunkBits = 16;
+    private const int ChunkSize = 1 << ChunkBits;
+
     private readonly Lock _gate = new();
-    private StoredEvent[] _events = new StoredEvent[1024];
-    private int _count;
+    private long[][] _chunks = new long[16][];
+    private long _count;
 
     public long LastSequence
     {
@@ -29,116 +33,72 @@ internal sealed class EventIndex
         }
     }
 
-    /// <summary>Adds events that are already durable; their sequences must follow on.</summary>
-    public void Add(IReadOnlyList<StoredEvent> events)
+    public static long Entry(int segment, long offset, ushort hash) => ((long)segment << 48) | (offset << 16) | hash;
+
+    public static int SegmentOf(long entry) => (int)((ulong)entry >> 48);
+
+    public static long OffsetOf(long entry) => (long)(((ulong)entry >> 16) & 0xFFFF_FFFF);
+
+    public static ushort HashOf(long entry) => (ushort)entry;
+
+    /// <summary>Adds one entry per hash, all pointing at the record at <paramref name="offset"/> of <paramref name="segment"/>.</summary>
+    public void Add(int segment, long offset, ReadOnlySpan<ushort> hashes)
     {
         lock (_gate)
         {
-            if (events.Count > 0 && events[0].Sequence != _count + 1)
+            foreach (var hash in hashes)
             {
-                throw new InvalidOperationException($"event {events[0].Sequence} does not follow {_count}");
+                Append(Entry(segment, offset, hash));
             }
-            var needed = _count + events.Count;
-            if (needed > _events.Length)
-            {
-                var grown = new StoredEvent[Math.Max(needed, _events.Length * 2)];
-                Array.Copy(_events, grown, _count);
-                _events = grown;
-            }
-            for (var i = 0; i < events.Count; i++)
-            {
-                _events[_count + i] = events[i];
-            }
-            _count = needed;
         }
+    }
+
+    /// <summary>Adds <paramref name="count"/> entries for the record at <paramref name="offset"/> (a lost range).</summary>
+    public void AddRange(int segment, long offset, int count)
+    {
+        lock (_gate)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                Append(Entry(segment, offset, 0));
+            }
+        }
+    }
+
+    private void Append(long entry)
+    {
+        var chunk = (int)(_count >> ChunkBits);
+        if (chunk == _chunks.Length)
+        {
+            var grown = new long[_chunks.Length * 2][];
+            Array.Copy(_chunks, grown, _chunks.Length);
+            _chunks = grown;
+        }
+        (_chunks[chunk] ??= new long[ChunkSize])[_count & (ChunkSize - 1)] = entry;
+        _count++;
     }
 
     public View Snapshot()
     {
         lock (_gate)
         {
-            return new View(_events, _count);
+            return new View(_chunks, _count);
         }
     }
 
-    /// <summary>A stable, read-only window on the first <see cref="Count"/> events.</summary>
-    internal readonly struct View(StoredEvent[] events, int count)
+    /// <summary>A stable, read-only window on the first <see cref="Count"/> entries.</summary>
+    internal readonly struct View(long[][] chunks, long count)
     {
-        public int Count { get; } = count;
+        public long Count { get; } = count;
 
-        public StoredEvent this[int index] => events[index];
-
-        /// <summary>Sequence of the newest event whose timestamp is at or before <paramref name="time"/>, 0 if none.</summary>
-        /// <remarks>Timestamps never decrease along the log (the writer guarantees it), so this is a binary search.</remarks>
-        public long SequenceAt(DateTimeOffset time)
+        /// <summary>The entry of the event with sequence <paramref name="sequence"/> (1 .. Count).</summary>
+        public long this[long sequence]
         {
-            int lo = 0, hi = Count;
-            while (lo < hi)
+            get
             {
-                var mid = lo + ((hi - lo) / 2);
-                if (events[mid].Timestamp <= time)
-                {
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid;
-                }
+                var position = sequence - 1;
+                return chunks[position >> ChunkBits][position & (ChunkSize - 1)];
             }
-            return lo;
-        }
-
-        /// <summary>Index of the first event whose timestamp is at or after <paramref name="time"/>.</summary>
-        public int FirstAtOrAfter(DateTimeOffset time)
-        {
-            int lo = 0, hi = Count;
-            while (lo < hi)
-            {
-                var mid = lo + ((hi - lo) / 2);
-                if (events[mid].Timestamp < time)
-                {
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid;
-                }
-            }
-            return lo;
-        }
-
-        public List<StoredEvent> Query(EventFilter filter, CancellationToken cancellationToken)
-        {
-            // Positions [start, end) hold the candidates of the sequence and time bounds.
-            long start = filter.AfterSequence;
-            long end = Count;
-            if (filter.UntilSequence is { } untilSequence)
-            {
-                end = Math.Min(end, Math.Max(0, untilSequence));
-            }
-            if (filter.Since is { } since)
-            {
-                start = Math.Max(start, FirstAtOrAfter(since));
-            }
-            if (filter.Until is { } until)
-            {
-                end = Math.Min(end, SequenceAt(until));
-            }
-            var found = new List<StoredEvent>(Math.Min(filter.Limit, 256));
-            for (var i = start; i < end && found.Count < filter.Limit; i++)
-            {
-                if ((i & 0xFFF) == 0)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-                var e = events[i];
-                if ((filter.AggregateKind is null || string.Equals(e.AggregateKind, filter.AggregateKind, StringComparison.Ordinal))
-                    && (filter.AggregateId is null || string.Equals(e.AggregateId, filter.AggregateId, StringComparison.Ordinal)))
-                {
-                    found.Add(e);
-                }
-            }
-            return found;
         }
     }
 }

@@ -10,61 +10,69 @@ namespace Butterfly.Infrastructure.Events.FileLog;
 /// <summary>Settings of <see cref="FileEventStore"/>; the defaults are what the daemon uses.</summary>
 public sealed record FileEventStoreOptions
 {
+    public const long DefaultSegmentBytes = 64L << 20;
+
     /// <summary>Clock of the batch timestamps (tests substitute their own).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>How many of the newest snapshots are kept on disk.</summary>
     public int SnapshotsToKeep { get; init; } = 3;
+
+    /// <summary>A new segment file is started once the newest one holds this many bytes.</summary>
+    public long SegmentBytes { get; init; } = DefaultSegmentBytes;
 }
 
 /// <summary>
-/// The embedded event store: an append-only, checksummed log file <c>events.log</c> in a
-/// directory, plus snapshot files, with every event held in memory for queries.
+/// The embedded event store: an append-only, checksummed log in segment files
+/// <c>events-&lt;first sequence&gt;.log</c> in a directory, plus snapshot files. Only an 8-byte
+/// index entry per event is held in memory (<see cref="EventIndex"/>); events are read back
+/// from the files, so memory does not grow with what the history carries.
 /// </summary>
 /// <remarks>
 /// <para>Durability: a batch is one record (see <see cref="LogFormat"/>); AppendAsync returns
 /// only after the record is written and fdatasync'ed. Concurrent appends are grouped by a
 /// single writer loop (<see cref="GroupCommitter"/>) into one write and one fdatasync.</para>
-/// <para>Recovery: opening verifies every record and cuts a torn or damaged tail, logging it
-/// (<see cref="LogScanner"/>). An flock on DIR/LOCK keeps a second daemon out.</para>
+/// <para>Recovery: opening verifies every record (<see cref="LogVerifier"/>): an append that a
+/// crash interrupted is cut; any other damage refuses the open with
+/// <see cref="EventLogDamagedException"/> and changes nothing, and <see cref="LogRepair"/>
+/// (<c>butterflyd --repair-log</c>) repairs it. A format-1 log is migrated on open
+/// (<see cref="LegacyLog"/>). An flock on DIR/LOCK keeps a second daemon out.</para>
 /// <para>A failed fdatasync makes the store refuse further appends: after such a failure the
 /// kernel may have dropped the unwritten pages, so retrying could acknowledge data that is
 /// not on disk. Restarting re-verifies the file from its checksums.</para>
 /// </remarks>
 public sealed class FileEventStore : IEventStore
 {
-    public const string LogFileName = "events.log";
-
     private readonly string _directory;
-    private readonly string _logPath;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
+    private readonly long _segmentBytes;
     private readonly DirectoryLock _lock;
-    private readonly SafeFileHandle _logFile;
     private readonly EventIndex _index;
+    private readonly LogReader _reader;
     private readonly SnapshotFiles _snapshots;
     private readonly GroupCommitter _committer;
+    private volatile Segment[] _segments;
 
     // Owned by the writer loop.
     private ArrayBufferWriter<byte> _writeBuffer = new(64 << 10);
-    private long _logLength;
     private DateTimeOffset _lastTimestamp;
     private Exception? _fault;
 
     private int _disposed;
 
-    private FileEventStore(string directory, string logPath, ILogger log, FileEventStoreOptions options, DirectoryLock directoryLock,
-        SafeFileHandle logFile, EventIndex index, SnapshotFiles snapshots, LogScanner.Outcome scan)
+    private FileEventStore(string directory, ILogger log, FileEventStoreOptions options, DirectoryLock directoryLock,
+        EventIndex index, SnapshotFiles snapshots, LogVerifier.Outcome scan)
     {
         _directory = directory;
-        _logPath = logPath;
         _log = log;
         _time = options.Time;
+        _segmentBytes = options.SegmentBytes;
         _lock = directoryLock;
-        _logFile = logFile;
         _index = index;
         _snapshots = snapshots;
-        _logLength = scan.Length;
+        _segments = [.. scan.Segments];
+        _reader = new LogReader(() => _segments);
         _lastTimestamp = scan.LastTimestamp;
         _committer = new GroupCommitter(CommitGroup);
     }
@@ -74,15 +82,20 @@ public sealed class FileEventStore : IEventStore
     /// <summary>Groups committed by the writer loop (for tests and diagnostics).</summary>
     internal long GroupsCommitted => _committer.GroupsCommitted;
 
+    /// <summary>The segment files, oldest first (for tests and diagnostics).</summary>
+    internal IReadOnlyList<string> SegmentPaths => [.. _segments.Select(s => s.Path)];
+
     /// <summary>Opens (creating it if missing) the log in <paramref name="directory"/> with the default options.</summary>
     public static Task<FileEventStore> OpenAsync(string directory, ILogger log, CancellationToken cancellationToken = default) =>
         OpenAsync(directory, log, new FileEventStoreOptions(), cancellationToken);
 
     /// <summary>
     /// Opens (creating it if missing) the log in <paramref name="directory"/>: takes the
-    /// directory lock, verifies and loads the log, repairs its tail.
+    /// directory lock, migrates a format-1 log, verifies and indexes every record, cuts an
+    /// interrupted append.
     /// </summary>
     /// <exception cref="IOException">Another process has the directory open, or the disk failed.</exception>
+    /// <exception cref="EventLogDamagedException">The log is damaged beyond an interrupted append; nothing was changed (an IOException).</exception>
     /// <exception cref="InvalidDataException">DIR/events.log is not a Butterfly event log.</exception>
     public static Task<FileEventStore> OpenAsync(string directory, ILogger log, FileEventStoreOptions options, CancellationToken cancellationToken = default)
     {
@@ -90,6 +103,8 @@ public sealed class FileEventStore : IEventStore
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotsToKeep, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.SegmentBytes, 4096, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SegmentBytes, 1L << 31, nameof(options));
         // Start-up work is blocking file I/O; keep it off the caller's thread.
         return Task.Run(() => Open(Path.GetFullPath(directory), log, options), cancellationToken);
     }
@@ -103,23 +118,55 @@ public sealed class FileEventStore : IEventStore
             Native.SyncDirectory(Path.GetDirectoryName(directory) ?? directory);
         }
         var directoryLock = DirectoryLock.Acquire(directory);
-        SafeFileHandle? logFile = null;
         try
         {
-            var logPath = Path.Combine(directory, LogFileName);
-            logFile = File.OpenHandle(logPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+            if (LogRepair.IsInterrupted(directory))
+            {
+                throw new EventLogDamagedException($"event log {directory}: a repair was interrupted; run butterflyd --repair-log --yes " +
+                    $"--event-store file:{directory} again to finish it (the original files are in {directory}/damaged-TIME/)");
+            }
+            LegacyLog.MigrateIfPresent(directory, options.SegmentBytes, log);
+            var files = SegmentFiles.List(directory);
+            if (files.Count == 0)
+            {
+                files.Add((1, CreateSegment(directory, 1)));
+            }
             var index = new EventIndex();
-            var scan = LogScanner.Recover(logFile, logPath, index, log);
+            var (snapshotSequence, snapshotName) = SnapshotFiles.Newest(directory);
+            var scan = LogVerifier.Verify(directory, files, index, snapshotSequence, snapshotName, log);
+            if (scan.Segments.Count == 0)
+            {
+                // The first segment's creation was interrupted: it was removed, make it again.
+                scan = LogVerifier.Verify(directory, [(1, CreateSegment(directory, 1))], index, snapshotSequence, snapshotName, log);
+            }
             var snapshots = new SnapshotFiles(directory, options.SnapshotsToKeep, log);
-            snapshots.Recover(index.LastSequence);
-            log.Information("Event log {Path}: {Events} events, opened in {Milliseconds} ms",
-                logPath, index.LastSequence, started.ElapsedMilliseconds);
-            return new FileEventStore(directory, logPath, log, options, directoryLock, logFile, index, snapshots, scan);
+            snapshots.Recover();
+            log.Information("Event log {Directory}: {Events} events in {Segments} segment(s), opened in {Milliseconds} ms",
+                directory, index.LastSequence, scan.Segments.Count, started.ElapsedMilliseconds);
+            return new FileEventStore(directory, log, options, directoryLock, index, snapshots, scan);
         }
         catch
         {
-            logFile?.Dispose();
             directoryLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates an empty segment whose first sequence is <paramref name="first"/>, durably (file and name).</summary>
+    private static string CreateSegment(string directory, long first)
+    {
+        var path = Path.Combine(directory, SegmentFiles.NameOf(first));
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
+            RandomAccess.Write(handle, LogFormat.SegmentHeader(first), 0);
+            Native.DataSync(handle, path);
+            Native.SyncDirectory(directory);
+            return path;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(path);
             throw;
         }
     }
@@ -146,46 +193,58 @@ public sealed class FileEventStore : IEventStore
     {
         if (_fault is not null)
         {
-            throw new IOException($"event log {_logPath} refuses appends after an earlier failure ({_fault.Message}); " +
+            throw new IOException($"event log {_directory} refuses appends after an earlier failure ({_fault.Message}); " +
                 "restart the daemon to re-verify the log", _fault);
+        }
+        var active = _segments[^1];
+        if (active.Length >= _segmentBytes && active.Length > LogFormat.SegmentHeaderSize)
+        {
+            active = StartSegment(_index.LastSequence + 1);
         }
         var timestamp = EventBatches.NextTimestamp(_time, _lastTimestamp);
         var next = _index.LastSequence + 1;
         var results = new IReadOnlyList<StoredEvent>[batches.Count];
+        var offsets = new long[batches.Count];
         _writeBuffer.ResetWrittenCount();
         for (var i = 0; i < batches.Count; i++)
         {
-            LogFormat.WriteRecord(_writeBuffer, batches[i], next, timestamp);
+            offsets[i] = active.Length + _writeBuffer.WrittenCount;
+            LogFormat.WriteEvents(_writeBuffer, batches[i], next, timestamp);
             results[i] = EventBatches.Stamp(batches[i], next, timestamp);
             next += batches[i].Count;
         }
         var written = _writeBuffer.WrittenCount;
         try
         {
-            RandomAccess.Write(_logFile, _writeBuffer.WrittenSpan, _logLength);
+            RandomAccess.Write(active.Handle, _writeBuffer.WrittenSpan, active.Length);
         }
         catch (Exception ex)
         {
             // E.g. a full disk: cut what may have reached the file so it ends on the last
             // acknowledged record again, and stay usable for when space comes back.
-            CutBackAfterFailure(ex);
+            CutBackAfterFailure(active, ex);
             throw;
         }
         try
         {
-            Native.DataSync(_logFile, _logPath);
+            Native.DataSync(active.Handle, active.Path);
         }
         catch (Exception ex)
         {
             _fault = ex;
-            _log.Error(ex, "Event log {Path}: fdatasync failed; refusing further appends until restart", _logPath);
+            _log.Error(ex, "Event log {Path}: fdatasync failed; refusing further appends until restart", active.Path);
             throw;
         }
-        _logLength += written;
+        active.Length += written;
         _lastTimestamp = timestamp;
-        foreach (var stored in results)
+        for (var i = 0; i < batches.Count; i++)
         {
-            _index.Add(stored);
+            var hashes = new ushort[batches[i].Count];
+            for (var k = 0; k < hashes.Length; k++)
+            {
+                hashes[k] = LogFormat.AggregateHash(batches[i][k].AggregateKind, batches[i][k].AggregateId);
+            }
+            _index.Add(active.Ordinal, offsets[i], hashes);
         }
         if (_writeBuffer.Capacity > 4 * GroupCommitter.MaxGroupBytes)
         {
@@ -195,17 +254,28 @@ public sealed class FileEventStore : IEventStore
         return Task.FromResult(results);
     }
 
-    private void CutBackAfterFailure(Exception writeError)
+    /// <summary>Seals the newest segment and starts the next one at <paramref name="first"/>.</summary>
+    private Segment StartSegment(long first)
+    {
+        var path = CreateSegment(_directory, first);
+        var handle = Native.OpenFile(path, readWriteCreate: true);
+        var segment = new Segment(_segments.Length, first, path, handle, LogFormat.SegmentHeaderSize);
+        _segments = [.. _segments, segment];
+        _log.Information("Event log {Directory}: new segment {Segment}", _directory, segment.Name);
+        return segment;
+    }
+
+    private void CutBackAfterFailure(Segment active, Exception writeError)
     {
         try
         {
-            RandomAccess.SetLength(_logFile, _logLength);
-            _log.Error(writeError, "Event log {Path}: write failed; the batches were not stored", _logPath);
+            RandomAccess.SetLength(active.Handle, active.Length);
+            _log.Error(writeError, "Event log {Path}: write failed; the batches were not stored", active.Path);
         }
         catch (Exception ex)
         {
             _fault = ex;
-            _log.Error(ex, "Event log {Path}: write failed and the partial write could not be cut; refusing further appends", _logPath);
+            _log.Error(ex, "Event log {Path}: write failed and the partial write could not be cut; refusing further appends", active.Path);
         }
     }
 
@@ -213,15 +283,16 @@ public sealed class FileEventStore : IEventStore
     {
         ThrowIfDisposed();
         var view = _index.Snapshot();
-        for (var i = Math.Max(0, afterSequence); i < view.Count; i++)
+        var n = 0;
+        foreach (var e in _reader.Read(view, afterSequence))
         {
-            if ((i & 1023) == 1023)
+            if ((++n & 1023) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 // A long replay should not hold a thread-pool thread for its whole length.
                 await Task.Yield();
             }
-            yield return view[(int)i];
+            yield return e;
         }
     }
 
@@ -229,7 +300,8 @@ public sealed class FileEventStore : IEventStore
     {
         ThrowIfDisposed();
         EventBatches.Validate(filter);
-        return Task.FromResult<IReadOnlyList<StoredEvent>>(_index.Snapshot().Query(filter, cancellationToken));
+        var view = _index.Snapshot();
+        return Task.Run<IReadOnlyList<StoredEvent>>(() => _reader.Query(view, filter, cancellationToken), cancellationToken);
     }
 
     public Task<long> LastSequenceAsync(CancellationToken cancellationToken = default)
@@ -241,7 +313,8 @@ public sealed class FileEventStore : IEventStore
     public Task<long> SequenceAtAsync(DateTimeOffset time, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        return Task.FromResult(_index.Snapshot().SequenceAt(time));
+        var view = _index.Snapshot();
+        return Task.Run(() => _reader.SequenceAt(view, time), cancellationToken);
     }
 
     public Task SaveSnapshotAsync(StoredSnapshot snapshot, CancellationToken cancellationToken = default)
@@ -265,7 +338,10 @@ public sealed class FileEventStore : IEventStore
             return;
         }
         await _committer.DisposeAsync().ConfigureAwait(false);
-        _logFile.Dispose();
+        foreach (var segment in _segments)
+        {
+            segment.Dispose();
+        }
         _lock.Dispose();
     }
 

@@ -1,30 +1,66 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using System.Text.Unicode;
 using Butterfly.Application.Ports;
 
 namespace Butterfly.Infrastructure.Events.FileLog;
 
+/// <summary>The kinds of record a segment holds.</summary>
+internal enum RecordKind : byte
+{
+    /// <summary>One AppendAsync batch: <c>count</c> events from <c>first</c>.</summary>
+    Events = 1,
+
+    /// <summary>
+    /// Written only by the repair command: sequences <c>first .. first+count-1</c> were in a
+    /// damaged record and are lost; the payload is a short UTF-8 text saying why.
+    /// </summary>
+    Lost = 2,
+}
+
+/// <summary>A record header that passed its own checksum and the plausibility checks.</summary>
+internal readonly record struct RecordHeader(RecordKind Kind, long First, int Count, int PayloadLength, long Ticks, uint PayloadCrc)
+{
+    public long Last => First + Count - 1;
+
+    public long Size => LogFormat.RecordHeaderSize + PayloadLength;
+
+    public DateTimeOffset Timestamp => new(Ticks, TimeSpan.Zero);
+}
+
 /// <summary>
-/// Byte layout of the event log file. All integers little-endian.
+/// Byte layout of the event log, format 2. All integers little-endian. The log is a series of
+/// segment files (<see cref="SegmentFiles"/>), each holding the records of a range of sequences.
 /// <code>
-/// file    := "BFLYEVL1" record*
-/// record  := length:u32 crc:u32 payload[length]     crc = CRC-32C(length bytes ++ payload)
-/// payload := kind:u8(=1) first:i64 utcTicks:i64 count:i32 event[count]
+/// segment := "BFLYEVL2" first:i64 reserved:u32(0) crc:u32  record*      crc = CRC-32C(bytes 0..19)
+/// record  := header payload[payloadLength]
+/// header  := magic:u32("BFLR") kind:u8 reserved:3 bytes(0) first:i64 count:i32 payloadLength:i32
+///            utcTicks:i64 payloadCrc:u32 headerCrc:u32            headerCrc = CRC-32C(header bytes 0..35)
+/// payload (kind 1) := event[count]
 /// event   := type aggregateKind aggregateId dataJson origin messageId   (each a string)
 /// string  := byteLength:i32 (-1 = null) utf8[byteLength]
+/// payload (kind 2) := UTF-8 text (why the sequences were lost)
 /// </code>
-/// One record holds one AppendAsync batch, so a batch is on disk whole or not at all: a record
-/// whose checksum does not match is never read. The first sequence is stored so the scan can
-/// prove there is no gap or duplicate; the timestamp is the batch's single timestamp.
+/// Why this framing: every record says where it is in the history (its first sequence and
+/// count) behind a magic and a checksum of its own, so the scanner can tell an append cut
+/// short at the end of the file (the header is whole and names the next sequence, the payload
+/// is not all there) from damage (a record that fails its checksum although its bytes are all
+/// there, or intact records found after a bad one), and can resynchronise on the next intact
+/// header past a bad record to say which sequences are affected.
 /// </summary>
 internal static class LogFormat
 {
-    public static ReadOnlySpan<byte> Magic => "BFLYEVL1"u8;
+    public static ReadOnlySpan<byte> SegmentMagic => "BFLYEVL2"u8;
 
-    public const int FileHeaderSize = 8;
+    public const int SegmentHeaderSize = 24;
 
-    public const int RecordHeaderSize = 8;
+    /// <summary>"BFLR" as the first four bytes of every record.</summary>
+    public const uint RecordMagic = 0x524C4642;
+
+    public static ReadOnlySpan<byte> RecordMagicBytes => "BFLR"u8;
+
+    public const int RecordHeaderSize = 40;
 
     /// <summary>
     /// Upper bound of one record's payload. It keeps a corrupted length field from making the
@@ -32,14 +68,46 @@ internal static class LogFormat
     /// </summary>
     public const int MaxPayloadBytes = 64 << 20;
 
-    private const byte BatchRecordKind = 1;
+    /// <summary>Each event takes at least six 4-byte string lengths.</summary>
+    private const int MinEventBytes = 24;
 
-    private const int PayloadFixedSize = 1 + 8 + 8 + 4;
+    // ---- segment header ----
 
-    /// <summary>Payload size of a batch (without the record header).</summary>
+    public static byte[] SegmentHeader(long first)
+    {
+        var header = new byte[SegmentHeaderSize];
+        SegmentMagic.CopyTo(header);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(8), first);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(20), Crc32C.Compute(header.AsSpan(0, 20)));
+        return header;
+    }
+
+    /// <summary>Null when <paramref name="header"/> is a whole, intact segment header; otherwise why not.</summary>
+    public static string? CheckSegmentHeader(ReadOnlySpan<byte> header, out long first)
+    {
+        first = 0;
+        if (header.Length < SegmentHeaderSize)
+        {
+            return "segment header incomplete";
+        }
+        if (!header[..8].SequenceEqual(SegmentMagic))
+        {
+            return "not a segment of a Butterfly event log (format 2)";
+        }
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header[20..]) != Crc32C.Compute(header[..20]))
+        {
+            return "segment header checksum mismatch";
+        }
+        first = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
+        return first < 1 ? $"segment header names sequence {first}" : null;
+    }
+
+    // ---- records ----
+
+    /// <summary>Payload size of an events record for the batch.</summary>
     public static long PayloadSize(IReadOnlyList<NewEvent> batch)
     {
-        long size = PayloadFixedSize;
+        long size = 0;
         foreach (var e in batch)
         {
             size += StringSize(e.Type) + StringSize(e.AggregateKind) + StringSize(e.AggregateId)
@@ -50,17 +118,13 @@ internal static class LogFormat
 
     private static long StringSize(string? s) => 4 + (s is null ? 0 : EventBatches.StrictUtf8.GetByteCount(s));
 
-    /// <summary>Appends one complete record (header, checksum, payload) for the batch to <paramref name="output"/>.</summary>
-    public static void WriteRecord(IBufferWriter<byte> output, IReadOnlyList<NewEvent> batch, long firstSequence, DateTimeOffset timestamp)
+    /// <summary>Appends one complete events record for the batch to <paramref name="output"/>.</summary>
+    public static void WriteEvents(IBufferWriter<byte> output, IReadOnlyList<NewEvent> batch, long first, DateTimeOffset timestamp)
     {
         var payloadSize = checked((int)PayloadSize(batch));
         var span = output.GetSpan(RecordHeaderSize + payloadSize)[..(RecordHeaderSize + payloadSize)];
         var payload = span[RecordHeaderSize..];
-        payload[0] = BatchRecordKind;
-        BinaryPrimitives.WriteInt64LittleEndian(payload[1..], firstSequence);
-        BinaryPrimitives.WriteInt64LittleEndian(payload[9..], timestamp.UtcTicks);
-        BinaryPrimitives.WriteInt32LittleEndian(payload[17..], batch.Count);
-        var at = PayloadFixedSize;
+        var at = 0;
         foreach (var e in batch)
         {
             at += WriteString(payload[at..], e.Type);
@@ -70,9 +134,35 @@ internal static class LogFormat
             at += WriteString(payload[at..], e.Origin);
             at += WriteString(payload[at..], e.MessageId);
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)payloadSize);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Checksum(span[..4], payload));
+        WriteHeader(span, RecordKind.Events, first, batch.Count, payload, timestamp.UtcTicks);
         output.Advance(span.Length);
+    }
+
+    /// <summary>Appends a record that marks <paramref name="count"/> sequences from <paramref name="first"/> as lost.</summary>
+    public static void WriteLost(IBufferWriter<byte> output, long first, int count, DateTimeOffset timestamp, string why)
+    {
+        var text = Encoding.UTF8.GetBytes(why);
+        var span = output.GetSpan(RecordHeaderSize + text.Length)[..(RecordHeaderSize + text.Length)];
+        text.CopyTo(span[RecordHeaderSize..]);
+        WriteHeader(span, RecordKind.Lost, first, count, span[RecordHeaderSize..], timestamp.UtcTicks);
+        output.Advance(span.Length);
+    }
+
+    /// <summary>Appends the bytes of a record read elsewhere (the repair copies intact records as they are).</summary>
+    public static void WriteRaw(IBufferWriter<byte> output, ReadOnlySpan<byte> record) => output.Write(record);
+
+    private static void WriteHeader(Span<byte> record, RecordKind kind, long first, int count, ReadOnlySpan<byte> payload, long ticks)
+    {
+        var header = record[..RecordHeaderSize];
+        header.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(header, RecordMagic);
+        header[4] = (byte)kind;
+        BinaryPrimitives.WriteInt64LittleEndian(header[8..], first);
+        BinaryPrimitives.WriteInt32LittleEndian(header[16..], count);
+        BinaryPrimitives.WriteInt32LittleEndian(header[20..], payload.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(header[24..], ticks);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[32..], Crc32C.Compute(payload));
+        BinaryPrimitives.WriteUInt32LittleEndian(header[36..], Crc32C.Compute(header[..36]));
     }
 
     private static int WriteString(Span<byte> into, string? value)
@@ -87,64 +177,129 @@ internal static class LogFormat
         return 4 + written;
     }
 
-    public static uint Checksum(ReadOnlySpan<byte> lengthBytes, ReadOnlySpan<byte> payload) =>
-        Crc32C.Append(Crc32C.Compute(lengthBytes), payload);
-
     /// <summary>
-    /// Decodes a payload whose checksum already matched. Returns an error text instead of
-    /// throwing, because a bad record is an expected outcome of the open-time scan.
+    /// Null when <paramref name="bytes"/> starts with a whole header that passes its checksum and
+    /// describes a plausible record; otherwise why not. Says nothing about the payload.
     /// </summary>
-    public static string? TryDecode(ReadOnlySpan<byte> payload, long expectedFirstSequence, out StoredEvent[] events)
+    public static string? TryReadHeader(ReadOnlySpan<byte> bytes, out RecordHeader header)
     {
-        events = [];
-        if (payload.Length < PayloadFixedSize || payload[0] != BatchRecordKind)
+        header = default;
+        if (bytes.Length < RecordHeaderSize)
         {
-            return "unknown record kind";
+            return "record header incomplete";
         }
-        var first = BinaryPrimitives.ReadInt64LittleEndian(payload[1..]);
-        var ticks = BinaryPrimitives.ReadInt64LittleEndian(payload[9..]);
-        var count = BinaryPrimitives.ReadInt32LittleEndian(payload[17..]);
-        if (first != expectedFirstSequence)
+        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes) != RecordMagic)
         {
-            return $"record starts at sequence {first}, expected {expectedFirstSequence}";
+            return "no record starts here (magic missing)";
+        }
+        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes[36..]) != Crc32C.Compute(bytes[..36]))
+        {
+            return "record header checksum mismatch";
+        }
+        var kind = (RecordKind)bytes[4];
+        var first = BinaryPrimitives.ReadInt64LittleEndian(bytes[8..]);
+        var count = BinaryPrimitives.ReadInt32LittleEndian(bytes[16..]);
+        var length = BinaryPrimitives.ReadInt32LittleEndian(bytes[20..]);
+        var ticks = BinaryPrimitives.ReadInt64LittleEndian(bytes[24..]);
+        if (kind is not (RecordKind.Events or RecordKind.Lost) || bytes[5] != 0 || bytes[6] != 0 || bytes[7] != 0)
+        {
+            return $"unknown record kind {bytes[4]}";
+        }
+        if (first < 1 || count < 1 || first > long.MaxValue - count)
+        {
+            return $"record names sequences {first} (+{count})";
+        }
+        if (length < 0 || length > MaxPayloadBytes || (kind == RecordKind.Events && count > length / MinEventBytes))
+        {
+            return $"invalid payload length {length} for {count} events";
         }
         if (ticks < DateTimeOffset.MinValue.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks)
         {
             return "timestamp out of range";
         }
-        // Each event takes at least six 4-byte length fields.
-        if (count <= 0 || count > (payload.Length - PayloadFixedSize) / 24)
+        header = new RecordHeader(kind, first, count, length, ticks, BinaryPrimitives.ReadUInt32LittleEndian(bytes[32..]));
+        return null;
+    }
+
+    /// <summary>
+    /// Checks a payload against its header: the checksum, and for an events record that it
+    /// parses into exactly <see cref="RecordHeader.Count"/> events. Null when good.
+    /// <paramref name="hashes"/>, when given, receives each event's <see cref="AggregateHash(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>.
+    /// </summary>
+    public static string? CheckPayload(in RecordHeader header, ReadOnlySpan<byte> payload, Span<ushort> hashes = default)
+    {
+        if (payload.Length != header.PayloadLength)
         {
-            return $"invalid event count {count}";
+            return "record cut short";
         }
-        var timestamp = new DateTimeOffset(ticks, TimeSpan.Zero);
-        var decoded = new StoredEvent[count];
-        var reader = new Reader(payload[PayloadFixedSize..]);
-        for (var i = 0; i < count; i++)
+        if (Crc32C.Compute(payload) != header.PayloadCrc)
         {
-            var type = reader.String();
-            var kind = reader.String();
-            var id = reader.String();
-            var data = reader.String();
-            var origin = reader.String();
-            var messageId = reader.String();
+            return "payload checksum mismatch";
+        }
+        if (header.Kind == RecordKind.Lost)
+        {
+            return null;
+        }
+        var reader = new Reader(payload);
+        for (var i = 0; i < header.Count; i++)
+        {
+            var type = reader.Bytes(out var typeNull);
+            var kind = reader.Bytes(out var kindNull);
+            var id = reader.Bytes(out var idNull);
+            reader.Bytes(out var dataNull);
+            reader.Bytes(out var originNull);
+            reader.Bytes(out _);
             if (reader.Error is not null)
             {
                 return $"event {i}: {reader.Error}";
             }
-            if (type is null || kind is null || id is null || data is null || origin is null)
+            if (typeNull || kindNull || idNull || dataNull || originNull || type.IsEmpty)
             {
                 return $"event {i}: a required field is null";
             }
-            decoded[i] = new StoredEvent(first + i, timestamp, type, kind, id, data, origin, messageId);
+            if (!hashes.IsEmpty)
+            {
+                hashes[i] = AggregateHash(kind, id);
+            }
         }
-        if (!reader.AtEnd)
-        {
-            return "trailing bytes after the last event";
-        }
-        events = decoded;
-        return null;
+        return reader.AtEnd ? null : "trailing bytes after the last event";
     }
+
+    /// <summary>Decodes the events of a payload that <see cref="CheckPayload"/> accepted.</summary>
+    public static StoredEvent[] DecodeEvents(in RecordHeader header, ReadOnlySpan<byte> payload)
+    {
+        var events = new StoredEvent[header.Count];
+        var reader = new Reader(payload);
+        var timestamp = header.Timestamp;
+        for (var i = 0; i < events.Length; i++)
+        {
+            var type = reader.String()!;
+            var kind = reader.String()!;
+            var id = reader.String()!;
+            var data = reader.String()!;
+            var origin = reader.String()!;
+            var messageId = reader.String();
+            if (reader.Error is not null)
+            {
+                throw new InvalidDataException($"record of sequence {header.First}: event {i}: {reader.Error}");
+            }
+            events[i] = new StoredEvent(header.First + i, timestamp, type, kind, id, data, origin, messageId);
+        }
+        return events;
+    }
+
+    /// <summary>
+    /// 16 bits of the CRC-32C of "kind NUL id": the event index keeps it per event, so a query
+    /// for one NIC or group reads only the records that may hold its events.
+    /// </summary>
+    public static ushort AggregateHash(ReadOnlySpan<byte> kind, ReadOnlySpan<byte> id)
+    {
+        var crc = Crc32C.Append(Crc32C.Append(Crc32C.Compute(kind), [0]), id);
+        return (ushort)(crc ^ (crc >> 16));
+    }
+
+    public static ushort AggregateHash(string kind, string id) =>
+        AggregateHash(EventBatches.StrictUtf8.GetBytes(kind), EventBatches.StrictUtf8.GetBytes(id));
 
     /// <summary>Bounds-checked cursor over a payload; the first problem stops it and is kept in <see cref="Error"/>.</summary>
     private ref struct Reader(ReadOnlySpan<byte> data)
@@ -153,42 +308,46 @@ internal static class LogFormat
 
         public string? Error { get; private set; }
 
-        public readonly bool AtEnd => _rest.IsEmpty;
+        public readonly bool AtEnd => _rest.IsEmpty && Error is null;
 
-        public string? String()
+        public ReadOnlySpan<byte> Bytes(out bool isNull)
         {
+            isNull = true;
             if (Error is not null)
             {
-                return null;
+                return default;
             }
             if (_rest.Length < 4)
             {
                 Error = "truncated string length";
-                return null;
+                return default;
             }
             var length = BinaryPrimitives.ReadInt32LittleEndian(_rest);
             _rest = _rest[4..];
             if (length == -1)
             {
-                return null;
+                return default;
             }
             if (length < 0 || length > _rest.Length)
             {
                 Error = $"invalid string length {length}";
-                return null;
+                return default;
             }
-            string value;
-            try
-            {
-                value = EventBatches.StrictUtf8.GetString(_rest[..length]);
-            }
-            catch (DecoderFallbackException)
+            var value = _rest[..length];
+            if (!Utf8.IsValid(value))
             {
                 Error = "invalid UTF-8";
-                return null;
+                return default;
             }
             _rest = _rest[length..];
+            isNull = false;
             return value;
+        }
+
+        public string? String()
+        {
+            var bytes = Bytes(out var isNull);
+            return isNull ? null : EventBatches.StrictUtf8.GetString(bytes);
         }
     }
 }

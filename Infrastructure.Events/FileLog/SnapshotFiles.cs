@@ -30,26 +30,23 @@ internal sealed class SnapshotFiles(string directory, int keep, ILogger log)
     public int Keep { get; } = keep;
 
     /// <summary>
-    /// Start-up housekeeping: removes temporary files of interrupted saves, and moves aside
-    /// snapshots newer than the log (possible only if the log's tail was cut as damaged): a
-    /// snapshot must never describe events the log does not have.
+    /// Start-up housekeeping: removes temporary files of interrupted saves. (A snapshot newer
+    /// than the log is not housekeeping: the open refuses such a log, see <see cref="LogVerifier"/>.)
     /// </summary>
-    public void Recover(long lastSequence)
+    public void Recover()
     {
         foreach (var temp in Directory.EnumerateFiles(directory, Prefix + "*" + Suffix + TempSuffix))
         {
             File.Delete(temp);
         }
-        foreach (var (sequence, path) in List())
-        {
-            if (sequence > lastSequence)
-            {
-                var aside = path + ".orphaned";
-                File.Move(path, aside, overwrite: true);
-                log.Warning("Snapshot {Path} is at sequence {Sequence} but the log ends at {Last}; moved to {Aside}",
-                    path, sequence, lastSequence, aside);
-            }
-        }
+    }
+
+    /// <summary>The newest snapshot file of <paramref name="directory"/> by name (sequence 0 and no name when none).</summary>
+    /// <remarks>The name is evidence enough: a snapshot is written only after its sequence was durable in the log.</remarks>
+    public static (long Sequence, string? Name) Newest(string directory)
+    {
+        var all = List(directory);
+        return all.Count == 0 ? (0, null) : (all[^1].Sequence, Path.GetFileName(all[^1].Path));
     }
 
     public void Save(StoredSnapshot snapshot)
@@ -67,12 +64,21 @@ internal sealed class SnapshotFiles(string directory, int keep, ILogger log)
         var temp = path + TempSuffix;
         lock (_writeGate)
         {
-            using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
+            try
             {
-                RandomAccess.Write(file, content, 0);
-                Native.DataSync(file, temp);
+                using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
+                {
+                    RandomAccess.Write(file, content, 0);
+                    Native.DataSync(file, temp);
+                }
+                File.Move(temp, path, overwrite: true);
             }
-            File.Move(temp, path, overwrite: true);
+            catch
+            {
+                // E.g. a full disk: a partial snapshot must not keep the space the log needs.
+                File.Delete(temp);
+                throw;
+            }
             Native.SyncDirectory(directory);
             Prune();
         }
@@ -81,7 +87,7 @@ internal sealed class SnapshotFiles(string directory, int keep, ILogger log)
     /// <summary>The newest intact snapshot at or before <paramref name="atOrBeforeSequence"/>, or null.</summary>
     public StoredSnapshot? Load(long atOrBeforeSequence)
     {
-        var all = List();
+        var all = List(directory);
         for (var i = all.Count - 1; i >= 0; i--)
         {
             var (sequence, path) = all[i];
@@ -150,7 +156,7 @@ internal sealed class SnapshotFiles(string directory, int keep, ILogger log)
     /// <summary>Deletes all but the newest <see cref="Keep"/> snapshots.</summary>
     private void Prune()
     {
-        var all = List();
+        var all = List(directory);
         for (var i = 0; i < all.Count - Keep; i++)
         {
             File.Delete(all[i].Path);
@@ -158,7 +164,7 @@ internal sealed class SnapshotFiles(string directory, int keep, ILogger log)
     }
 
     /// <summary>Snapshot files in ascending sequence order.</summary>
-    private List<(long Sequence, string Path)> List()
+    private static List<(long Sequence, string Path)> List(string directory)
     {
         var found = new List<(long, string)>();
         foreach (var path in Directory.EnumerateFiles(directory, Prefix + "*" + Suffix))

@@ -48,6 +48,47 @@ internal sealed class EventSql(string schema)
         return (reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1));
     }
 
+    /// <summary>Last sequence and its timestamp, on <paramref name="connection"/> (inside its transaction, if one is open).</summary>
+    public async Task<(long Sequence, DateTimeOffset Timestamp)> ReadTailAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"select version, timestamp from {schema}.mt_events where stream_id = @stream order by version desc limit 1", connection);
+        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return (0, DateTimeOffset.MinValue);
+        }
+        return (reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1));
+    }
+
+    /// <summary>How many of the events with ids <paramref name="ids"/> sit at versions <paramref name="first"/>..<paramref name="last"/>.</summary>
+    public async Task<long> CountEventsAsync(NpgsqlDataSource dataSource, long first, long last, Guid[] ids, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"select count(*) from {schema}.mt_events where stream_id = @stream and version between @first and @last and id = any(@ids)");
+        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+        command.Parameters.AddWithValue("first", first);
+        command.Parameters.AddWithValue("last", last);
+        command.Parameters.AddWithValue("ids", ids);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>How many events the stream holds (equal to its last sequence when no sequence is missing).</summary>
+    public async Task<long> CountAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"select count(*) from {schema}.mt_events where stream_id = @stream");
+        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>The newest snapshot's sequence, 0 when there is none.</summary>
+    public async Task<long> NewestSnapshotAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"select coalesce(max(sequence), 0) from {schema}.mt_doc_snapshot");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
     public async Task<List<StoredEvent>> QueryAsync(NpgsqlDataSource dataSource, EventFilter filter, CancellationToken cancellationToken)
     {
         var sql = new StringBuilder("select ").Append(_columns).Append(" and version > @after");

@@ -5,6 +5,7 @@ using Butterfly.Application.Ports;
 using JasperFx;
 using JasperFx.Events;
 using Marten;
+using Marten.Services;
 using Npgsql;
 using Serilog;
 using Weasel.Core;
@@ -23,6 +24,15 @@ public sealed record MartenEventStoreOptions
 
     /// <summary>How many of the newest snapshots are kept.</summary>
     public int SnapshotsToKeep { get; init; } = 3;
+
+    /// <summary>
+    /// How long an append may take before it fails (the daemon's --store-timeout): connecting,
+    /// the transaction and, when its COMMIT got no answer, finding out whether it landed.
+    /// </summary>
+    public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the writer connection is checked (and the advisory lock re-taken after a reconnect).</summary>
+    public TimeSpan LockCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>
@@ -35,9 +45,13 @@ public sealed record MartenEventStoreOptions
 /// <para>Appends go through the same group commit as the file store: concurrent batches share
 /// one transaction. Reads and queries are plain SQL on <c>mt_events</c> (the same statements a
 /// DBA finds in sql/audit.sql). Snapshots are <see cref="SnapshotDocument"/> documents.</para>
-/// <para>A session-level advisory lock, held on a dedicated connection while the store is
-/// open, keeps a second daemon off the same schema, like the file store's flock. Should that
-/// connection drop, the expected-version check still refuses any interleaved write.</para>
+/// <para>One writer, always (<see cref="WriterSession"/>): appends run on the dedicated
+/// connection that holds the schema's advisory lock, re-taken after a reconnect; each checks the
+/// stream's end inside its transaction, and any sign of another writer stops this store's writes,
+/// loudly. An append whose COMMIT got no answer is settled (the old backend ended, the rows
+/// looked up by event id) before the next one.</para>
+/// <para>At open, a stream with missing sequences or shorter than its newest snapshot is refused,
+/// like the file log does.</para>
 /// </remarks>
 public sealed partial class MartenEventStore : IEventStore
 {
@@ -48,7 +62,7 @@ public sealed partial class MartenEventStore : IEventStore
     internal const int AdvisoryLockClass = 0x42464C59;
 
     private readonly NpgsqlDataSource _dataSource;
-    private readonly NpgsqlConnection _lockConnection;
+    private readonly WriterSession _writer;
     private readonly DocumentStore _store;
     private readonly EventSql _sql;
     private readonly MartenEventStoreOptions _options;
@@ -56,23 +70,20 @@ public sealed partial class MartenEventStore : IEventStore
     private readonly GroupCommitter _committer;
 
     // Owned by the writer loop.
-    private long _lastSequence;
     private DateTimeOffset _lastTimestamp;
-    private bool _resyncNeeded;
 
     private int _disposed;
 
-    private MartenEventStore(NpgsqlDataSource dataSource, NpgsqlConnection lockConnection, DocumentStore store, MartenEventStoreOptions options,
-        ILogger log, string description, long lastSequence, DateTimeOffset lastTimestamp)
+    private MartenEventStore(NpgsqlDataSource dataSource, WriterSession writer, DocumentStore store, MartenEventStoreOptions options,
+        ILogger log, string description, DateTimeOffset lastTimestamp)
     {
         _dataSource = dataSource;
-        _lockConnection = lockConnection;
+        _writer = writer;
         _store = store;
         _options = options;
         _log = log;
         _sql = new EventSql(options.Schema);
         Description = description;
-        _lastSequence = lastSequence;
         _lastTimestamp = lastTimestamp;
         _committer = new GroupCommitter(CommitGroupAsync);
     }
@@ -110,20 +121,26 @@ public sealed partial class MartenEventStore : IEventStore
         var user = string.IsNullOrEmpty(builder.Username) ? "" : builder.Username + "@";
         var description = $"postgres://{user}{builder.Host}:{builder.Port}/{builder.Database} (schema {options.Schema})";
 
+        // A cancelled command breaks its connection at once instead of waiting for the server to
+        // acknowledge the cancel (which a frozen network never delivers). Connecting keeps the
+        // connection string's timeout: appends bound it with their own deadline.
+        builder.CancellationTimeout = -1;
         var dataSource = NpgsqlDataSource.Create(builder);
         NpgsqlConnection? lockConnection = null;
         DocumentStore? store = null;
         try
         {
-            lockConnection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await TakeLockAsync(lockConnection, options.Schema, description, cancellationToken).ConfigureAwait(false);
+            var idleLimit = options.WriteTimeout * 2;
+            lockConnection = await WriterSession.ConnectAsync(dataSource, options.Schema, description, idleLimit, cancellationToken).ConfigureAwait(false);
             store = CreateDocumentStore(dataSource, options.Schema);
             await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
             var sql = new EventSql(options.Schema);
             await sql.CreateAuditIndexesAsync(dataSource, cancellationToken).ConfigureAwait(false);
             var (last, lastTimestamp) = await sql.ReadTailAsync(dataSource, cancellationToken).ConfigureAwait(false);
+            await CheckWholeAsync(sql, dataSource, description, last, cancellationToken).ConfigureAwait(false);
             log.Information("Event store {Description}: {Events} events", description, last);
-            return new MartenEventStore(dataSource, lockConnection, store, options, log, description, last, lastTimestamp);
+            var writer = WriterSession.Start(dataSource, options.Schema, description, log, lockConnection, last, options.LockCheckInterval, idleLimit);
+            return new MartenEventStore(dataSource, writer, store, options, log, description, lastTimestamp);
         }
         catch
         {
@@ -137,16 +154,27 @@ public sealed partial class MartenEventStore : IEventStore
         }
     }
 
-    private static async Task TakeLockAsync(NpgsqlConnection connection, string schema, string description, CancellationToken cancellationToken)
+    /// <summary>
+    /// The rules of the file log, where they apply: every sequence up to the last is there, and
+    /// the stream reaches its newest snapshot. Otherwise acknowledged events are missing, and
+    /// starting would serve a configuration that silently lacks them.
+    /// </summary>
+    private static async Task CheckWholeAsync(EventSql sql, NpgsqlDataSource dataSource, string description, long last, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("select pg_try_advisory_lock(@class, hashtext(@schema))", connection);
-        command.Parameters.AddWithValue("class", AdvisoryLockClass);
-        command.Parameters.AddWithValue("schema", schema);
-        var taken = (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        if (!taken)
+        var count = await sql.CountAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        if (count != last)
         {
-            throw new InvalidOperationException($"event store {description} is in use by another process " +
-                "(its PostgreSQL advisory lock is held): two daemons cannot share one event log");
+            throw new InvalidDataException($"event store {description} is damaged: the stream '{StreamKey}' ends at sequence {last} but holds " +
+                $"{count} events, so {last - count} sequence(s) are missing (rows deleted?). Nothing was changed. Restore the database from a " +
+                "backup; sql/README.md shows how to list the missing sequences.");
+        }
+        var snapshot = await sql.NewestSnapshotAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        if (snapshot > last)
+        {
+            throw new InvalidDataException($"event store {description} is shorter than its snapshots say: the stream ends at sequence {last}, " +
+                $"but a snapshot was taken at sequence {snapshot}, so events {last + 1}..{snapshot} were acknowledged and are missing " +
+                "(the database restored from an older backup than its snapshots?). Nothing was changed. Restore a consistent backup, or, " +
+                "to start from the events that are there, delete the newer snapshots (sql/README.md).");
         }
     }
 
@@ -182,20 +210,12 @@ public sealed partial class MartenEventStore : IEventStore
         return _committer.EnqueueAsync([.. batch], cancellationToken);
     }
 
-    /// <summary>Runs on the writer loop: every batch of the group in one transaction.</summary>
+    /// <summary>Runs on the writer loop: every batch of the group in one transaction, within the write timeout.</summary>
     private async Task<IReadOnlyList<StoredEvent>[]> CommitGroupAsync(IReadOnlyList<IReadOnlyList<NewEvent>> batches)
     {
-        if (_resyncNeeded)
-        {
-            // After a failed commit the outcome may be unknown (e.g. the connection dropped
-            // during COMMIT): ask the database where the stream really ends.
-            var (last, lastTimestamp) = await _sql.ReadTailAsync(_dataSource, CancellationToken.None).ConfigureAwait(false);
-            Volatile.Write(ref _lastSequence, last);
-            _lastTimestamp = lastTimestamp;
-            _resyncNeeded = false;
-        }
         var timestamp = EventBatches.NextTimestamp(_options.Time, _lastTimestamp);
-        var next = _lastSequence + 1;
+        var first = _writer.LastSequence + 1;
+        var next = first;
         var results = new IReadOnlyList<StoredEvent>[batches.Count];
         var events = new List<object>();
         for (var i = 0; i < batches.Count; i++)
@@ -208,30 +228,34 @@ public sealed partial class MartenEventStore : IEventStore
             }
         }
         var expectedVersion = next - 1;
+        var ids = events.Select(_ => Guid.NewGuid()).ToArray();
+        // The transaction gets two thirds of the time; what is left settles an unanswered COMMIT.
+        using var deadline = new CancellationTokenSource(_options.WriteTimeout);
+        using var commitDeadline = new CancellationTokenSource(_options.WriteTimeout * 2 / 3);
         try
         {
-            await using var session = _store.LightweightSession();
-            var action = session.Events.Append(StreamKey, expectedVersion, events);
-            foreach (var e in action.Events)
+            await _writer.AppendAsync(async (transaction, ct) =>
             {
-                e.Timestamp = timestamp;
-            }
-            // Not cancellable: once the writer has taken a group it is committed or fails.
-            await session.SaveChangesAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (EventStreamUnexpectedMaxEventIdException ex)
-        {
-            _resyncNeeded = true;
-            _log.Error(ex, "Event store {Description}: the stream moved under us; is another process writing to it?", Description);
-            throw new InvalidOperationException($"event store {Description}: another writer appended to the stream; the batch was not stored", ex);
+                await using var session = _store.LightweightSession(SessionOptions.ForTransaction(transaction));
+                var action = session.Events.Append(StreamKey, expectedVersion, events);
+                for (var i = 0; i < action.Events.Count; i++)
+                {
+                    action.Events[i].Timestamp = timestamp;
+                    action.Events[i].Id = ids[i];
+                }
+                await session.SaveChangesAsync(ct).ConfigureAwait(false);
+            }, first, expectedVersion, ids, commitDeadline.Token, deadline.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            _resyncNeeded = true;
-            _log.Error(ex, "Event store {Description}: append failed", Description);
+            _log.Error(ex, "Event store {Description}: append of sequences {First}..{Last} failed", Description, first, expectedVersion);
+            if (ex is OperationCanceledException)
+            {
+                throw new IOException($"event store {Description}: the database did not answer within {_options.WriteTimeout.TotalSeconds:0.#} s; " +
+                    "the change was not stored", ex);
+            }
             throw;
         }
-        Volatile.Write(ref _lastSequence, expectedVersion);
         _lastTimestamp = timestamp;
         return results;
     }
@@ -264,11 +288,11 @@ public sealed partial class MartenEventStore : IEventStore
         return await _sql.QueryAsync(_dataSource, filter, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Read from the database (after settling an append whose COMMIT got no answer), never a cached value.</summary>
     public Task<long> LastSequenceAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        // Only this process writes (the advisory lock), so its own count is the truth.
-        return Task.FromResult(Volatile.Read(ref _lastSequence));
+        return _writer.CurrentSequenceAsync(cancellationToken);
     }
 
     public Task<long> SequenceAtAsync(DateTimeOffset time, CancellationToken cancellationToken = default)
@@ -280,7 +304,7 @@ public sealed partial class MartenEventStore : IEventStore
     public async Task SaveSnapshotAsync(StoredSnapshot snapshot, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        EventBatches.Validate(snapshot, Volatile.Read(ref _lastSequence));
+        EventBatches.Validate(snapshot, _writer.LastSequence);
         await using var session = _store.LightweightSession();
         session.Store(new SnapshotDocument
         {
@@ -304,7 +328,7 @@ public sealed partial class MartenEventStore : IEventStore
     public async Task<StoredSnapshot?> LoadSnapshotAsync(long atOrBeforeSequence = long.MaxValue, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var bound = Math.Min(atOrBeforeSequence, Volatile.Read(ref _lastSequence));
+        var bound = Math.Min(atOrBeforeSequence, _writer.LastSequence);
         await using var session = _store.QuerySession();
         var document = await session.Query<SnapshotDocument>().Where(x => x.Sequence <= bound).OrderByDescending(x => x.Sequence)
             .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
@@ -320,19 +344,7 @@ public sealed partial class MartenEventStore : IEventStore
         }
         await _committer.DisposeAsync().ConfigureAwait(false);
         _store.Dispose();
-        try
-        {
-            await using var unlock = new NpgsqlCommand("select pg_advisory_unlock(@class, hashtext(@schema))", _lockConnection);
-            unlock.Parameters.AddWithValue("class", AdvisoryLockClass);
-            unlock.Parameters.AddWithValue("schema", _options.Schema);
-            await unlock.ExecuteScalarAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
-        {
-            // The connection is gone, and the lock with it.
-            _log.Debug(ex, "Event store {Description}: advisory unlock failed", Description);
-        }
-        await _lockConnection.DisposeAsync().ConfigureAwait(false);
+        await _writer.DisposeAsync().ConfigureAwait(false);
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
 

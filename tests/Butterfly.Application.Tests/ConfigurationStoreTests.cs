@@ -37,14 +37,42 @@ public class ConfigurationStoreTests
     }
 
     [Fact]
-    public async Task AFailureReportedAfterTheBatchLandedKeepsTheBatch()
+    public async Task AnUnknownOutcomeIsSettledFromTheStoreBeforeTheNextWriteAndTheBatchThatLandedIsKept()
     {
         await using var app = await AppHarness.StartAsync();
         app.Events.FailAfterAppend = true;
         await app.Mediator.Send(new AddNic(Nic("vm1"), AppHarness.Origin));
-        Assert.Null(await app.Store.CommitAsync(CancellationToken.None));
+        var error = await app.Store.CommitAsync(CancellationToken.None);
+        Assert.StartsWith("the change was not confirmed", error, StringComparison.Ordinal);
+        Assert.True(app.Store.NeedsCatchUp);
+        Assert.Empty(app.Store.State.Nics);
+        app.Events.FailAfterAppend = false;
+
+        var caughtUp = await app.Store.CatchUpAsync(CancellationToken.None);
+        Assert.Null(caughtUp.Error);
+        app.Store.ApplyCaughtUp(caughtUp.Events!);
+        Assert.False(app.Store.NeedsCatchUp);
         Assert.Equal(1, app.Store.LastSequence);
         Assert.Equal(["vm1"], app.Store.DurableState.Nics.Keys);
+        Assert.Equal(["vm1"], app.DataPath.Current.Select(n => n.Id));
+        await app.SendAsync(new AddNic(Nic("vm2"), AppHarness.Origin));
+        Assert.Equal([1L, 2L], app.Events.Events.Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public async Task AWriteTakenWhileAnOutcomeIsUnknownIsRefusedAfterTheStateCaughtUp()
+    {
+        await using var app = await AppHarness.StartAsync();
+        app.Events.FailAfterAppend = true;
+        await app.Mediator.Send(new AddNic(Nic("vm1"), AppHarness.Origin));
+        Assert.NotNull(await app.Store.CommitAsync(CancellationToken.None));
+        app.Events.FailAfterAppend = false;
+
+        // Decided on a state without vm1: refused, and the state now has vm1.
+        await app.Mediator.Send(new AddNic(Nic("vm2"), AppHarness.Origin));
+        Assert.Contains("turned out to be stored", await app.Store.CommitAsync(CancellationToken.None), StringComparison.Ordinal);
+        Assert.Equal(["vm1"], app.Store.State.Nics.Keys);
+        Assert.Single(app.Events.Events);
     }
 
     [Fact]
@@ -69,22 +97,33 @@ public class ConfigurationStoreTests
     }
 
     [Fact]
-    public async Task SnapshotIsTakenEveryThousandEventsAndItsFailureIsNotFatal()
+    public async Task SnapshotIsTakenEveryThousandEventsAndAFailureIsRetriedWithBackoffNotOnEveryCommit()
     {
-        await using var app = await AppHarness.StartAsync();
+        var clock = new ManualTime(DateTimeOffset.UnixEpoch);
+        await using var app = await AppHarness.StartAsync(time: clock);
         app.Events.FailSnapshots = true;
         for (var i = 0; i < ConfigurationStore.SnapshotInterval; i++)
             await app.SendAsync(new AddMember("sg", $"10.0.{i / 256}.{i % 256}", AppHarness.Origin));
+        await app.Store.SnapshotSettledAsync();
         Assert.Empty(app.Events.Snapshots);
+        Assert.Equal(1, app.Events.SnapshotAttempts);
+
+        // Within the back-off, commits do not try again.
+        for (var i = 0; i < 20; i++)
+            await app.SendAsync(new AddMember("sg", $"10.8.0.{i}", AppHarness.Origin));
+        Assert.Equal(1, app.Events.SnapshotAttempts);
 
         app.Events.FailSnapshots = false;
+        clock.Advance(TimeSpan.FromSeconds(1));
         await app.SendAsync(new AddMember("sg", "10.9.9.9", AppHarness.Origin));
+        await app.Store.SnapshotSettledAsync();
         var snapshot = Assert.Single(app.Events.Snapshots);
-        Assert.Equal(1002, snapshot.Sequence);
+        Assert.Equal(1022, snapshot.Sequence);
         Assert.True(EventSerializer.DeserializeState(snapshot.DataJson).ContentEquals(app.Store.State));
 
         await app.SendAsync(new AddMember("sg", "10.9.9.10", AppHarness.Origin));
         Assert.Single(app.Events.Snapshots);
+        Assert.Equal(1, app.Store.SnapshotFailures);
     }
 
     [Fact]
@@ -166,4 +205,14 @@ internal static class Scenario
 
         Assert.Null(await app.Store.CommitAsync(CancellationToken.None));
     }
+}
+
+/// <summary>A clock that moves only when told.</summary>
+internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
+{
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
 }

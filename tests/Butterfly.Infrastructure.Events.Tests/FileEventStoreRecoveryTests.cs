@@ -13,7 +13,7 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
     private readonly TempDirectory _directory = new();
     private readonly LogCapture _logs = new();
 
-    private string LogPath => _directory.File(FileEventStore.LogFileName);
+    private string LogPath => _directory.File(SegmentFiles.NameOf(1));
 
     public void Dispose() => _directory.Dispose();
 
@@ -71,23 +71,23 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
             }
         }
         var warnings = _logs.Messages(LogEventLevel.Warning);
-        Assert.Equal(whole.Length - goodLength - 1, warnings.Count(m => m.Contains("torn record", StringComparison.Ordinal)));
+        Assert.Equal(whole.Length - goodLength - 1, warnings.Count(m => m.Contains("an append interrupted", StringComparison.Ordinal)));
         Assert.Empty(_logs.Messages(LogEventLevel.Error));
-        Assert.Empty(Directory.GetFiles(_directory.Path, "*.damaged-*"));
+        Assert.Empty(Directory.GetDirectories(_directory.Path, "damaged-*"));
     }
 
     [Fact]
-    public async Task A_checksum_mismatch_in_the_last_record_is_a_torn_tail()
+    public async Task A_checksum_mismatch_in_the_whole_last_record_is_damage_not_a_torn_tail()
     {
-        var lengths = await WriteBatchesAsync([Event("a")], [Event("b")]);
+        await WriteBatchesAsync([Event("a")], [Event("b")]);
         var bytes = await File.ReadAllBytesAsync(LogPath);
         bytes[^3] ^= 0x40;
         await File.WriteAllBytesAsync(LogPath, bytes);
 
-        await using var store = await OpenAsync();
-        Assert.Equal(["a"], (await ReadAllAsync(store)).Select(e => e.AggregateId));
-        Assert.Equal(lengths[0], new FileInfo(LogPath).Length);
-        Assert.Contains(_logs.Messages(LogEventLevel.Warning), m => m.Contains("checksum mismatch", StringComparison.Ordinal));
+        var refused = await Assert.ThrowsAsync<EventLogDamagedException>(OpenAsync);
+        Assert.Contains("payload checksum mismatch", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("sequences 2..2", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(LogPath));
     }
 
     [Fact]
@@ -107,40 +107,34 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
     }
 
     [Fact]
-    public async Task Corruption_in_the_middle_stops_the_log_there_keeps_the_rest_aside_and_logs_an_error()
+    public async Task Corruption_in_the_middle_refuses_the_open_and_changes_nothing()
     {
         var lengths = await WriteBatchesAsync([Event("a")], [Event("b"), Event("c")], [Event("d")]);
         var bytes = await File.ReadAllBytesAsync(LogPath);
         // Flip one bit inside the second record's payload.
-        bytes[(int)lengths[0] + 20] ^= 0x01;
+        bytes[(int)lengths[0] + LogFormat.RecordHeaderSize + 20] ^= 0x01;
         await File.WriteAllBytesAsync(LogPath, bytes);
 
-        await using (var store = await OpenAsync())
-        {
-            Assert.Equal(["a"], (await ReadAllAsync(store)).Select(e => e.AggregateId));
-            Assert.Equal(1, await store.LastSequenceAsync());
-            Assert.Equal(lengths[0], new FileInfo(LogPath).Length);
-            Assert.Equal(2, (await store.AppendAsync([Event("e")]))[0].Sequence);
-        }
-        var error = Assert.Single(_logs.Messages(LogEventLevel.Error));
-        Assert.Contains("corrupt record", error, StringComparison.Ordinal);
-        Assert.Contains("checksum mismatch", error, StringComparison.Ordinal);
-        var aside = Assert.Single(Directory.GetFiles(_directory.Path, FileEventStore.LogFileName + ".damaged-*"));
-        Assert.Equal(bytes[(int)lengths[0]..], await File.ReadAllBytesAsync(aside));
+        var refused = await Assert.ThrowsAsync<EventLogDamagedException>(OpenAsync);
+        Assert.Contains($"{SegmentFiles.NameOf(1)} at offset {lengths[0]}", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("payload checksum mismatch", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("1 intact record(s) follow it (sequences 4..4)", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("--repair-log", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(LogPath));
+        Assert.Single(Directory.GetFiles(_directory.Path, "events-*"));
     }
 
     [Fact]
-    public async Task A_record_with_a_wrong_sequence_is_treated_as_corrupt()
+    public async Task A_record_with_a_wrong_sequence_is_damage()
     {
         // Two logs spliced together: the second record restarts at sequence 1.
         var lengths = await WriteBatchesAsync([Event("a")], [Event("b")]);
         var bytes = await File.ReadAllBytesAsync(LogPath);
-        var firstRecord = bytes[LogFormat.FileHeaderSize..(int)lengths[0]];
+        var firstRecord = bytes[LogFormat.SegmentHeaderSize..(int)lengths[0]];
         await File.WriteAllBytesAsync(LogPath, [.. bytes[..(int)lengths[0]], .. firstRecord, .. bytes[(int)lengths[0]..]]);
 
-        await using var store = await OpenAsync();
-        Assert.Equal(["a"], (await ReadAllAsync(store)).Select(e => e.AggregateId));
-        Assert.Contains(_logs.Messages(LogEventLevel.Error), m => m.Contains("expected 2", StringComparison.Ordinal));
+        var refused = await Assert.ThrowsAsync<EventLogDamagedException>(OpenAsync);
+        Assert.Contains("expected 2", refused.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -199,22 +193,23 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
     public async Task A_file_that_is_not_an_event_log_is_refused_and_left_alone()
     {
         var text = "this is somebody else's file\n"u8.ToArray();
-        await File.WriteAllBytesAsync(LogPath, text);
+        var legacy = _directory.File(LegacyLogFormat.FileName);
+        await File.WriteAllBytesAsync(legacy, text);
         var refused = await Assert.ThrowsAsync<InvalidDataException>(OpenAsync);
         Assert.Contains("not a Butterfly event log", refused.Message, StringComparison.Ordinal);
-        Assert.Equal(text, await File.ReadAllBytesAsync(LogPath));
+        Assert.Equal(text, await File.ReadAllBytesAsync(legacy));
         // The lock was released on the way out.
-        await File.WriteAllBytesAsync(LogPath, []);
+        await File.WriteAllBytesAsync(legacy, []);
         await using var store = await OpenAsync();
     }
 
     [Fact]
-    public async Task A_half_written_header_is_completed()
+    public async Task A_half_written_format_1_header_is_an_empty_log()
     {
-        await File.WriteAllBytesAsync(LogPath, LogFormat.Magic[..3].ToArray());
+        await File.WriteAllBytesAsync(_directory.File(LegacyLogFormat.FileName), LegacyLogFormat.Magic[..3].ToArray());
         await using var store = await OpenAsync();
         Assert.Equal(1, (await store.AppendAsync([Event("a")]))[0].Sequence);
-        Assert.Equal(LogFormat.Magic.ToArray(), (await File.ReadAllBytesAsync(LogPath))[..8]);
+        Assert.Equal(LogFormat.SegmentMagic.ToArray(), (await File.ReadAllBytesAsync(LogPath))[..8]);
     }
 
     [Fact]
@@ -222,7 +217,7 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
     {
         var nested = Path.Combine(_directory.Path, "var", "lib", "butterfly");
         await using var store = await FileEventStore.OpenAsync(nested, _logs.Logger);
-        Assert.True(File.Exists(Path.Combine(nested, FileEventStore.LogFileName)));
+        Assert.True(File.Exists(Path.Combine(nested, SegmentFiles.NameOf(1))));
         Assert.Equal($"file:{nested}", store.Description);
     }
 
@@ -246,7 +241,7 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
     }
 
     [Fact]
-    public async Task Snapshots_beyond_a_cut_log_and_leftover_temporary_files_are_cleared_on_open()
+    public async Task A_snapshot_beyond_the_end_of_the_log_refuses_the_open_and_leftover_temporary_files_are_cleared()
     {
         var lengths = await WriteBatchesAsync([Event("a")], [Event("b")]);
         await using (var store = await OpenAsync())
@@ -255,17 +250,22 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
             await store.SaveSnapshotAsync(new StoredSnapshot(2, DateTimeOffset.UnixEpoch, "{\"at\":2}"));
         }
         await File.WriteAllTextAsync(_directory.File("snapshot-00000000000000000009.snap.tmp"), "half");
-        // The last record is torn away: the snapshot at 2 now describes events the log lacks.
+        await using (var reopened = await OpenAsync())
+        {
+            Assert.Equal(2, await reopened.LastSequenceAsync());
+            Assert.Empty(Directory.GetFiles(_directory.Path, "*.tmp"));
+        }
+        // The last record is torn away: the snapshot at 2 proves event 2 was acknowledged.
         using (var file = new FileStream(LogPath, FileMode.Open))
         {
             file.SetLength(lengths[1] - 1);
         }
-
-        await using var reopened = await OpenAsync();
-        Assert.Equal(1, await reopened.LastSequenceAsync());
-        Assert.Equal(1, (await reopened.LoadSnapshotAsync())!.Sequence);
-        Assert.Empty(Directory.GetFiles(_directory.Path, "*.tmp"));
-        Assert.Single(Directory.GetFiles(_directory.Path, "*.orphaned"));
+        var bytes = await File.ReadAllBytesAsync(LogPath);
+        var refused = await Assert.ThrowsAsync<EventLogDamagedException>(OpenAsync);
+        Assert.Contains("shorter than its snapshots say", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("events 2..2", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(LogPath));
+        Assert.Equal(2, Directory.GetFiles(_directory.Path, "*.snap").Length);
     }
 
     [Fact]
@@ -273,11 +273,11 @@ public sealed class FileEventStoreRecoveryTests(ITestOutputHelper output) : IDis
     {
         // Written directly in the log format: building it through AppendAsync would measure fsync.
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        System.Buffers.BuffersExtensions.Write(buffer, LogFormat.Magic);
+        System.Buffers.BuffersExtensions.Write(buffer, LogFormat.SegmentHeader(1));
         for (var i = 0; i < 10_000; i += 5)
         {
             var batch = Enumerable.Range(i, 5).Select(k => Event($"nic-{k}", $"{{\"ips\":[\"10.0.{k / 250}.{k % 250}\"]}}")).ToList();
-            LogFormat.WriteRecord(buffer, batch, i + 1, DateTimeOffset.UnixEpoch.AddSeconds(i));
+            LogFormat.WriteEvents(buffer, batch, i + 1, DateTimeOffset.UnixEpoch.AddSeconds(i));
         }
         await File.WriteAllBytesAsync(LogPath, buffer.WrittenMemory.ToArray());
 

@@ -22,8 +22,14 @@ public sealed record DaemonStartOptions
     /// <summary>The VXLAN endpoint address (-i).</summary>
     public string Ip { get; init; } = "127.0.0.1";
 
-    /// <summary>-l; debug by default so that failures come with the daemon's story.</summary>
-    public string LogLevel { get; init; } = "debug";
+    /// <summary>-l; debug by default so that failures come with the daemon's story; null passes no -l.</summary>
+    public string? LogLevel { get; init; } = "debug";
+
+    /// <summary>
+    /// Start butterflyd with SIGINT and SIGQUIT ignored, as a non-interactive shell's
+    /// <c>daemon &amp;</c> does (through <c>trap '' INT QUIT; exec</c>, so the PID is the daemon's).
+    /// </summary>
+    public bool SigintIgnoredAtStart { get; init; }
 
     /// <summary>More arguments appended as they are (e.g. "-t").</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = [];
@@ -246,12 +252,17 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         var args = new List<string>
         {
             "-i", _options.Ip, "-s", SocketDir, "-e", Endpoint, "--event-store", EventStore,
-            "--no-syslog", "-l", _options.LogLevel,
+            "--no-syslog",
             "--dpdk-args", _options.DpdkArgs ?? $"--no-huge -m 256 --no-pci --file-prefix {FilePrefix} --vdev=net_null0,no-rx=1",
         };
         if (_options.KeyFile is not null)
         {
             args.AddRange(["-k", _options.KeyFile]);
+        }
+
+        if (_options.LogLevel is not null)
+        {
+            args.AddRange(["-l", _options.LogLevel]);
         }
 
         args.AddRange(_options.ExtraArgs);
@@ -262,8 +273,10 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         // Kill and StopAsync signal, and its exit code is the daemon's.
         List<string> command = _options.NetworkNamespace is { } netns
             ? ["netns", "exec", netns, RepoPaths.Butterflyd, .. args]
+            : _options.SigintIgnoredAtStart ? ["-c", "trap '' INT QUIT; exec \"$0\" \"$@\"", RepoPaths.Butterflyd, .. args]
             : [.. args];
-        var info = new ProcessStartInfo(_options.NetworkNamespace is null ? RepoPaths.Butterflyd : "ip")
+        var program = _options.NetworkNamespace is not null ? "ip" : _options.SigintIgnoredAtStart ? "bash" : RepoPaths.Butterflyd;
+        var info = new ProcessStartInfo(program)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,

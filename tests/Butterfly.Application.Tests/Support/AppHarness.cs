@@ -10,11 +10,12 @@ internal sealed class AppHarness : IAsyncDisposable
 {
     private readonly ServiceProvider _services;
 
-    private AppHarness(InMemoryEventStore events, RecordingDataPath dataPath)
+    private AppHarness(InMemoryEventStore events, RecordingDataPath dataPath, TimeProvider? time)
     {
         Events = events;
         DataPath = dataPath;
         _services = new ServiceCollection()
+            .AddSingleton(time ?? TimeProvider.System)
             .AddSingleton<IEventStore>(events)
             .AddSingleton<IDataPath>(dataPath)
             .AddSingleton<IHostControl>(Host)
@@ -45,9 +46,9 @@ internal sealed class AppHarness : IAsyncDisposable
     public ConfigurationStore Store => _services.GetRequiredService<ConfigurationStore>();
 
     /// <summary>A started application over <paramref name="events"/> (a fresh log by default).</summary>
-    public static async Task<AppHarness> StartAsync(InMemoryEventStore? events = null, RecordingDataPath? dataPath = null)
+    public static async Task<AppHarness> StartAsync(InMemoryEventStore? events = null, RecordingDataPath? dataPath = null, TimeProvider? time = null)
     {
-        var harness = new AppHarness(events ?? new InMemoryEventStore(), dataPath ?? new RecordingDataPath());
+        var harness = new AppHarness(events ?? new InMemoryEventStore(), dataPath ?? new RecordingDataPath(), time);
         await harness.Store.LoadAsync(CancellationToken.None);
         return harness;
     }

@@ -26,6 +26,8 @@ internal sealed class InMemoryEventStore : IEventStore
 
     public int AppendCalls { get; private set; }
 
+    public int SnapshotAttempts { get; private set; }
+
     public IReadOnlyList<StoredEvent> Events => _events;
 
     public IReadOnlyList<StoredSnapshot> Snapshots => _snapshots;
@@ -41,7 +43,7 @@ internal sealed class InMemoryEventStore : IEventStore
         _events.AddRange(stored);
         Now += Tick;
         if (FailAfterAppend)
-            throw new TimeoutException("fsync took too long");
+            throw new CommitOutcomeUnknownException("the connection dropped during COMMIT");
         return Task.FromResult<IReadOnlyList<StoredEvent>>(stored);
     }
 
@@ -70,6 +72,7 @@ internal sealed class InMemoryEventStore : IEventStore
 
     public Task SaveSnapshotAsync(StoredSnapshot snapshot, CancellationToken cancellationToken = default)
     {
+        SnapshotAttempts++;
         if (FailSnapshots)
             throw new IOException("snapshot directory is read-only");
         _snapshots.Add(snapshot);
