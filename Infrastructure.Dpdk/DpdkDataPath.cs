@@ -251,6 +251,15 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
     }
 
     /// <inheritdoc/>
+    public int VhostNicCapacity => VhostPorts.NicCapacity;
+
+    /// <summary>Why no more vhost-user NIC can be made when <paramref name="existing"/> exist.</summary>
+    internal static string CapacityError(int existing) =>
+        $"{existing} vhost-user NICs exist, the most this data path serves: DPDK 22.11's vhost library watches at most "
+        + $"{VhostPorts.LibraryCapacity} listening sockets and guest connections together, so {VhostPorts.NicCapacity} NICs "
+        + "with their guests connected";
+
+    /// <inheritdoc/>
     public string NewSocketPath(string nicId) => NicPortRules.NewSocketPath(_options.SocketDir, nicId);
 
     /// <inheritdoc/>
@@ -480,6 +489,12 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         NicPort port;
         if (nic.Type == NicType.VhostUserServer)
         {
+            var existing = _nics.Values.Count(p => p.IsVhost);
+            if (existing >= VhostPorts.NicCapacity)
+            {
+                // Refused at once: asking the library would cost up to a second per NIC.
+                return (null, $"NIC '{nic.Id}': {CapacityError(existing)}");
+            }
             var slot = VhostPorts.Create(path, offerTso: !_options.NoOffload);
             if (slot < 0)
             {

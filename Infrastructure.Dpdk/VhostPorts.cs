@@ -34,6 +34,13 @@ internal static unsafe class VhostPorts
     internal const int LibraryCapacity = LibraryDescriptors - 2;
 
     /// <summary>
+    /// Vhost-user NICs a daemon makes at most: each takes a listening socket and, once its VM
+    /// runs, a connection, so this many can all have their guest connected. A NIC beyond would
+    /// get a socket its VM might never be served on (or none at all), so nic_add refuses it.
+    /// </summary>
+    internal const int NicCapacity = LibraryCapacity / 2;
+
+    /// <summary>
     /// Registers the shim's wake socket (see native/vhost.c) in <paramref name="runtimeDir"/>,
     /// EAL's directory for this process. Returns an error text, or null; without it NICs still
     /// work but re-adding hundreds after removing hundreds can stall up to a second.

@@ -25,7 +25,7 @@ public sealed class AddNicHandler(ConfigurationStore store, IDataPath dataPath) 
         // it cannot make is refused before anything is recorded.
         var nic = ((NicAdded)decision.Value![0]).Nic;
         var dataPathNic = DataPathNic.From(nic);
-        var refusal = dataPath.Validate(dataPathNic);
+        var refusal = dataPath.Validate(dataPathNic) ?? CapacityRefusal(nic);
         if (refusal is not null)
             return new(Outcome<string>.Failure($"NIC '{nic.Id}': {refusal}"));
         var sessionsError = SessionsError(nic.Id, command.Sessions);
@@ -36,6 +36,19 @@ public sealed class AddNicHandler(ConfigurationStore store, IDataPath dataPath) 
         if (command.Sessions is not null)
             store.StageSessions(nic.Id, command.Sessions);
         return new(Outcome<string>.Success(dataPath.PathOf(dataPathNic)));
+    }
+
+    /// <summary>
+    /// Why one more vhost-user NIC would be more than the data path serves (counting this
+    /// batch's staged NICs; replacing a vhost-user NIC of the same id adds none), or null.
+    /// </summary>
+    private string? CapacityRefusal(NicSpec nic)
+    {
+        if (nic.Type != NicType.VhostUserServer)
+            return null;
+        var others = store.State.Nics.Values.Count(n => n.Type == NicType.VhostUserServer && n.Id != nic.Id);
+        return others < dataPath.VhostNicCapacity ? null
+            : $"{others} vhost-user NICs exist, the most this host's data path serves ({dataPath.VhostNicCapacity}, every one with its guest connected); remove one first";
     }
 
     /// <summary>Why a fw_data document cannot be given to a NIC, or null (also when there is none).</summary>

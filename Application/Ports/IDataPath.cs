@@ -65,6 +65,12 @@ public interface IDataPath
     string NewSocketPath(string nicId);
 
     /// <summary>
+    /// The most vhost-user NICs this data path serves at once, every one with its guest
+    /// connected; nic_add refuses one more.
+    /// </summary>
+    int VhostNicCapacity { get; }
+
+    /// <summary>
     /// Makes the ports equal to <paramref name="desired"/>'s NICs (creates missing ones,
     /// recreates changed ones, removes the others, without stopping traffic on the rest) and
     /// its firewall the compiled security groups of the configuration, before any frame of a

@@ -128,6 +128,8 @@ internal static class Targets
 
         public string NewSocketPath(string nicId) => "/tmp/qemu-vhost-" + nicId;
 
+        public int VhostNicCapacity => 511;
+
         public IReadOnlyDictionary<string, string> Reconcile(DesiredDataPath desired) => new Dictionary<string, string>();
 
         public byte[]? ExportSessions(string nicId) => null;

@@ -148,6 +148,23 @@ public class NicHandlerTests
     }
 
     [Fact]
+    public async Task A_vhost_user_nic_beyond_the_data_paths_capacity_is_refused_and_nothing_is_stored()
+    {
+        await using var app = await AppHarness.StartAsync();
+        app.DataPath.Capacity = 2;
+        Assert.True((await app.SendAsync(new AddNic(Nic("vm1") with { Mac = "52:54:00:00:00:01" }, AppHarness.Origin))).IsSuccess);
+        Assert.True((await app.SendAsync(new AddNic(Nic("vm2") with { Mac = "52:54:00:00:00:02" }, AppHarness.Origin))).IsSuccess);
+
+        var refused = await app.SendAsync(new AddNic(Nic("vm3") with { Mac = "52:54:00:00:00:03" }, AppHarness.Origin));
+        Assert.False(refused.IsSuccess);
+        Assert.Contains("2 vhost-user NICs exist, the most this host's data path serves (2", refused.Error, StringComparison.Ordinal);
+        // Replacing one of them, or adding a tap, is not one more.
+        Assert.True((await app.SendAsync(new AddNic(Nic("vm2") with { Mac = "52:54:00:00:00:12" }, AppHarness.Origin))).IsSuccess);
+        Assert.True((await app.SendAsync(new AddNic(Nic("tap3") with { Mac = "52:54:00:00:00:13", Type = NicType.Tap }, AppHarness.Origin))).IsSuccess);
+        Assert.Equal(["vm1", "vm2", "vm2", "tap3"], app.Events.Events.Select(e => e.AggregateId));
+    }
+
+    [Fact]
     public async Task Bypass_filtering_changes_with_nic_update()
     {
         await using var app = await AppHarness.StartAsync();

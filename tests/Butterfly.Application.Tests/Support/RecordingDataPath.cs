@@ -13,6 +13,11 @@ internal sealed class RecordingDataPath : IDataPath
 
     public bool ThrowOnReconcile { get; set; }
 
+    /// <summary>What <see cref="VhostNicCapacity"/> says.</summary>
+    public int Capacity { get; set; } = 4096;
+
+    public int VhostNicCapacity => Capacity;
+
     public string? Validate(DataPathNic nic) =>
         nic.Id.StartsWith("refuse", StringComparison.Ordinal) ? $"tap name '{nic.Id}' is longer than 15 characters" : null;
 

@@ -151,18 +151,20 @@ public sealed class VhostNicTests(DataPathFixture fixture) : IDisposable
     }
 
     [Fact]
-    public void Nics_beyond_what_the_vhost_library_holds_are_reported_one_by_one()
+    public void Nics_beyond_what_the_vhost_library_serves_are_refused_at_once_and_the_others_made()
     {
-        // The library's poll set has 1024 entries: its own pipe, the shim's wake socket, 1022 NICs.
+        // The library's poll set has 1024 entries: its own pipe, the shim's wake socket, and a
+        // listening socket plus a guest connection per NIC.
         Assert.Equal(1022, VhostPorts.LibraryCapacity);
-        var count = VhostPorts.LibraryCapacity + 3;
+        Assert.Equal(511, VhostPorts.NicCapacity);
+        Assert.Equal(511, _dp.VhostNicCapacity);
+        var count = VhostPorts.NicCapacity + 3;
         var nics = Enumerable.Range(0, count).Select(i => DataPathFixture.Nic($"vh-lim{i:D4}", NicType.VhostUserServer)).ToList();
 
         var errors = _dp.Reconcile(nics);
 
         Assert.Equal(3, errors.Count);
-        Assert.All(errors.Values, e => Assert.Contains("vhost library is full", e, StringComparison.Ordinal));
-        Assert.Contains("1022 vhost-user NICs exist, 0 with a frontend connected", errors.Values.First(), StringComparison.Ordinal);
+        Assert.All(errors.Values, e => Assert.Contains("511 vhost-user NICs exist, the most this data path serves", e, StringComparison.Ordinal));
         Assert.Equal(count - 3, nics.Count(n => _dp.CountersOf(n.Id) is not null));
         Assert.Empty(_dp.Reconcile([]));
         Assert.Empty(Directory.GetFileSystemEntries(fixture.SocketDir));
