@@ -11,7 +11,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// </summary>
 internal static class DataPathDot
 {
-    internal sealed record Underlay(string Device, ushort Port, string VtepIp, ushort? Mtu, string? Mac, PortStats? Stats, NicCounters Counters);
+    /// <param name="Trace">The underlay's capture with --packet-trace, or null.</param>
+    internal sealed record Underlay(string Device, ushort Port, string VtepIp, ushort? Mtu, string? Mac, PortStats? Stats, NicCounters Counters,
+        TraceCounters? Trace = null);
 
     /// <summary>A NIC's port, the packet thread's counters of it and its state in words.</summary>
     internal sealed record Nic(NicPort Port, NicCounters Counters, string State);
@@ -40,6 +42,7 @@ internal static class DataPathDot
         }
         Node(dot, "drop", "octagon", [.. dropLines]);
         Node(dot, "underlay", "box",
+            [
             "underlay",
             $"port {underlay.Port} {underlay.Device}",
             $"VTEP {underlay.VtepIp}",
@@ -47,21 +50,30 @@ internal static class DataPathDot
             Counters(underlay.Counters),
             underlay.Stats is { } s
                 ? string.Create(CultureInfo.InvariantCulture, $"device: rx {s.IPackets} tx {s.OPackets} missed {s.IMissed} errors {s.IErrors}")
-                : "device counters unavailable");
+                : "device counters unavailable",
+            .. Trace(underlay.Trace),
+            ]);
         dot.Append("  underlay -> packet_thread [label=\"rx\"];\n");
         foreach (var nic in nics)
         {
             var id = "nic_" + nic.Port.Handle.ToString(CultureInfo.InvariantCulture);
             var n = nic.Port.Nic;
-            var tap = n.Type == NicType.Tap;
             Node(dot, id, "box",
-                $"NIC {n.Id}",
-                tap ? "tap" : "vhost-user server",
-                $"port handle {nic.Port.Handle}, {nic.Port.Device}",
-                (tap ? "iface " : "socket ") + nic.Port.Path,
-                nic.State,
-                $"MAC {n.Mac}, VNI {n.Vni.ToString(CultureInfo.InvariantCulture)}",
-                Counters(nic.Counters));
+                [
+                    $"NIC {n.Id}",
+                    n.Type switch { NicType.Tap => "tap", NicType.Bench => "BENCH " + n.Bench?.Kind, _ => "vhost-user server" },
+                    $"port handle {nic.Port.Handle}, {nic.Port.Device}",
+                    n.Type switch
+                    {
+                        NicType.Tap => "iface " + nic.Port.Path,
+                        NicType.Bench => $"probe {n.Bench?.Ip} to {n.Bench?.DestinationIp ?? "-"} ({n.Bench?.DestinationMac ?? "-"})",
+                        _ => "socket " + nic.Port.Path,
+                    },
+                    nic.State,
+                    $"MAC {n.Mac}, VNI {n.Vni.ToString(CultureInfo.InvariantCulture)}",
+                    Counters(nic.Counters),
+                    .. Trace(nic.Counters.Trace),
+                ]);
             dot.Append(CultureInfo.InvariantCulture, $"  {id} -> packet_thread [label=\"rx\"];\n");
             dot.Append(CultureInfo.InvariantCulture, $"  packet_thread -> {id} [label=\"tx\"];\n");
         }
@@ -79,6 +91,10 @@ internal static class DataPathDot
         }
         return total;
     }
+
+    /// <summary>A capture's line, when the port is traced.</summary>
+    private static string[] Trace(TraceCounters? t) => t is null ? []
+        : [string.Create(CultureInfo.InvariantCulture, $"trace {t.Path}: {t.Frames} frames, {t.Dropped} dropped{(t.Error is null ? "" : ", " + t.Error)}")];
 
     private static string Counters(NicCounters c) => string.Create(CultureInfo.InvariantCulture,
         $"in {c.PacketsIn} pkts {c.BytesIn} B, out {c.PacketsOut} pkts {c.BytesOut} B, dropped {c.Drops}");

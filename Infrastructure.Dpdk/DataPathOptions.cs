@@ -8,7 +8,7 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// <param name="GraphCpuCore">CPU of the packet thread; EAL and the control plane keep off it.</param>
 /// <param name="DpdkPort">DPDK port id of the underlay.</param>
 /// <param name="NicMtu">Underlay MTU: a number, "max", or null to leave it unchanged.</param>
-/// <param name="PacketTrace">Trace the underlay to pcap (not implemented by this data path yet).</param>
+/// <param name="PacketTrace">Capture the underlay's frames to <paramref name="UnderlayTracePath"/> (pcapng).</param>
 /// <param name="NoOffload">Do not offer TSO to vhost-user guests.</param>
 /// <param name="UnderlayIp">VXLAN endpoint address of this host (IPv4 or IPv6).</param>
 /// <param name="VxlanPeers">Head-end replication: the VTEPs every VNI's broadcast, multicast and unknown unicast is copied to; none: each VNI floods to its multicast group.</param>
@@ -18,6 +18,10 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// <param name="ConntrackMax">Most tracked connections at once, all NICs together (a new flow beyond is dropped and counted).</param>
 /// <param name="ConntrackTimeouts">Idle timeouts, <c>name=seconds,…</c> over the EC2-like defaults; null for the defaults.</param>
 /// <param name="ConntrackCutEstablished">A rule change cuts the established connections the new rules refuse (else they idle out).</param>
+/// <param name="TraceMaxFileBytes">A capture file is rotated before it grows past this.</param>
+/// <param name="TraceFiles">Files kept per capture: PATH, PATH.1 … PATH.(N-1).</param>
+/// <param name="TraceSnapLength">Most bytes of each frame captured.</param>
+/// <param name="UnderlayTracePath">The underlay's capture with <paramref name="PacketTrace"/>; null: <see cref="DpdkDataPath.DefaultUnderlayTracePath"/>.</param>
 public sealed record DataPathOptions(
     string SocketDir,
     string? DpdkArgs,
@@ -33,8 +37,30 @@ public sealed record DataPathOptions(
     int FdbAgeingSeconds = 300,
     int ConntrackMax = DataPathOptions.DefaultConntrackMax,
     string? ConntrackTimeouts = null,
-    bool ConntrackCutEstablished = false)
+    bool ConntrackCutEstablished = false,
+    long TraceMaxFileBytes = DataPathOptions.DefaultTraceMaxFileBytes,
+    int TraceFiles = DataPathOptions.DefaultTraceFiles,
+    int TraceSnapLength = DataPathOptions.DefaultTraceSnapLength,
+    string? UnderlayTracePath = null)
 {
+    /// <summary>Default of <see cref="TraceMaxFileBytes"/>: 64 MiB.</summary>
+    public const long DefaultTraceMaxFileBytes = Capture.CaptureLimits.DefaultMaxFileBytes;
+
+    /// <summary>Smallest <see cref="TraceMaxFileBytes"/>: 64 KiB.</summary>
+    public const long MinTraceMaxFileBytes = Capture.CaptureLimits.MinMaxFileBytes;
+
+    /// <summary>Default of <see cref="TraceFiles"/>: the file being written and the one before.</summary>
+    public const int DefaultTraceFiles = Capture.CaptureLimits.DefaultFiles;
+
+    /// <summary>Largest <see cref="TraceFiles"/>.</summary>
+    public const int MaxTraceFiles = Capture.CaptureLimits.MaxFiles;
+
+    /// <summary>Default of <see cref="TraceSnapLength"/>: an mbuf's data room, so frames up to it are whole.</summary>
+    public const int DefaultTraceSnapLength = Capture.CaptureLimits.DefaultSnapLength;
+
+    /// <summary>Largest <see cref="TraceSnapLength"/>.</summary>
+    public const int MaxTraceSnapLength = Pipeline.Capture.CaptureRing.MaxSnapLength;
+
     /// <summary>Default of <see cref="ConntrackMax"/>: 1 Mi connections (96 MiB of address space, committed as used).</summary>
     public const int DefaultConntrackMax = FirewallSettings.DefaultCapacity;
 

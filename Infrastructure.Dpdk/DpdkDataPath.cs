@@ -12,7 +12,8 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// what backs it (a vhost library slot or an ethdev device name), its path, and the conntrack
 /// zone of this incarnation of the port (<see cref="Pipeline.Firewall.NicFilter.Zone"/>).
 /// </summary>
-internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, string Path, uint Zone)
+/// <param name="Bench">A BENCH NIC's probe and answer queue, or null.</param>
+internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, string Path, uint Zone, BenchPort? Bench = null)
 {
     internal bool IsVhost => PortHandles.IsVhost(Handle);
 }
@@ -175,10 +176,6 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
                 TimeSpan.FromSeconds(options.FdbAgeingSeconds), FirewallSettingsOf(options), log);
             log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu}, lcore {Lcore}",
                 Shim.PortName(port), port, thread.PinnedCpu, thread.Lcore);
-            if (options.PacketTrace)
-            {
-                log.Warning("--packet-trace: pcap tracing is not implemented by this data path yet; nothing is traced");
-            }
             // A loopback VTEP address (the embedded default's 127.0.0.1) cannot be reached by
             // another host: no group to join, floods stay on this host.
             var flooding = underlayConfig is null ? UnderlayFlooding.None
@@ -186,7 +183,9 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
                 : IPAddress.IsLoopback(IPAddress.Parse(options.UnderlayIp)) ? UnderlayFlooding.None
                 : UnderlayFlooding.Multicast(underlayConfig.HasIpv4);
             log.Information("VXLAN flooding: {Flooding}", flooding);
-            return new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding, fallbackDevice, underlayMtu);
+            var dataPath = new DpdkDataPath(options, log, prefix, runtimeDir, pool, port, maxPorts, thread, flooding, fallbackDevice, underlayMtu);
+            dataPath.StartUnderlayCapture();
+            return dataPath;
         }
         catch
         {
@@ -303,7 +302,9 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
                 // Neither the ports polled nor the switching tables may name a removed port once
                 // the packet thread is quiescent.
                 _thread.PublishTables(BuildTables(new Dictionary<string, string>()));
+                _thread.PublishCaptures(CaptureRings());
                 _thread.Publish(PolledPorts());
+                _thread.PublishBenches(BenchPorts());
                 PacketThread.WaitQuiescent();
                 foreach (var port in removed)
                 {
@@ -332,6 +333,8 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             // The firewall first: a new port must never be reached before its filter exists.
             _thread.PublishPolicy(CompileFirewall(desired));
             _thread.PublishTables(BuildTables(errors));
+            ReconcileCaptures();
+            _thread.PublishBenches(BenchPorts());
             _thread.Publish(PolledPorts());
             if (socketsMade)
             {
@@ -351,7 +354,12 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
                 return null;
             }
             var filterDrops = _thread.FilterDropsOf(port.Handle);
-            return CountersOf(port.Handle) with { FilterDrops = filterDrops.Count == 0 ? null : filterDrops };
+            return CountersOf(port.Handle) with
+            {
+                FilterDrops = filterDrops.Count == 0 ? null : filterDrops,
+                Trace = TraceOf(port),
+                Bench = port.Bench is { } bench ? BenchCountersOf(port.Nic, bench.Probe) : null,
+            };
         }
     }
 
@@ -362,14 +370,15 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var underlay = new DataPathDot.Underlay(Shim.PortName(_underlay) ?? "?", _underlay, _options.UnderlayIp,
-                (ushort)_underlayMtu, DpdkPorts.Mac(_underlay), DpdkPorts.Stats(_underlay), CountersOf(_underlay));
+                (ushort)_underlayMtu, DpdkPorts.Mac(_underlay), DpdkPorts.Stats(_underlay), CountersOf(_underlay), UnderlayTrace());
             var nics = new List<DataPathDot.Nic>(_nics.Count);
             foreach (var port in _nics.Values.OrderBy(p => p.Nic.Id, StringComparer.Ordinal))
             {
                 var state = port.IsVhost
                     ? VhostPorts.State(PortHandles.VhostSlotOf(port.Handle))?.Describe() ?? "slot state unavailable"
+                    : port.Bench is { } bench ? $"probe sent {bench.Probe.Sent}, received {bench.Probe.Received}"
                     : "kernel tap";
-                nics.Add(new DataPathDot.Nic(port, CountersOf(port.Handle), state));
+                nics.Add(new DataPathDot.Nic(port, CountersOf(port.Handle) with { Trace = TraceOf(port) }, state));
             }
             var drops = new List<(string, ulong)>();
             foreach (var reason in Enum.GetValues<Pipeline.DropReason>())
@@ -418,6 +427,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             // First: once the thread is offline, nothing (not even the vhost destroy_device
             // callback) waits for it, and no burst touches a port being closed.
             _thread.Dispose();
+            StopCaptures();
             foreach (var port in _nics.Values)
             {
                 Destroy(port);
@@ -467,7 +477,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
     /// <summary>A type, MAC or path change needs a new device; other fields are read from the record.</summary>
     private bool NeedsNewPort(DataPathNic current, DataPathNic wanted) =>
         current.Type != wanted.Type || !string.Equals(current.Mac, wanted.Mac, StringComparison.OrdinalIgnoreCase)
-        || !string.Equals(PathOf(current), PathOf(wanted), StringComparison.Ordinal);
+        || !string.Equals(PathOf(current), PathOf(wanted), StringComparison.Ordinal) || current.Bench != wanted.Bench;
 
     /// <summary>
     /// The packet thread's counters of a handle; for an ethdev port, frames the device itself
@@ -476,7 +486,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
     private NicCounters CountersOf(ushort handle)
     {
         var c = _thread.CountersOf(handle);
-        if (!PortHandles.IsVhost(handle) && DpdkPorts.Stats(handle) is { } s)
+        if (PortHandles.IsEthdev(handle) && DpdkPorts.Stats(handle) is { } s)
         {
             c = c with { Drops = c.Drops + s.IMissed + s.IErrors };
         }
@@ -505,6 +515,17 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             var handle = PortHandles.OfVhostSlot(slot);
             port = new NicPort(nic, handle, $"vhost-user slot {slot}", path, NextZone(handle));
         }
+        else if (nic.Type == NicType.Bench)
+        {
+            var slot = FreeBenchSlot();
+            if (slot < 0)
+            {
+                return (null, $"NIC '{nic.Id}': no BENCH slot left: a host has at most {PortHandles.BenchSlots} BENCH NICs");
+            }
+            var handle = PortHandles.OfBenchSlot(slot);
+            var zone = NextZone(handle);
+            port = new NicPort(nic, handle, $"bench slot {slot}", path, zone, new BenchPort(new Pipeline.Bench.BenchProbe(BenchConfigOf(nic, zone))));
+        }
         else
         {
             if (DpdkPorts.Count() >= _maxPorts)
@@ -529,6 +550,12 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
     /// <summary>Removes a port the packet thread no longer polls.</summary>
     private void Destroy(NicPort port)
     {
+        if (port.Bench is { } bench)
+        {
+            bench.FreeQueued();
+            _log.Information("NIC {Nic}: {Device} removed", port.Nic.Id, port.Device);
+            return;
+        }
         var error = port.IsVhost
             ? VhostPorts.Destroy(PortHandles.VhostSlotOf(port.Handle), port.Path)
             : DpdkPorts.DestroyVdev(port.Handle, port.Device);
@@ -666,6 +693,12 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         if (conntrack is not null)
         {
             throw new ArgumentException(conntrack, nameof(options));
+        }
+        if (options.TraceMaxFileBytes < DataPathOptions.MinTraceMaxFileBytes || options.TraceFiles is < 1 or > DataPathOptions.MaxTraceFiles
+            || options.TraceSnapLength is < 1 or > DataPathOptions.MaxTraceSnapLength)
+        {
+            throw new ArgumentException($"packet trace limits out of range: files of at least {DataPathOptions.MinTraceMaxFileBytes} bytes, "
+                + $"1 to {DataPathOptions.MaxTraceFiles} files, a snap length of 1 to {DataPathOptions.MaxTraceSnapLength}", nameof(options));
         }
         return options with { SocketDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.SocketDir)) };
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Butterfly.Infrastructure.Dpdk.Native;
 using Butterfly.Infrastructure.Dpdk.Pipeline;
+using Butterfly.Infrastructure.Dpdk.Pipeline.Capture;
 using Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 
 namespace Butterfly.Infrastructure.Dpdk;
@@ -60,9 +61,12 @@ internal sealed unsafe partial class Forwarder
     {
         var dropped = 0u;
         var config = _underlayConfig;
+        var capture = _captures[_underlayPort];
         for (var i = 0; i < n; i++)
         {
             var m = burst[i];
+            // --packet-trace: as received, before a reply or decapsulation rewrites the buffer.
+            capture?.Write(new Mbuf(m).Head, new Mbuf(m).PacketLength, now, CaptureDirection.Inbound, CaptureRing.NoVerdict);
             var reason = config is null ? DropReason.UnderlayNoTunnel : Underlay(tables, policy, config, new Mbuf(m), now);
             if (reason == DropReason.None)
             {
@@ -152,7 +156,7 @@ internal sealed unsafe partial class Forwarder
         m.OffloadFlags = 0;
         if (d.Kind == ForwardKind.Local)
         {
-            reason = Ingress(policy, d.Port, innerFrame, inner, now);
+            reason = Ingress(policy, d.Port, innerFrame, m.PacketLength, inner, now);
             if (reason == DropReason.None)
             {
                 Stage(d.Port, m.Address);

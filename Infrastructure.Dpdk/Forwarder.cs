@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Butterfly.Infrastructure.Dpdk.Native;
 using Butterfly.Infrastructure.Dpdk.Pipeline;
+using Butterfly.Infrastructure.Dpdk.Pipeline.Capture;
 using Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 
 namespace Butterfly.Infrastructure.Dpdk;
@@ -35,6 +36,9 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// Transmit: vhost-user NICs through bf_vhost_enqueue (the library copies into the guest, so
 /// the mbufs are freed whatever it took), ethdev ports (taps) through bf_tx_burst (the driver
 /// owns what it took; the rest is freed).
+/// Capture (packet_trace, Forwarder.Capture.cs): a traced NIC's frames are copied into its ring
+/// after their verdict — from the NIC after anti-spoof and egress, to it at the ingress firewall
+/// when refused and at transmission when passed.
 /// Drop reasons: the parser's, the firewall's, the switch stage's, <see cref="DropReason.NoDestination"/>,
 /// <see cref="DropReason.TxFull"/>, <see cref="DropReason.NoMbuf"/>.
 /// State: per-port counters (out on the output port; drops on the port that dropped), the
@@ -91,6 +95,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
         _toFree = (nint*)NativeMemory.Alloc(PacketThread.BurstSize, (nuint)sizeof(nint));
         _lengths = (uint*)NativeMemory.Alloc(PacketThread.BurstSize, sizeof(uint));
         _floodPorts = new ushort[handles];
+        _captures = new CaptureRing?[handles];
         _tooBig = NewTooBigLimiter(handles);
         if (underlay is not null)
         {
@@ -112,6 +117,8 @@ internal sealed unsafe partial class Forwarder : IDisposable
         var dropped = 0u;
         var filter = policy.FilterOf(ingress);
         var filtered = filter is not { Bypass: true };
+        // Capture costs untraced NICs this one load and test per burst.
+        var capture = _captures[ingress];
         Span<PacketMeta> metas = stackalloc PacketMeta[PacketThread.BurstSize];
         Span<FlowLookup> lookups = stackalloc FlowLookup[PacketThread.BurstSize];
         Span<DropReason> reasons = stackalloc DropReason[PacketThread.BurstSize];
@@ -153,13 +160,14 @@ internal sealed unsafe partial class Forwarder : IDisposable
             {
                 _filterDrops.Count(ingress, reason);
             }
+            capture?.Write(frame, m.PacketLength, now, CaptureDirection.Inbound, (byte)reason);
             if (reason == DropReason.None)
             {
                 var d = SwitchStage.FromLocal(tables, _learned, ingress, meta, now);
                 switch (d.Kind)
                 {
                     case ForwardKind.Local:
-                        reason = Ingress(policy, d.Port, frame, meta, now);
+                        reason = Ingress(policy, d.Port, frame, m.PacketLength, meta, now);
                         if (reason == DropReason.None)
                         {
                             Stage(d.Port, m.Address);
@@ -226,9 +234,12 @@ internal sealed unsafe partial class Forwarder : IDisposable
     private static DropReason Parse(Mbuf m, ReadOnlySpan<byte> head, out PacketMeta meta) =>
         m.Segments == 1 ? PacketParser.Parse(head, out meta) : PacketParser.ParseHeaders(head, (int)m.PacketLength, out meta);
 
-    /// <summary>The ingress firewall of the local NIC on <paramref name="port"/> (none with bypass_filtering).</summary>
+    /// <summary>
+    /// The ingress firewall of the local NIC on <paramref name="port"/> (none with bypass_filtering);
+    /// a refused frame is captured here when the NIC is traced (<paramref name="packetLength"/>: the whole frame's).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason Ingress(FirewallPolicy policy, ushort port, ReadOnlySpan<byte> frame, in PacketMeta meta, long now)
+    private DropReason Ingress(FirewallPolicy policy, ushort port, ReadOnlySpan<byte> frame, uint packetLength, in PacketMeta meta, long now)
     {
         var filter = policy.FilterOf(port);
         if (filter is { Bypass: true })
@@ -239,6 +250,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
         if (reason != DropReason.None)
         {
             _filterDrops.Count(port, reason);
+            _captures[port]?.Write(frame, packetLength, now, CaptureDirection.Outbound, (byte)reason);
         }
         return reason;
     }
@@ -263,7 +275,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
             {
                 continue;
             }
-            var reason = Ingress(policy, port, frame, meta, now);
+            var reason = Ingress(policy, port, frame, m.PacketLength, meta, now);
             if (reason == DropReason.None)
             {
                 _floodPorts[count++] = port;
@@ -380,8 +392,20 @@ internal sealed unsafe partial class Forwarder : IDisposable
         {
             _lengths[i] = new Mbuf(frames[i]).PacketLength;
         }
+        var capture = _captures[port];
+        if (capture is not null)
+        {
+            CaptureSent(capture, port, frames, n);
+        }
         ushort sent;
-        if (PortHandles.IsVhost(port))
+        if (PortHandles.IsBench(port))
+        {
+            // The packet thread is the NIC: the frames are answered or timed, then freed.
+            DeliverToBench(port, frames, n);
+            Shim.bf_pktmbuf_free_bulk(frames, n);
+            sent = n;
+        }
+        else if (PortHandles.IsVhost(port))
         {
             sent = Shim.bf_vhost_enqueue((uint)PortHandles.VhostSlotOf(port), frames, n);
             Shim.bf_pktmbuf_free_bulk(frames, n);

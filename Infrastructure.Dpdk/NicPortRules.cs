@@ -28,7 +28,7 @@ internal static class NicPortRules
         {
             NicType.VhostUserServer => CheckSocket(nic.Id, nic.SocketPath ?? SocketPath(socketDir, nic.Id)),
             NicType.Tap => CheckTapName(nic.Id) ?? CheckMac(nic),
-            NicType.Bench => $"NIC '{nic.Id}': type BENCH is not supported by this data path yet",
+            NicType.Bench => CheckBench(nic),
             _ => $"NIC '{nic.Id}': unknown NIC type {(int)nic.Type}",
         };
     }
@@ -75,6 +75,45 @@ internal static class NicPortRules
             }
         }
         return id is "." or ".." ? $"NIC id '{id}' is not a valid tap interface name" : null;
+    }
+
+    /// <summary>
+    /// A BENCH NIC's probe needs a btype, an address of its own (its first ip) and, to send, a
+    /// destination of the same family (dip) and its MAC (dmac).
+    /// </summary>
+    private static string? CheckBench(DataPathNic nic)
+    {
+        var bench = nic.Bench;
+        var prefix = $"NIC '{nic.Id}': a BENCH NIC";
+        if (bench is null || bench.Kind is not (BenchKinds.Sender or BenchKinds.Responder))
+        {
+            return $"{prefix} needs btype {BenchKinds.Sender} (it sends echo requests to dip) or {BenchKinds.Responder} (it answers them), not '{bench?.Kind}'";
+        }
+        if (bench.Ip is null || !System.Net.IPAddress.TryParse(bench.Ip, out var own))
+        {
+            return $"{prefix} needs an ip: its probe's address is the NIC's first ip";
+        }
+        if (CheckMac(nic) is { } badMac)
+        {
+            return badMac;
+        }
+        if (bench.Kind == BenchKinds.Responder)
+        {
+            return null;
+        }
+        if (bench.DestinationIp is null || !System.Net.IPAddress.TryParse(bench.DestinationIp, out var destination))
+        {
+            return $"{prefix} of btype {BenchKinds.Sender} needs dip, the address its echo requests go to";
+        }
+        if (destination.AddressFamily != own.AddressFamily)
+        {
+            return $"{prefix}: dip {bench.DestinationIp} is not of the family of its ip {bench.Ip} (the first ip is the probe's address)";
+        }
+        if (bench.DestinationMac is null || !TryParseMac(bench.DestinationMac, out _))
+        {
+            return $"{prefix} of btype {BenchKinds.Sender} needs dmac, the MAC its echo requests go to (the destination's, or its router's)";
+        }
+        return null;
     }
 
     private static string? CheckMac(DataPathNic nic) =>

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Butterfly.Application.Ports;
 using Butterfly.Infrastructure.Dpdk.Native;
 using Butterfly.Infrastructure.Dpdk.Pipeline;
+using Butterfly.Infrastructure.Dpdk.Pipeline.Capture;
 using Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 
 namespace Butterfly.Infrastructure.Dpdk;
@@ -12,14 +13,16 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// and pinned to the graph CPU, polling every published port in bursts.
 ///
 /// Input: each port handle in <see cref="Publish"/>'s current array (see <see cref="PortHandles"/>):
-/// RX queue 0 of an ethdev port, or the guest's TX virtqueue of a vhost-user slot.
+/// RX queue 0 of an ethdev port, the guest's TX virtqueue of a vhost-user slot, or what a BENCH
+/// NIC sends (Forwarder.Bench.cs, its ports published by <see cref="PublishBenches"/>).
 /// Output: frames from a NIC are switched within its VNI to the other local NICs
 /// or encapsulated to remote VTEPs (<see cref="Forwarder"/>) and sent when their burst is done;
 /// frames from the underlay are answered (ARP/ND) or decapsulated and switched to the local NICs
 /// of their VNI. Learned MACs are aged out when the ports are idle.
 /// Tables: the <see cref="SwitchTables"/> reference published by <see cref="PublishTables"/> and
 /// the <see cref="FirewallPolicy"/> published by <see cref="PublishPolicy"/>, read once per round
-/// together with the port array.
+/// together with the port array, and the capture rings by handle published by
+/// <see cref="PublishCaptures"/> (packet_trace, Forwarder.Capture.cs).
 /// Jobs: work on state only this thread may touch (the connection table: export, import) is
 /// handed over by <see cref="RunJob"/> and done a bounded step per round.
 /// State it writes: the per-handle <see cref="CounterTable"/>, the <see cref="DropCounters"/>,
@@ -77,6 +80,8 @@ internal sealed unsafe class PacketThread : IDisposable
     private readonly Forwarder _forwarder;
     private readonly ushort _underlay;
     private SwitchTables _tables = SwitchTables.Empty;
+    private CaptureRing?[] _captures = new CaptureRing?[PortHandles.Count];
+    private BenchPort?[] _benches = new BenchPort?[PortHandles.BenchSlots];
     private readonly nint _pool;
     private readonly int _cpu;
     private readonly Serilog.ILogger _log;
@@ -150,6 +155,19 @@ internal sealed unsafe class PacketThread : IDisposable
     /// A policy naming a new port must be published before the tables or ports that lead to it.
     /// </summary>
     internal void PublishPolicy(FirewallPolicy policy) => Interlocked.Exchange(ref _policy, policy);
+
+    /// <summary>
+    /// Makes <paramref name="rings"/> (by port handle, null: not traced) the capture rings from the
+    /// next round on. Control thread. A ring left out may be freed after <see cref="WaitQuiescent"/>.
+    /// </summary>
+    internal void PublishCaptures(CaptureRing?[] rings) => Interlocked.Exchange(ref _captures, rings);
+
+    /// <summary>
+    /// Makes <paramref name="benches"/> (by BENCH slot) the BENCH NICs from the next round on. Control
+    /// thread; a BENCH NIC's port must be published before the port array that polls its handle,
+    /// and one left out may be freed after <see cref="WaitQuiescent"/>.
+    /// </summary>
+    internal void PublishBenches(BenchPort?[] benches) => Interlocked.Exchange(ref _benches, benches);
 
     /// <summary>The firewall policy in use. Any thread.</summary>
     internal FirewallPolicy Policy => Volatile.Read(ref _policy);
@@ -259,6 +277,7 @@ internal sealed unsafe class PacketThread : IDisposable
         var drops = _drops;
         var underlay = _underlay;
         var ethPorts = PortHandles.EthPorts;
+        var firstBench = PortHandles.FirstBench;
         var pktLen = MbufLayout.PktLen;
         var idleRounds = 0;
         var sleep = FirstSleepMicroseconds;
@@ -273,14 +292,15 @@ internal sealed unsafe class PacketThread : IDisposable
             var policy = Volatile.Read(ref _policy);
             // One clock read per round (vDSO, no syscall): learning, ageing and neighbours use it.
             var now = Stopwatch.GetTimestamp();
+            forwarder.BeginRound(Volatile.Read(ref _captures), Volatile.Read(ref _benches), now);
             _loop.Round(now - roundStart, lastReceived, lastBursts);
             roundStart = now;
             uint received = 0, bursts = 0;
             foreach (var handle in handles)
             {
-                var n = handle < ethPorts
-                    ? Shim.bf_rx_burst(handle, 0, burst, BurstSize)
-                    : Shim.bf_vhost_dequeue((uint)(handle - ethPorts), pool, burst, BurstSize);
+                var n = handle < ethPorts ? Shim.bf_rx_burst(handle, 0, burst, BurstSize)
+                    : handle < firstBench ? Shim.bf_vhost_dequeue((uint)(handle - ethPorts), pool, burst, BurstSize)
+                    : (ushort)forwarder.BenchPoll(handle, burst, now);
                 if (n == 0)
                 {
                     continue;

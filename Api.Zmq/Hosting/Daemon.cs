@@ -107,7 +107,8 @@ internal static class Daemon
                     new DataPathOptions(options.SocketDir, options.DpdkArgs, options.GraphCpuCore, options.DpdkPort,
                         options.NicMtu, options.PacketTrace, options.NoOffload, options.Ip, options.VxlanPeers,
                         options.IpPrefixLength, options.VxlanGateway, options.FdbAgeingSeconds, options.ConntrackMax,
-                        options.ConntrackTimeouts, options.ConntrackCutEstablished),
+                        options.ConntrackTimeouts, options.ConntrackCutEstablished, options.PacketTraceMaxSize, options.PacketTraceFiles,
+                        options.PacketTraceSnaplen, options.PacketTraceUnderlay),
                     logger);
             }
             catch (Exception e)

@@ -36,8 +36,20 @@ internal sealed record DaemonOptions
     /// <summary>CPU of the packet thread.</summary>
     public int GraphCpuCore { get; init; }
 
-    /// <summary>Trace the underlay to pcap and make per-NIC tracing the default.</summary>
+    /// <summary>Capture the underlay to pcapng and make per-NIC tracing the default.</summary>
     public bool PacketTrace { get; init; }
+
+    /// <summary>Where the underlay is captured with <see cref="PacketTrace"/>, or null for the default.</summary>
+    public string? PacketTraceUnderlay { get; init; }
+
+    /// <summary>A capture file is rotated before it grows past this many bytes.</summary>
+    public long PacketTraceMaxSize { get; init; } = Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultTraceMaxFileBytes;
+
+    /// <summary>Capture files kept per port.</summary>
+    public int PacketTraceFiles { get; init; } = Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultTraceFiles;
+
+    /// <summary>Most bytes of each frame captured.</summary>
+    public int PacketTraceSnaplen { get; init; } = Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultTraceSnapLength;
 
     /// <summary>Raw DPDK EAL arguments, or null for the data path's defaults.</summary>
     public string? DpdkArgs { get; init; }

@@ -33,7 +33,11 @@ internal static class OptionSpecs
     public static readonly OptionSpec LogLevel = new("log-level", 'l', "LEVEL", "none, error, warning, info or debug (default error)", "general", "log-level");
     public static readonly OptionSpec NoSyslog = new("no-syslog", null, null, "log to stderr instead of syslog (the level still applies)");
     public static readonly OptionSpec GraphCpuCore = new("graph-cpu-core", 'u', "N", "CPU of the packet thread (default 0)", "general", "graph-core-id", "graph-cpu-core");
-    public static readonly OptionSpec PacketTrace = new("packet-trace", 't', null, "trace the underlay to pcap and make per-NIC tracing the default");
+    public static readonly OptionSpec PacketTrace = new("packet-trace", 't', null, $"capture the underlay's frames to pcapng (--packet-trace-underlay) and make per-NIC tracing the default");
+    public static readonly OptionSpec PacketTraceUnderlay = new("packet-trace-underlay", null, "FILE", $"where --packet-trace captures the underlay (default {Butterfly.Infrastructure.Dpdk.DpdkDataPath.DefaultUnderlayTracePath})", "packet-trace", "underlay-path");
+    public static readonly OptionSpec PacketTraceMaxSize = new("packet-trace-max-size", null, "SIZE", "a capture file is rotated before it grows past SIZE bytes (K, M, G suffixes; default 64M, at least 64K)", "packet-trace", "max-size");
+    public static readonly OptionSpec PacketTraceFiles = new("packet-trace-files", null, "N", $"capture files kept per NIC: FILE, FILE.1 … FILE.(N-1) (default {Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultTraceFiles})", "packet-trace", "files");
+    public static readonly OptionSpec PacketTraceSnaplen = new("packet-trace-snaplen", null, "BYTES", $"most bytes of each frame captured (default {Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultTraceSnapLength})", "packet-trace", "snaplen");
     public static readonly OptionSpec DpdkArgs = new("dpdk-args", null, "\"ARGS\"", "raw DPDK EAL arguments, e.g. --vdev=net_af_packet0,iface=eth1", "general", "dpdk-args");
     public static readonly OptionSpec DpdkHelp = new("dpdk-help", null, null, "print the DPDK EAL help and exit");
     public static readonly OptionSpec DpdkPort = new("dpdk-port", null, "N", "which DPDK port is the underlay (default 0)", "general", "dpdk-port");
@@ -56,7 +60,8 @@ internal static class OptionSpecs
     /// <summary>Every option, in the order the usage text lists them.</summary>
     public static readonly IReadOnlyList<OptionSpec> All =
     [
-        Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, DpdkArgs,
+        Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, PacketTraceUnderlay, PacketTraceMaxSize,
+        PacketTraceFiles, PacketTraceSnaplen, DpdkArgs,
         DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, ConntrackMax, ConntrackTimeouts,
         ConntrackCutEstablished, Key, EventStore, StoreTimeout, RepairLog, Yes, Version, Help,
     ];

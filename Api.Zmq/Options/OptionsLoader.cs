@@ -252,6 +252,26 @@ internal static class OptionsLoader
             options = options with { KeyFile = CheckNotEmpty(key, "a key file path", ref error) };
         }
 
+        if (s.TryGetValue(OptionSpecs.PacketTraceUnderlay.Name, out var underlayTrace))
+        {
+            options = options with { PacketTraceUnderlay = CheckNotEmpty(underlayTrace, "a file path", ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.PacketTraceMaxSize.Name, out var traceSize))
+        {
+            options = options with { PacketTraceMaxSize = CheckSize(traceSize, Butterfly.Infrastructure.Dpdk.DataPathOptions.MinTraceMaxFileBytes, ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.PacketTraceFiles.Name, out var traceFiles))
+        {
+            options = options with { PacketTraceFiles = CheckInt(traceFiles, 1, Butterfly.Infrastructure.Dpdk.DataPathOptions.MaxTraceFiles, "a number of files", ref error) };
+        }
+
+        if (s.TryGetValue(OptionSpecs.PacketTraceSnaplen.Name, out var snaplen))
+        {
+            options = options with { PacketTraceSnaplen = CheckInt(snaplen, 1, Butterfly.Infrastructure.Dpdk.DataPathOptions.MaxTraceSnapLength, "a number of bytes", ref error) };
+        }
+
         if (s.TryGetValue(OptionSpecs.EventStore.Name, out var store))
         {
             options = options with { EventStore = CheckNotEmpty(store, "an event store (file:DIR or a PostgreSQL connection string)", ref error) };
@@ -392,6 +412,28 @@ internal static class OptionsLoader
 
         error ??= $"{s.Origin}: '{s.Value}' is not {what} ({min}..{max})";
         return 0;
+    }
+
+    /// <summary>A size in bytes, with an optional K, M or G suffix (powers of 1024), at least <paramref name="min"/>.</summary>
+    private static long CheckSize(Setting s, long min, ref string? error)
+    {
+        var text = s.Value.Trim();
+        var shift = text.Length == 0 ? 0 : char.ToUpperInvariant(text[^1]) switch
+        {
+            'K' => 10,
+            'M' => 20,
+            'G' => 30,
+            _ => 0,
+        };
+        var digits = shift == 0 ? text : text[..^1];
+        if (long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= (long.MaxValue >> 31)
+            && value << shift >= min)
+        {
+            return value << shift;
+        }
+
+        error ??= $"{s.Origin}: '{s.Value}' is not a size of at least {min} bytes (a number, or with K, M or G)";
+        return min;
     }
 
     private static string CheckMtu(Setting s, ref string? error)

@@ -194,15 +194,56 @@ internal static class ProtoMapper
         return wire;
     }
 
-    public static V0.NicStats ToWire(NicCounters counters) => new()
+    public static V0.NicStats ToWire(NicCounters counters)
     {
-        In = counters.BytesIn,
-        Out = counters.BytesOut,
-        PacketsIn = counters.PacketsIn,
-        PacketsOut = counters.PacketsOut,
-        Drops = counters.Drops,
-        Drop = { (counters.FilterDrops ?? []).Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
-    };
+        var stats = new V0.NicStats
+        {
+            In = counters.BytesIn,
+            Out = counters.BytesOut,
+            PacketsIn = counters.PacketsIn,
+            PacketsOut = counters.PacketsOut,
+            Drops = counters.Drops,
+            Drop = { (counters.FilterDrops ?? []).Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
+        };
+        if (counters.Trace is { } trace)
+        {
+            stats.Trace = new V0.TraceStats
+            {
+                Path = trace.Path,
+                Frames = trace.Frames,
+                Bytes = trace.Bytes,
+                Dropped = trace.Dropped,
+                Rotations = (uint)Math.Max(0, trace.Rotations),
+            };
+            SetIfNotNull(trace.Error, v => stats.Trace.Error = v);
+        }
+
+        if (counters.Bench is { } bench)
+        {
+            stats.Bench = new V0.BenchStats { Btype = bench.Kind, Sent = bench.Sent, Received = bench.Received };
+            if (bench.MinMicros is { } min)
+            {
+                stats.Bench.RttMinUs = min;
+            }
+
+            if (bench.MeanMicros is { } mean)
+            {
+                stats.Bench.RttMeanUs = mean;
+            }
+
+            if (bench.MaxMicros is { } max)
+            {
+                stats.Bench.RttMaxUs = max;
+            }
+
+            if (bench.P99Micros is { } p99)
+            {
+                stats.Bench.RttP99Us = p99;
+            }
+        }
+
+        return stats;
+    }
 
     public static V0.AppStatusRes ToWire(AppStatus status)
     {

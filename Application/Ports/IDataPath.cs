@@ -6,15 +6,52 @@ namespace Butterfly.Application.Ports;
 
 /// <summary>What the data path needs to know of a NIC to create its port.</summary>
 /// <param name="SocketPath">A vhost-user NIC's socket as nic_add recorded it; null: &lt;socket-dir&gt;/&lt;id&gt;, the path of NICs recorded before paths were kept.</param>
-public sealed record DataPathNic(string Id, NicType Type, string Mac, uint Vni, bool BypassFiltering, string? SocketPath = null)
+/// <param name="TracePath">Where the NIC's frames are captured (packet_trace_path, or the default), or null when packet_trace is off.</param>
+/// <param name="Bench">What a BENCH NIC's probe does, or null for other NICs.</param>
+public sealed record DataPathNic(string Id, NicType Type, string Mac, uint Vni, bool BypassFiltering, string? SocketPath = null,
+    string? TracePath = null, BenchProbeSpec? Bench = null)
 {
     /// <summary>The data path's view of a configured NIC.</summary>
     public static DataPathNic From(NicSpec nic)
     {
         ArgumentNullException.ThrowIfNull(nic);
-        return new(nic.Id, nic.Type, nic.Mac, nic.Vni, nic.BypassFiltering, nic.SocketPath);
+        var trace = nic.PacketTrace ? nic.PacketTracePath ?? NicValidation.DefaultPacketTracePath(nic.Id) : null;
+        var bench = nic.Type == NicType.Bench
+            ? new BenchProbeSpec(nic.BenchType ?? string.Empty, nic.Ips.Count > 0 ? nic.Ips[0] : null, nic.BenchDestIp, nic.BenchDestMac)
+            : null;
+        return new(nic.Id, nic.Type, nic.Mac, nic.Vni, nic.BypassFiltering, nic.SocketPath, trace, bench);
     }
 }
+
+/// <summary>
+/// A BENCH NIC's probe: <paramref name="Kind"/> is <see cref="BenchKinds.Sender"/> (echo requests
+/// to <paramref name="DestinationIp"/> / <paramref name="DestinationMac"/>, round trips measured)
+/// or <see cref="BenchKinds.Responder"/> (echo requests to it answered); <paramref name="Ip"/> is
+/// its own address, the NIC's first IP.
+/// </summary>
+public sealed record BenchProbeSpec(string Kind, string? Ip, string? DestinationIp, string? DestinationMac);
+
+/// <summary>The btype values of BENCH NICs (the original Butterfly's names).</summary>
+public static class BenchKinds
+{
+    public const string Sender = "ICMP_SND_LIKE";
+    public const string Responder = "ICMP_RCV_LIKE";
+}
+
+/// <summary>
+/// A NIC's capture (packet_trace): frames written to its file, bytes written (block headers
+/// included), frames lost because the writer fell behind or the disk refused, files rotated at
+/// the size cap, and why the file is not being written now (null when it is).
+/// </summary>
+public sealed record TraceCounters(string Path, ulong Frames, ulong Bytes, ulong Dropped, int Rotations, string? Error);
+
+/// <summary>
+/// A BENCH NIC's probe since its port was made: echo requests sent and replies matched (a
+/// sender), or requests received and answered (a responder); round-trip times in microseconds
+/// over every reply (null before the first).
+/// </summary>
+public sealed record BenchCounters(string Kind, ulong Sent, ulong Received, double? MinMicros, double? MeanMicros, double? MaxMicros,
+    double? P99Micros);
 
 /// <summary>
 /// Byte and packet counters of one NIC; "in" is from the VM, "out" is to the VM.
@@ -22,8 +59,10 @@ public sealed record DataPathNic(string Id, NicType Type, string Mac, uint Vni, 
 /// NIC's port refused; <paramref name="FilterDrops"/> breaks down the frames its anti-spoofing and
 /// firewall dropped (either way) by reason, non-zero reasons only (null when there are none).
 /// </summary>
+/// <paramref name="Trace"/> is the NIC's capture (null when packet_trace is off), <paramref name="Bench"/> a
+/// BENCH NIC's probe (null for other NICs).
 public readonly record struct NicCounters(ulong BytesIn, ulong BytesOut, ulong PacketsIn, ulong PacketsOut, ulong Drops,
-    IReadOnlyList<DropCount>? FilterDrops = null);
+    IReadOnlyList<DropCount>? FilterDrops = null, TraceCounters? Trace = null, BenchCounters? Bench = null);
 
 /// <summary>
 /// What the data path must become: the ports of every NIC of <paramref name="Configuration"/> and

@@ -20,6 +20,7 @@ internal static class NicCommands
             "details" => Details(s),
             "stats" => Stats(s),
             "export" => Export(s),
+            "capture" => Capture(s),
             "add" => Add(s),
             "update" => Update(s),
             "del" => Del(s),
@@ -102,9 +103,12 @@ internal static class NicCommands
                 ctx.Err.WriteLine("no nic stats received");
                 return 1;
             }
-            // The original client's two lines, unchanged; with --all the revision 9 figures after.
+            // The original client's two lines, unchanged; a BENCH NIC's probe after them (revision
+            // 11: only BENCH NICs have one); with --all the revision 9 figures and the capture's.
             ctx.Out.WriteLine("in: " + stats.In.ToString(CultureInfo.InvariantCulture));
             ctx.Out.WriteLine("out: " + stats.Out.ToString(CultureInfo.InvariantCulture));
+            if (stats.Bench is { } bench)
+                PrintBench(ctx.Out, bench);
             if (!all)
                 return 0;
             if (stats.HasPacketsIn)
@@ -115,9 +119,39 @@ internal static class NicCommands
                 ctx.Out.WriteLine("drops: " + stats.Drops.ToString(CultureInfo.InvariantCulture));
             foreach (var drop in stats.Drop)
                 ctx.Out.WriteLine($"drop {drop.Reason}: {drop.Frames.ToString(CultureInfo.InvariantCulture)}");
+            if (stats.Trace is { } trace)
+                PrintTrace(ctx.Out, trace);
             return 0;
         });
     }
+
+    private static void PrintBench(TextWriter o, MessageV0.Types.BenchStats bench)
+    {
+        o.WriteLine("bench type: " + bench.Btype);
+        o.WriteLine("bench sent: " + bench.Sent.ToString(CultureInfo.InvariantCulture));
+        o.WriteLine("bench received: " + bench.Received.ToString(CultureInfo.InvariantCulture));
+        if (bench.HasRttMinUs)
+            o.WriteLine("bench rtt min: " + Micros(bench.RttMinUs));
+        if (bench.HasRttMeanUs)
+            o.WriteLine("bench rtt mean: " + Micros(bench.RttMeanUs));
+        if (bench.HasRttMaxUs)
+            o.WriteLine("bench rtt max: " + Micros(bench.RttMaxUs));
+        if (bench.HasRttP99Us)
+            o.WriteLine("bench rtt p99: " + Micros(bench.RttP99Us));
+    }
+
+    private static void PrintTrace(TextWriter o, MessageV0.Types.TraceStats trace)
+    {
+        o.WriteLine("trace file: " + trace.Path);
+        o.WriteLine("trace frames: " + trace.Frames.ToString(CultureInfo.InvariantCulture));
+        o.WriteLine("trace bytes: " + trace.Bytes.ToString(CultureInfo.InvariantCulture));
+        o.WriteLine("trace dropped: " + trace.Dropped.ToString(CultureInfo.InvariantCulture));
+        o.WriteLine("trace rotations: " + trace.Rotations.ToString(CultureInfo.InvariantCulture));
+        if (trace.HasError)
+            o.WriteLine("trace error: " + trace.Error);
+    }
+
+    private static string Micros(double us) => us.ToString("0.0", CultureInfo.InvariantCulture) + " us";
 
     /// <summary><c>nic export NIC [--output FILE]</c>: the NIC's tracked sessions (a binary document; stdout by default).</summary>
     private static ICliCommand Export(ArgScanner s)
@@ -155,6 +189,51 @@ internal static class NicCommands
                 File.WriteAllBytes(output, data.ToByteArray());
             }
             return 0;
+        });
+    }
+
+    /// <summary>
+    /// <c>nic capture NIC [--from-start] [--refused] [--count N] [--output FILE]</c>: the NIC's
+    /// capture as a pcapng stream on stdout (or FILE), for <c>| tcpdump -r -</c>, read from the
+    /// file the daemon writes (<see cref="Capture.CaptureFollower"/>; the daemon's host only).
+    /// </summary>
+    private static ICliCommand Capture(ArgScanner s)
+    {
+        if (Words.WantsUsage(s, "nic capture", out var usage))
+            return usage;
+        var id = s.Required("NIC");
+        var fromStart = false;
+        var refused = false;
+        long? count = null;
+        string? output = null;
+        while (s.TryNext(out var word))
+        {
+            switch (word)
+            {
+                case "--from-start": fromStart = true; break;
+                case "--refused": refused = true; break;
+                case "--count" or "-c": count = Words.UInt(s, word, uint.MaxValue, "a number of frames"); break;
+                case "--output" or "-o": output = s.Value(word); break;
+                default: throw s.Unexpected(word);
+            }
+        }
+        if (count == 0)
+            throw s.Error("--count must be at least 1");
+        return new RunCommand(ctx =>
+        {
+            var nic = Fetch(ctx, id);
+            if (nic is null)
+                return 1;
+            if (!nic.PacketTrace)
+            {
+                ctx.Err.WriteLine($"nic capture: NIC '{id}' is not traced; turn tracing on first: butterfly nic update --id {id} --packet-trace true");
+                return 1;
+            }
+            using var stream = output is null ? Console.OpenStandardOutput() : File.Create(output);
+            var follower = new Capture.CaptureFollower(nic.PacketTracePath, stream,
+                new Capture.FollowOptions(fromStart, refused, count, TimeSpan.FromMilliseconds(50)),
+                () => Fetch(ctx, id) is { PacketTrace: true } now && now.PacketTracePath == nic.PacketTracePath, ctx.Err);
+            return follower.Run();
         });
     }
 

@@ -56,6 +56,7 @@ internal static class Usage
                 list     list all nics id
                 stats    show nic statistics
                 export   write a nic's tracked connections (for a migration)
+                capture  stream a traced nic's frames as pcapng (| tcpdump -r -)
                 details  prints nics's details
                 sg       manage security groups attached to a nic
                 add      create a new nic
@@ -68,10 +69,11 @@ internal static class Usage
         ["nic stats"] = """
             usage: butterfly nic stats NIC [--all] [options...]
 
-            Show some statistics of a vnic: bytes in (from the VM) and out (to the VM).
-                --all, -a  then frames in and out, frames dropped, and one "drop REASON: N"
+            Show some statistics of a vnic: bytes in (from the VM) and out (to the VM); for a
+            BENCH nic, then its probe: requests sent, replies received and round-trip times.
+                --all, -a  then frames in and out, frames dropped, one "drop REASON: N"
                            line per anti-spoofing or firewall reason that dropped frames of
-                           this nic
+                           this nic, and the nic's capture (file, frames, dropped) when traced
 
             """,
         ["nic export"] = """
@@ -80,6 +82,19 @@ internal static class Usage
             Write the nic's tracked connections (a binary document) to stdout or FILE.
             Give it to the nic on the host its VM migrates to with "nic add --fw-data FILE"
             or "nic update --id ID --fw-data FILE": its established connections keep passing.
+
+            """,
+        ["nic capture"] = """
+            usage: butterfly nic capture NIC [--from-start] [--refused] [--count N] [--output FILE] [options...]
+
+            Write the frames of a traced nic (packet_trace true) to stdout as pcapng, while the
+            daemon captures them, e.g. "butterfly nic capture vm1 | tcpdump -n -r -". Reads the
+            nic's capture file (packet_trace_path), so it runs on the daemon's host; it follows the
+            file's rotation and stops when the nic is no longer traced or the reader exits.
+                --from-start  the frames already in the file too (default: from now on)
+                --refused     only frames the anti-spoofing or the firewall dropped
+                --count, -c N stop after N frames
+                --output, -o FILE  write to FILE instead of stdout
 
             """,
         ["nic details"] = "usage: butterfly nic details NIC [options...]\n\nShow vnic details\n",

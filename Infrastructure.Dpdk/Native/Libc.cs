@@ -29,6 +29,49 @@ internal static unsafe class Libc
     [DllImport(Lib, EntryPoint = "gettid")]
     internal static extern int GetTid();
 
+    [DllImport(Lib, EntryPoint = "open", SetLastError = true)]
+    private static extern int Open(byte* path, int flags);
+
+    [DllImport(Lib, EntryPoint = "read", SetLastError = true)]
+    private static extern nint Read(int fd, byte* buffer, nuint count);
+
+    [DllImport(Lib, EntryPoint = "close")]
+    private static extern int Close(int fd);
+
+    /// <summary>
+    /// Reads the first bytes of <paramref name="path"/> without following a symbolic link and
+    /// without blocking (a FIFO without a writer reads as empty): the byte count, or -errno.
+    /// </summary>
+    internal static int ReadHead(string path, Span<byte> buffer)
+    {
+        const int NonBlock = 0x800, CloseOnExec = 0x80000;
+        // O_NOFOLLOW differs between architectures (asm-generic vs x86).
+        var noFollow = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x8000 : 0x20000;
+        var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(path) + 1];
+        System.Text.Encoding.UTF8.GetBytes(path, bytes);
+        int fd;
+        fixed (byte* p = bytes)
+        {
+            fd = Open(p, NonBlock | CloseOnExec | noFollow);
+        }
+        if (fd < 0)
+        {
+            return -Marshal.GetLastPInvokeError();
+        }
+        try
+        {
+            fixed (byte* b = buffer)
+            {
+                var n = Read(fd, b, (nuint)buffer.Length);
+                return n < 0 ? -Marshal.GetLastPInvokeError() : (int)n;
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
     /// <summary>The CPUs the calling thread may run on, ascending.</summary>
     internal static List<int> GetThreadAffinity()
     {

@@ -69,10 +69,28 @@ public sealed class NicPortRulesTests
         Assert.Contains("cannot name a vhost-user socket", NicPortRules.Check(Nic(id, NicType.VhostUserServer), SocketDir), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Bench_is_not_supported_yet()
+    [Theory]
+    [InlineData("ICMP_SND_LIKE", "10.0.0.1", "10.0.0.2", "52:54:00:00:00:02", null)]
+    [InlineData("ICMP_RCV_LIKE", "fd00::1", null, null, null)]
+    [InlineData("ICMP_SND_LIKE", "fd00::1", "fd00::2", "52:54:00:00:00:02", null)]
+    [InlineData("PING", "10.0.0.1", null, null, "needs btype ICMP_SND_LIKE (it sends echo requests to dip) or ICMP_RCV_LIKE")]
+    [InlineData("", "10.0.0.1", null, null, "needs btype")]
+    [InlineData("ICMP_RCV_LIKE", null, null, null, "needs an ip: its probe's address is the NIC's first ip")]
+    [InlineData("ICMP_SND_LIKE", "10.0.0.1", null, "52:54:00:00:00:02", "needs dip")]
+    [InlineData("ICMP_SND_LIKE", "10.0.0.1", "10.0.0.2", null, "needs dmac")]
+    [InlineData("ICMP_SND_LIKE", "10.0.0.1", "fd00::2", "52:54:00:00:00:02", "dip fd00::2 is not of the family of its ip 10.0.0.1")]
+    public void Bench_nics_need_what_their_probe_uses(string kind, string? ip, string? dip, string? dmac, string? error)
     {
-        Assert.Equal("NIC 'b1': type BENCH is not supported by this data path yet", NicPortRules.Check(Nic("b1", NicType.Bench), SocketDir));
+        var nic = Nic("b1", NicType.Bench) with { Bench = new BenchProbeSpec(kind, ip, dip, dmac) };
+        var refusal = NicPortRules.Check(nic, SocketDir);
+        if (error is null)
+        {
+            Assert.Null(refusal);
+        }
+        else
+        {
+            Assert.Contains(error, refusal, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -258,4 +258,37 @@ public class OptionsLoaderTests
         Assert.Contains("butterflyd -i ", text, StringComparison.Ordinal);
         Assert.Contains("[security] encryption_key_path", text, StringComparison.Ordinal);
     }
+    [Fact]
+    public void Packet_trace_limits_come_from_the_command_line_or_the_ini_file()
+    {
+        var defaults = Run(Load(Required));
+        Assert.Equal(64L << 20, defaults.PacketTraceMaxSize);
+        Assert.Equal(2, defaults.PacketTraceFiles);
+        Assert.Equal(2048, defaults.PacketTraceSnaplen);
+        Assert.Null(defaults.PacketTraceUnderlay);
+
+        var o = Run(Load([.. Required, "-t", "--packet-trace-max-size", "100K", "--packet-trace-files", "5", "--packet-trace-snaplen", "128",
+            "--packet-trace-underlay", "/var/log/u.pcap"]));
+        Assert.True(o.PacketTrace);
+        Assert.Equal(100L << 10, o.PacketTraceMaxSize);
+        Assert.Equal(5, o.PacketTraceFiles);
+        Assert.Equal(128, o.PacketTraceSnaplen);
+        Assert.Equal("/var/log/u.pcap", o.PacketTraceUnderlay);
+
+        var ini = Run(LoadWithIni("[general]\nip=10.0.0.1\nsocket-dir=/x\n[packet-trace]\nmax-size = 1G\nfiles = 10\nsnaplen = 96\nunderlay-path = /u.pcap\n"));
+        Assert.Equal(1L << 30, ini.PacketTraceMaxSize);
+        Assert.Equal(10, ini.PacketTraceFiles);
+        Assert.Equal(96, ini.PacketTraceSnaplen);
+        Assert.Equal("/u.pcap", ini.PacketTraceUnderlay);
+    }
+
+    [Theory]
+    [InlineData("--packet-trace-max-size", "1K", "is not a size of at least 65536 bytes")]
+    [InlineData("--packet-trace-max-size", "12X", "is not a size")]
+    [InlineData("--packet-trace-files", "0", "is not a number of files (1..1000)")]
+    [InlineData("--packet-trace-snaplen", "70000", "is not a number of bytes (1..65535)")]
+    public void Packet_trace_limits_out_of_range_are_refused(string option, string value, string expected)
+    {
+        Assert.Contains(expected, Failure(Load([.. Required, option, value])), StringComparison.Ordinal);
+    }
 }

@@ -185,6 +185,24 @@ public class ProtoMapperTests
     }
 
     [Fact]
+    public void Capture_and_bench_figures_map_to_nic_stats_revision_11()
+    {
+        var traced = ProtoMapper.ToWire(new NicCounters(1, 2, 3, 4, 5,
+            Trace: new TraceCounters("/tmp/x.pcap", 10, 2000, 3, 1, "disk full"),
+            Bench: new BenchCounters("ICMP_SND_LIKE", 7, 6, 80.5, 120.25, 300, 290)));
+        var quiet = ProtoMapper.ToWire(new NicCounters(1, 2, 3, 4, 5, Bench: new BenchCounters("ICMP_RCV_LIKE", 4, 4, null, null, null, null)));
+
+        Assert.Equal(("/tmp/x.pcap", 10ul, 2000ul, 3ul, 1u, "disk full"),
+            (traced.Trace.Path, traced.Trace.Frames, traced.Trace.Bytes, traced.Trace.Dropped, traced.Trace.Rotations, traced.Trace.Error));
+        Assert.Equal(("ICMP_SND_LIKE", 7ul, 6ul, 80.5, 120.25, 300.0, 290.0),
+            (traced.Bench.Btype, traced.Bench.Sent, traced.Bench.Received, traced.Bench.RttMinUs, traced.Bench.RttMeanUs, traced.Bench.RttMaxUs, traced.Bench.RttP99Us));
+        Assert.Null(quiet.Trace);
+        Assert.Equal((4ul, 4ul), (quiet.Bench.Sent, quiet.Bench.Received));
+        Assert.False(quiet.Bench.HasRttMinUs || quiet.Bench.HasRttMeanUs || quiet.Bench.HasRttMaxUs || quiet.Bench.HasRttP99Us);
+        Assert.Null(ProtoMapper.ToWire(new NicCounters(1, 2, 3, 4, 5)).Bench);
+    }
+
+    [Fact]
     public void Results_map_to_their_wire_messages()
     {
         var time = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123);

@@ -76,6 +76,34 @@ public class NicCommandTests
     }
 
     [Fact]
+    public void Stats_print_a_bench_nic_probe_and_with_all_the_capture()
+    {
+        var stats = new NicStats
+        {
+            In = 980,
+            Out = 980,
+            Bench = new BenchStats { Btype = "ICMP_SND_LIKE", Sent = 10, Received = 9, RttMinUs = 81.26, RttMeanUs = 140.5, RttMaxUs = 990, RttP99Us = 960.04 },
+            Trace = new TraceStats { Path = "/tmp/b.pcap", Frames = 19, Bytes = 3000, Dropped = 0, Rotations = 0 },
+        };
+        var plain = Client.Run(Client.Ok((_, res) => res.NicStats = stats), "nic", "stats", "b");
+        var all = Client.Run(Client.Ok((_, res) => res.NicStats = stats), "nic", "stats", "b", "--all");
+
+        Assert.Equal("in: 980\nout: 980\nbench type: ICMP_SND_LIKE\nbench sent: 10\nbench received: 9\nbench rtt min: 81.3 us\n"
+            + "bench rtt mean: 140.5 us\nbench rtt max: 990.0 us\nbench rtt p99: 960.0 us\n", plain.Out);
+        Assert.EndsWith("trace file: /tmp/b.pcap\ntrace frames: 19\ntrace bytes: 3000\ntrace dropped: 0\ntrace rotations: 0\n", all.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Capture_refuses_a_nic_that_is_not_traced()
+    {
+        var r = Client.Run(Client.Ok((_, res) => res.NicDetails.Add(new Nic { Id = "n", Mac = "m", Vni = 1, PacketTrace = false, PacketTracePath = "/tmp/butterfly-n.pcap" })),
+            "nic", "capture", "n");
+
+        Assert.Equal(1, r.Code);
+        Assert.Contains("NIC 'n' is not traced", r.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Add_sets_the_original_defaults_and_bench_fields()
     {
         var r = Client.Run(Client.Ok((_, res) => res.NicAdd = new NicAddRes { Path = "b" }),

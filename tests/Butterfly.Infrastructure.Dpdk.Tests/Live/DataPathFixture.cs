@@ -111,7 +111,9 @@ internal static class DataPathReconcile
     public static IReadOnlyDictionary<string, string> Reconcile(this DpdkDataPath dataPath, IReadOnlyList<DataPathNic> nics)
     {
         var state = Domain.Configuration.ConfigurationState.From(
-            nics.Select(n => new Domain.Nics.NicSpec(n.Id, n.Mac, n.Vni, [], [], BypassFiltering: n.BypassFiltering, Type: n.Type, SocketPath: n.SocketPath)), []);
+            nics.Select(n => new Domain.Nics.NicSpec(n.Id, n.Mac, n.Vni, n.Bench?.Ip is { } ip ? [ip] : [], [], BypassFiltering: n.BypassFiltering,
+                Type: n.Type, SocketPath: n.SocketPath, PacketTrace: n.TracePath is not null, PacketTracePath: n.TracePath, BenchType: n.Bench?.Kind,
+                BenchDestIp: n.Bench?.DestinationIp, BenchDestMac: n.Bench?.DestinationMac)), []);
         return dataPath.Reconcile(new DesiredDataPath(state, Interlocked.Increment(ref _version)));
     }
 }

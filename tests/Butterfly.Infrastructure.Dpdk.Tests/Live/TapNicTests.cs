@@ -77,7 +77,7 @@ public sealed class TapNicTests(DataPathFixture fixture) : IDisposable
         Assert.Contains("already exists on this host", _dp.Validate(DataPathFixture.Nic(fixture.UnderlayTap, NicType.Tap)), StringComparison.Ordinal);
         Assert.Contains("too long", _dp.Validate(DataPathFixture.Nic("a-name-of-16-chr", NicType.Tap)), StringComparison.Ordinal);
         Assert.Contains("longer than the 107", _dp.Validate(DataPathFixture.Nic(new string('x', 110), NicType.VhostUserServer)), StringComparison.Ordinal);
-        Assert.Contains("not supported", _dp.Validate(DataPathFixture.Nic("b", NicType.Bench)), StringComparison.Ordinal);
+        Assert.Contains("needs btype", _dp.Validate(DataPathFixture.Nic("b", NicType.Bench)), StringComparison.Ordinal);
         Assert.Null(_dp.Validate(DataPathFixture.Nic(_name, NicType.Tap)));
     }
 }

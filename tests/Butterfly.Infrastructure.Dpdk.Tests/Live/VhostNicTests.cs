@@ -106,7 +106,7 @@ public sealed class VhostNicTests(DataPathFixture fixture) : IDisposable
         var errors = _dp.Reconcile([good, bench]);
 
         Assert.Single(errors);
-        Assert.Contains("not supported by this data path yet", errors["bench1"], StringComparison.Ordinal);
+        Assert.Contains("a BENCH NIC needs btype", errors["bench1"], StringComparison.Ordinal);
         Assert.NotNull(_dp.CountersOf("vh-good"));
         Assert.Null(_dp.CountersOf("bench1"));
     }

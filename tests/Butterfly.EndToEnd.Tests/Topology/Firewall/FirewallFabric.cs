@@ -24,8 +24,10 @@ namespace Butterfly.EndToEnd.Tests.Topology.Firewall;
 /// A security group lives in each daemon's configuration, as an orchestrator sets it on every
 /// host: <see cref="OnAll"/> sends a request to every daemon. <see cref="Reset"/> puts every NIC
 /// back in no group (default deny) with no anti-spoofing extras, and deletes the groups.
+/// <paramref name="firstHostArgs"/> are given to host a's daemon only (e.g. --packet-trace and
+/// its file, which two daemons must not share).
 /// </summary>
-public abstract class FirewallFabric(bool twoHosts, bool cutEstablished) : IAsyncLifetime
+public abstract class FirewallFabric(bool twoHosts, bool cutEstablished, IReadOnlyList<string>? firstHostArgs = null) : IAsyncLifetime
 {
     public const uint Vni = 720;
     private const string Underlay = "underlay";
@@ -45,6 +47,9 @@ public abstract class FirewallFabric(bool twoHosts, bool cutEstablished) : IAsyn
 
     public DaemonProcess HostA => _daemons[0];
 
+    /// <summary>The daemon of the second host, or null with one host.</summary>
+    public DaemonProcess? HostB => _daemons.Count > 1 ? _daemons[1] : null;
+
     public async Task InitializeAsync()
     {
         try
@@ -57,12 +62,12 @@ public abstract class FirewallFabric(bool twoHosts, bool cutEstablished) : IAsyn
                     "create the veth underlay");
                 NetworkNamespaces.BringUpQuietly(hostA.Name, Underlay);
                 NetworkNamespaces.BringUpQuietly(hostB.Name, Underlay);
-                _daemons.Add(await StartHost(hostA, "192.168.79.1", "192.168.79.2", "a", extra));
+                _daemons.Add(await StartHost(hostA, "192.168.79.1", "192.168.79.2", "a", [.. extra, .. firstHostArgs ?? []]));
                 _daemons.Add(await StartHost(hostB, "192.168.79.2", "192.168.79.1", "b", extra));
             }
             else
             {
-                _daemons.Add(await DaemonProcess.StartAsync(new DaemonStartOptions { ExtraArgs = extra }));
+                _daemons.Add(await DaemonProcess.StartAsync(new DaemonStartOptions { ExtraArgs = [.. extra, .. firstHostArgs ?? []] }));
             }
             A1 = AddNic(_daemons[0], "a1", 1);
             A2 = AddNic(_daemons[0], "a2", 2);
@@ -147,7 +152,7 @@ public abstract class FirewallFabric(bool twoHosts, bool cutEstablished) : IAsyn
     public ulong Dropped(Vm vm, string reason) => Stats(vm).Drop.FirstOrDefault(d => d.Reason == reason)?.Frames ?? 0;
 
     /// <summary>The daemons first (their taps go with them), then the namespaces.</summary>
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         try
         {
