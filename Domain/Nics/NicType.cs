@@ -9,6 +9,6 @@ public enum NicType
     /// <summary>A kernel tap interface named after the NIC id, with the NIC's MAC.</summary>
     Tap = 1,
 
-    /// <summary>A synthetic traffic NIC used by benchmarks (btype / dip / dmac).</summary>
+    /// <summary>The in-switch ICMP probe: no VM behind it, the packet thread sends echo requests and times the replies, or answers them (btype / dip / dmac).</summary>
     Bench = 2,
 }
