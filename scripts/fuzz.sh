@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzing with SharpFuzz + AFL++ (fuzz/Butterfly.Fuzz: api, envelope, textformat, logrecord).
+# Fuzzing with SharpFuzz + AFL++ (fuzz/Butterfly.Fuzz: api, envelope, textformat, logrecord, packet).
 #   scripts/fuzz.sh smoke [SECONDS]          every target for SECONDS (default 5) from its corpus,
 #                                            then the corpus and fuzz/regressions/ replayed; exit 1
 #                                            on any crash (CI runs this)
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 out=$root/build/fuzz
-targets=(api envelope textformat logrecord)
+targets=(api envelope textformat logrecord packet)
 
 build() {
     dotnet tool restore >/dev/null
@@ -19,7 +19,8 @@ build() {
     # Coverage feedback from the code under test: SharpFuzz rewrites these assemblies in place,
     # in a copy (instrumented code only runs under afl-fuzz; replays use the plain build).
     cp -r "$out/plain" "$out/bin"
-    for dll in butterflyd.dll butterfly.dll Butterfly.Application.dll Butterfly.Domain.dll Butterfly.Infrastructure.Events.dll; do
+    for dll in butterflyd.dll butterfly.dll Butterfly.Application.dll Butterfly.Domain.dll Butterfly.Infrastructure.Events.dll \
+               Butterfly.Infrastructure.Dpdk.dll; do
         dotnet tool run sharpfuzz "$out/bin/$dll" >/dev/null
     done
 }

@@ -26,6 +26,7 @@ internal static class Targets
         ["envelope"] = Envelope,
         ["textformat"] = TextFormat,
         ["logrecord"] = LogRecord,
+        ["packet"] = PacketTarget.Run,
     };
 
     private static readonly byte[] Key = [.. Enumerable.Range(1, 32).Select(i => (byte)i)];
