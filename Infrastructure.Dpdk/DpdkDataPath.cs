@@ -471,7 +471,29 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         return new PacketThreadStats(_thread.Lcore, _thread.PinnedCpu, loop.Rounds, loop.BusyRounds, loop.Packets, loop.Bursts,
             LoopCounters.ToCycles(loop.BusyTicks, hz, Stopwatch.Frequency), LoopCounters.ToCycles(loop.IdleTicks, hz, Stopwatch.Frequency),
             hz != 0 ? hz : (ulong)Stopwatch.Frequency, drops,
-            new ConntrackStats(ct.Entries, ct.Capacity, ct.Opened, ct.Expired, _thread.Policy.Version));
+            new ConntrackStats(ct.Entries, ct.Capacity, ct.Opened, ct.Expired, _thread.Policy.Version),
+            PollGapsInUnits(loop.PollGaps));
+    }
+
+    /// <summary>
+    /// The loop's histogram in <see cref="PacketThreadStats.PollGapUnitMicroseconds"/> buckets. Its buckets
+    /// are powers of two of 1 024 clock ticks: the same when the clock counts nanoseconds
+    /// (Linux); otherwise each round is re-bucketed by its bucket's lower bound in nanoseconds.
+    /// </summary>
+    private static ulong[] PollGapsInUnits(ulong[] gaps)
+    {
+        if (Stopwatch.Frequency == 1_000_000_000)
+        {
+            return gaps;
+        }
+        var result = new ulong[gaps.Length];
+        for (var k = 0; k < gaps.Length; k++)
+        {
+            var lowerTicks = k == 0 ? 0 : LoopCounters.GapBucketLimitTicks(k - 1);
+            var lowerNanos = (ulong)((UInt128)lowerTicks * 1_000_000_000 / (ulong)Stopwatch.Frequency);
+            result[LoopCounters.GapBucket(lowerNanos)] += gaps[k];
+        }
+        return result;
     }
 
     /// <summary>A type, MAC or path change needs a new device; other fields are read from the record.</summary>

@@ -285,6 +285,8 @@ internal sealed unsafe class PacketThread : IDisposable
         // The previous round, counted once the next one reads the clock (its end).
         var roundStart = Stopwatch.GetTimestamp();
         uint lastReceived = 0, lastBursts = 0;
+        // Whether the previous round ended by sleeping or yielding (not a stall: LoopCounters).
+        var gaveWay = false;
         while (!_stop)
         {
             var handles = Volatile.Read(ref _ports);
@@ -293,8 +295,9 @@ internal sealed unsafe class PacketThread : IDisposable
             // One clock read per round (vDSO, no syscall): learning, ageing and neighbours use it.
             var now = Stopwatch.GetTimestamp();
             forwarder.BeginRound(Volatile.Read(ref _captures), Volatile.Read(ref _benches), now);
-            _loop.Round(now - roundStart, lastReceived, lastBursts);
+            _loop.Round(now - roundStart, lastReceived, lastBursts, gaveWay);
             roundStart = now;
+            gaveWay = false;
             uint received = 0, bursts = 0;
             foreach (var handle in handles)
             {
@@ -347,12 +350,14 @@ internal sealed unsafe class PacketThread : IDisposable
                 if (++idleRounds % YieldEveryEmptyRounds == 0)
                 {
                     _ = Libc.SchedYield();
+                    gaveWay = true;
                 }
             }
             else
             {
                 forwarder.Sweep(policy, now);
                 _ = Libc.USleep(sleep);
+                gaveWay = true;
                 slept += sleep;
                 sleep = Math.Min(sleep * 2, slept < LongIdleMicroseconds ? ShortIdleSleepMicroseconds : LongIdleSleepMicroseconds);
             }

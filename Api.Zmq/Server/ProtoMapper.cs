@@ -337,6 +337,7 @@ internal static class ProtoMapper
         IdleCycles = stats.IdleCycles,
         TscHz = stats.TscHz,
         Drop = { stats.Drops.Select(d => new V0.DropCount { Reason = d.Reason, Frames = d.Frames }) },
+        PollGaps = { stats.PollGaps ?? [] },
     };
 
     public static DataPathNic ToDataPathNic(NicSpec spec) => DataPathNic.From(spec);

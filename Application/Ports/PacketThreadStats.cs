@@ -29,6 +29,13 @@ public readonly record struct DropCount(string Reason, ulong Frames);
 /// <param name="TscHz">Cycles per second.</param>
 /// <param name="Drops">Non-zero drop counts, in the data path's order of reasons.</param>
 /// <param name="Conntrack">Connection tracking and the firewall in use (not measured over an interval: a clear leaves them).</param>
+/// <param name="PollGaps">
+/// Rounds that did not end by sleeping or yielding — the time between two polls of the ports
+/// while the thread meant to work — counted by length: entry k holds rounds shorter than
+/// <see cref="PollGapLimitMicroseconds"/>(k) and (for k &gt; 0) at least <see cref="PollGapLimitMicroseconds"/>(k - 1); the
+/// last entry has no upper bound. The longest non-empty entry is the thread's longest stall
+/// (<see cref="LongestPollGapMicroseconds"/>). Empty when the data path does not measure it.
+/// </param>
 public sealed record PacketThreadStats(
     int Lcore,
     int Cpu,
@@ -40,8 +47,36 @@ public sealed record PacketThreadStats(
     ulong IdleCycles,
     ulong TscHz,
     IReadOnlyList<DropCount> Drops,
-    ConntrackStats? Conntrack = null)
+    ConntrackStats? Conntrack = null,
+    IReadOnlyList<ulong>? PollGaps = null)
 {
+    /// <summary>The poll-gap histogram's unit in microseconds: entry k is bounded by 2^k of these (1 024 ns).</summary>
+    public const double PollGapUnitMicroseconds = 1.024;
+
+    /// <summary>The upper bound of poll-gap entry <paramref name="bucket"/> in microseconds: 2^bucket × 1.024.</summary>
+    public static double PollGapLimitMicroseconds(int bucket) => PollGapUnitMicroseconds * Math.Pow(2, bucket);
+
+    /// <summary>
+    /// The bound in microseconds below which every measured poll gap stayed (the upper bound of
+    /// the longest non-empty entry of <see cref="PollGaps"/>; for the last entry, which has none,
+    /// its lower bound), or null when none was measured.
+    /// </summary>
+    public double? LongestPollGapMicroseconds
+    {
+        get
+        {
+            var gaps = PollGaps ?? [];
+            for (var k = gaps.Count - 1; k >= 0; k--)
+            {
+                if (gaps[k] != 0)
+                {
+                    return k == gaps.Count - 1 ? PollGapLimitMicroseconds(k - 1) : PollGapLimitMicroseconds(k);
+                }
+            }
+            return null;
+        }
+    }
+
     /// <summary>Busy cycles per frame received, or null before any frame (nothing to divide).</summary>
     public double? CyclesPerPacket => Packets == 0 ? null : (double)BusyCycles / Packets;
 
@@ -92,6 +127,7 @@ public sealed record PacketThreadStats(
             BusyCycles = Minus(BusyCycles, baseline.BusyCycles),
             IdleCycles = Minus(IdleCycles, baseline.IdleCycles),
             Drops = drops,
+            PollGaps = PollGaps is null ? null : [.. PollGaps.Select((count, k) => Minus(count, k < (baseline.PollGaps?.Count ?? 0) ? baseline.PollGaps![k] : 0))],
         };
     }
 

@@ -65,6 +65,12 @@ internal static class DataPlaneCommand
         Line(Invariant($"busy cycles: {stats.BusyCycles} ({Number(Percent(stats.BusyCycles, stats))} %)"));
         Line(Invariant($"idle cycles: {stats.IdleCycles} ({Number(Percent(stats.IdleCycles, stats))} %)"));
         Line("avg cycles per packet: " + Number(Ratio(stats.BusyCycles, stats.Packets)));
+        if (stats.PollGaps.Count > 0)
+        {
+            var longest = LongestPollGap(stats);
+            Line(longest is null ? "longest stall: none measured"
+                : Invariant($"longest stall: {(longest.Value.Bounded ? "<" : ">=")} {Micros(longest.Value.Microseconds)} (rounds >= {Micros(PollGapLimit(10))}: {PollGapsFrom(stats, 11)}, >= {Micros(PollGapLimit(13))}: {PollGapsFrom(stats, 14)})"));
+        }
         if (stats.HasConntrackCapacity)
         {
             Line(Invariant($"conntrack: {stats.ConntrackEntries} of {stats.ConntrackCapacity} entries ({Number(Ratio(100 * stats.ConntrackEntries, stats.ConntrackCapacity))} %)"));
@@ -105,6 +111,14 @@ internal static class DataPlaneCommand
                 w.WriteNumber("conntrack_expired", stats.ConntrackExpired);
                 w.WriteNumber("firewall_version", stats.FirewallVersion);
             }
+            if (stats.PollGaps.Count > 0)
+            {
+                w.WriteStartArray("poll_gaps");
+                foreach (var count in stats.PollGaps)
+                    w.WriteNumberValue(count);
+                w.WriteEndArray();
+                Nullable(w, "longest_poll_gap_us", LongestPollGap(stats)?.Microseconds);
+            }
             w.WriteStartObject("drops");
             foreach (var drop in stats.Drop.Where(d => d.Frames != 0))
                 w.WriteNumber(drop.Reason, drop.Frames);
@@ -113,6 +127,29 @@ internal static class DataPlaneCommand
         }
         return Encoding.UTF8.GetString(stream.ToArray());
     }
+
+    /// <summary>Bound of poll-gap entry k in microseconds (revision 12): 2^k × 1.024.</summary>
+    private static double PollGapLimit(int k) => 1.024 * Math.Pow(2, k);
+
+    /// <summary>
+    /// The longest non-empty poll-gap entry: its upper bound (every stall was shorter), or for
+    /// the last entry, which has none, its lower bound (Bounded false: at least that long).
+    /// </summary>
+    private static (double Microseconds, bool Bounded)? LongestPollGap(Stats s)
+    {
+        for (var k = s.PollGaps.Count - 1; k >= 0; k--)
+        {
+            if (s.PollGaps[k] != 0)
+                return k == s.PollGaps.Count - 1 ? (PollGapLimit(k - 1), false) : (PollGapLimit(k), true);
+        }
+        return null;
+    }
+
+    /// <summary>Rounds in entry <paramref name="first"/> and above: at least <see cref="PollGapLimit"/>(first - 1) long.</summary>
+    private static ulong PollGapsFrom(Stats s, int first) => s.PollGaps.Skip(first).Aggregate(0UL, (sum, c) => sum + c);
+
+    private static string Micros(double microseconds) =>
+        microseconds >= 1000 ? Invariant($"{microseconds / 1000:0.###} ms") : Invariant($"{microseconds:0.###} µs");
 
     private static double Seconds(Stats s) => s.TscHz == 0 ? 0 : ((double)s.BusyCycles + s.IdleCycles) / s.TscHz;
 

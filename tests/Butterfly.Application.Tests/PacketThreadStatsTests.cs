@@ -53,6 +53,23 @@ public class PacketThreadStatsTests
     }
 
     [Fact]
+    public void Poll_gaps_are_taken_off_their_baseline_and_bound_the_longest_stall()
+    {
+        var baseline = Stats(100, 4, 40, 5, 8_000, 92_000) with { PollGaps = [50, 3, 0, 1] };
+        var now = Stats(250, 9, 140, 11, 28_000, 222_000) with { PollGaps = [90, 3, 2, 1] };
+
+        var interval = now.Since(baseline);
+
+        Assert.Equal([40UL, 0UL, 2UL, 0UL], interval.PollGaps!);
+        // Entry 2 is the longest that moved: every stall of the interval was under 4 × 1.024 µs.
+        Assert.Equal(4.096, interval.LongestPollGapMicroseconds!.Value, 9);
+        // Over the whole run entry 3 is the last one, which has no upper bound: at least its lower one.
+        Assert.Equal(4.096, now.LongestPollGapMicroseconds!.Value, 9);
+        Assert.Null((now with { PollGaps = [0, 0] }).LongestPollGapMicroseconds);
+        Assert.Null(Stats(1, 1, 1, 1, 1, 1).LongestPollGapMicroseconds);
+    }
+
+    [Fact]
     public void A_baseline_ahead_of_the_counters_counts_them_from_zero_instead_of_wrapping()
     {
         var baseline = Stats(1000, 10, 500, 20, 9_000, 9_000, new DropCount("tx_full", 50));

@@ -234,9 +234,10 @@ public class ProtoMapperTests
     public void Packet_thread_stats_map_every_counter_and_drop_reason()
     {
         var wire = ProtoMapper.ToWire(new PacketThreadStats(2, -1, 100, 4, 96, 5, 9_600, 190_400, 2_100_000_000,
-            [new DropCount("ethernet_source_multicast", 3), new DropCount("tx_full", 1)]));
+            [new DropCount("ethernet_source_multicast", 3), new DropCount("tx_full", 1)], PollGaps: [7, 0, 2]));
 
         Assert.Equal((2, -1), (wire.Lcore, wire.Cpu));
+        Assert.Equal([7UL, 0UL, 2UL], wire.PollGaps);
         Assert.Equal((100ul, 4ul, 96ul, 5ul), (wire.Rounds, wire.BusyRounds, wire.Packets, wire.Bursts));
         Assert.Equal((9_600ul, 190_400ul, 2_100_000_000ul), (wire.BusyCycles, wire.IdleCycles, wire.TscHz));
         Assert.Equal(["ethernet_source_multicast:3", "tx_full:1"], wire.Drop.Select(d => $"{d.Reason}:{d.Frames}"));

@@ -50,6 +50,31 @@ public class DataPlaneCommandTests
     }
 
     [Fact]
+    public void The_poll_gap_histogram_gives_the_longest_stall_and_the_long_rounds()
+    {
+        var gaps = new ulong[24];
+        gaps[0] = 1_000;
+        gaps[11] = 2;     // [1.049, 2.097) ms
+        gaps[14] = 1;     // [8.389, 16.777) ms
+        var stats = Busy();
+        stats.PollGaps.Add(gaps);
+
+        var r = Client.Run(Client.Ok((_, res) => res.PacketThreadStats = stats), "status", "dataplane");
+
+        Assert.Contains("\navg cycles per packet: 250.00\nlongest stall: < 16.777 ms (rounds >= 1.049 ms: 3, >= 8.389 ms: 1)\ndrops: 15\n", r.Out, StringComparison.Ordinal);
+
+        gaps[23] = 1;     // the last entry has no upper bound
+        stats.PollGaps.Clear();
+        stats.PollGaps.Add(gaps);
+        r = Client.Run(Client.Ok((_, res) => res.PacketThreadStats = stats), "status", "dataplane", "--json");
+        using var json = JsonDocument.Parse(r.Out);
+        Assert.Equal(24, json.RootElement.GetProperty("poll_gaps").GetArrayLength());
+        Assert.Equal(1.024 * (1 << 22), json.RootElement.GetProperty("longest_poll_gap_us").GetDouble(), 1);
+        r = Client.Run(Client.Ok((_, res) => res.PacketThreadStats = stats), "status", "dataplane");
+        Assert.Contains("\nlongest stall: >= 4294.967 ms (", r.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_idle_unpinned_thread_has_no_ratios_rather_than_divisions_by_zero()
     {
         var idle = new PacketThreadStatsRes { Lcore = 2, Cpu = -1, Rounds = 10, IdleCycles = 2_100_000, TscHz = 2_100_000_000 };

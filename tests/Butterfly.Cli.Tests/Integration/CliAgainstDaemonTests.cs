@@ -132,9 +132,13 @@ public class CliAgainstDaemonTests(DaemonFixture fixture) : IClassFixture<Daemon
         var stats = await Cli.Ok("status", "dataplane", "--clear");
         Assert.Matches("^packet thread: lcore [0-9]+, (cpu [0-9]+|not pinned)\nmeasured: [0-9.]+ s, TSC [1-9][0-9]* Hz\nrounds: [1-9][0-9]* \\(busy: [0-9]+\\)\n", stats);
         Assert.Contains("\navg cycles per packet: ", stats, StringComparison.Ordinal);
+        Assert.Matches("\nlongest stall: ((<|>=) [0-9.]+ (µs|ms) \\(rounds >= 1.049 ms: [0-9]+, >= 8.389 ms: [0-9]+\\)|none measured)\n", stats);
 
         using var json = System.Text.Json.JsonDocument.Parse(await Cli.Ok("status", "dataplane", "--json"));
         Assert.True(json.RootElement.GetProperty("rounds").GetUInt64() > 0);
+        // The live thread's histogram has its 24 entries (an idle thread sleeps every round, so
+        // they may all be zero: sleeping is not stalling).
+        Assert.Equal(24, json.RootElement.GetProperty("poll_gaps").GetArrayLength());
     }
 
     [Fact]

@@ -70,6 +70,10 @@ public abstract class ThreeHostVxlanTests(ThreeHostFabric fabric)
             using var client = fabric.Host(host).CreateClient();
             var stats = client.CallOk(new MessageV0.Types.Request { PacketThreadStats = new MessageV0.Types.PacketThreadStatsReq() }).PacketThreadStats;
             Assert.DoesNotContain(stats.Drop, d => d.Reason == "encap_neighbour_unresolved");
+            // Busy rounds never sleep, so each is in the poll-gap histogram (revision 12).
+            Assert.Equal(24, stats.PollGaps.Count);
+            Assert.True(stats.PollGaps.Aggregate(0UL, (sum, c) => sum + c) >= stats.BusyRounds, $"host {host}: poll gaps {string.Join(',', stats.PollGaps)}, busy rounds {stats.BusyRounds}");
+            Assert.True(stats.BusyRounds > 0);
         }
     }
 
