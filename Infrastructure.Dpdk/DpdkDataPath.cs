@@ -250,7 +250,23 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
     }
 
     /// <inheritdoc/>
-    public int VhostNicCapacity => VhostPorts.NicCapacity;
+    public int NicCapacity(NicType type)
+    {
+        switch (type)
+        {
+            case NicType.VhostUserServer:
+                return VhostPorts.NicCapacity;
+            case NicType.Bench:
+                return PortHandles.BenchSlots;
+            default:
+                // Every ethdev port not taken by a tap NIC (the underlay, a fallback device) stays taken.
+                lock (_gate)
+                {
+                    var taps = _nics.Values.Count(p => p.Nic.Type == NicType.Tap);
+                    return Math.Max(0, _maxPorts - (DpdkPorts.Count() - taps));
+                }
+        }
+    }
 
     /// <summary>Why no more vhost-user NIC can be made when <paramref name="existing"/> exist.</summary>
     internal static string CapacityError(int existing) =>

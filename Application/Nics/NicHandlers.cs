@@ -39,16 +39,21 @@ public sealed class AddNicHandler(ConfigurationStore store, IDataPath dataPath) 
     }
 
     /// <summary>
-    /// Why one more vhost-user NIC would be more than the data path serves (counting this
-    /// batch's staged NICs; replacing a vhost-user NIC of the same id adds none), or null.
+    /// Why one more NIC of this type would be more than the data path serves (counting this
+    /// batch's staged NICs; replacing a NIC of the same id and type adds none), or null.
     /// </summary>
     private string? CapacityRefusal(NicSpec nic)
     {
-        if (nic.Type != NicType.VhostUserServer)
+        var capacity = dataPath.NicCapacity(nic.Type);
+        var others = store.State.Nics.Values.Count(n => n.Type == nic.Type && n.Id != nic.Id);
+        if (others < capacity)
             return null;
-        var others = store.State.Nics.Values.Count(n => n.Type == NicType.VhostUserServer && n.Id != nic.Id);
-        return others < dataPath.VhostNicCapacity ? null
-            : $"{others} vhost-user NICs exist, the most this host's data path serves ({dataPath.VhostNicCapacity}, every one with its guest connected); remove one first";
+        return nic.Type switch
+        {
+            NicType.VhostUserServer => $"{others} vhost-user NICs exist, the most this host's data path serves ({capacity}, every one with its guest connected); remove one first",
+            NicType.Tap => $"{others} tap NICs exist, the most this host's data path serves ({capacity}: a tap takes one of DPDK's ethdev ports, which the underlay shares); remove one first",
+            _ => $"{others} {nic.Type.ToString().ToUpperInvariant()} NICs exist, the most this host's data path serves ({capacity}); remove one first",
+        };
     }
 
     /// <summary>Why a fw_data document cannot be given to a NIC, or null (also when there is none).</summary>

@@ -104,10 +104,11 @@ public interface IDataPath
     string NewSocketPath(string nicId);
 
     /// <summary>
-    /// The most vhost-user NICs this data path serves at once, every one with its guest
-    /// connected; nic_add refuses one more.
+    /// The most NICs of <paramref name="type"/> this data path serves at once (vhost-user: every
+    /// one with its guest connected; tap: the DPDK ethdev ports the underlay leaves; BENCH: its
+    /// probe slots); nic_add refuses one more.
     /// </summary>
-    int VhostNicCapacity { get; }
+    int NicCapacity(NicType type);
 
     /// <summary>
     /// Makes the ports equal to <paramref name="desired"/>'s NICs (creates missing ones,

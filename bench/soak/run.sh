@@ -12,7 +12,8 @@
 # Traffic: the vhost-user loop's generator (bench/vhost-loop/loopgen.sh: dpdk-testpmd on
 # cpu 0, two virtio-user ports, 256 UDP flows looping through NICs a and b in VNI 1 behind the
 # security group `web`, connection tracking on; the packet thread on cpu 1). The loop is
-# closed: a frame the switch drops is gone for good, so its rate at the end shows loss.
+# closed: a frame the switch drops is gone for good, so a rate (Mpps column) that decays
+# sample after sample shows loss.
 # Churn, one round after another as fast as the API answers (each a CLI call, so also an
 # acknowledged, durable write): a vhost-user NIC added with a group and removed, a group
 # created with rules and members and deleted, members of `web` added and removed (the traffic
@@ -128,4 +129,3 @@ awk -F, -v worst="$worst" -v rounds="$rounds" -v errors="$errors" '
         printf "longest stall < %.0f us (goal < 10 ms: %s); churn: %d rounds, %d with a failed call\n", worst, (worst < 10000 ? "met" : "MISSED"), rounds, errors
     }' "$WD/soak.csv"
 kill -TERM "$LOOPGEN_PID" 2>/dev/null; wait "$LOOPGEN_PID" 2>/dev/null; LOOPGEN_PID=""
-echo "traffic: $(tail -1 "$WD/loopgen.log" 2>/dev/null)"

@@ -129,7 +129,7 @@ internal static class Targets
 
         public string NewSocketPath(string nicId) => "/tmp/qemu-vhost-" + nicId;
 
-        public int VhostNicCapacity => 511;
+        public int NicCapacity(Butterfly.Domain.Nics.NicType type) => 511;
 
         public IReadOnlyDictionary<string, string> Reconcile(DesiredDataPath desired) => new Dictionary<string, string>();
 

@@ -165,6 +165,23 @@ public class NicHandlerTests
     }
 
     [Fact]
+    public async Task Tap_and_bench_nics_beyond_their_capacity_are_refused_each_by_its_own_count()
+    {
+        await using var app = await AppHarness.StartAsync();
+        app.DataPath.TapCapacity = 1;
+        app.DataPath.Capacity = 1;
+        Assert.True((await app.SendAsync(new AddNic(Nic("tap1") with { Mac = "52:54:00:00:00:01", Type = NicType.Tap }, AppHarness.Origin))).IsSuccess);
+
+        var refused = await app.SendAsync(new AddNic(Nic("tap2") with { Mac = "52:54:00:00:00:02", Type = NicType.Tap }, AppHarness.Origin));
+
+        Assert.False(refused.IsSuccess);
+        Assert.Contains("1 tap NICs exist, the most this host's data path serves (1: a tap takes one of DPDK's ethdev ports", refused.Error, StringComparison.Ordinal);
+        // A vhost-user NIC is counted apart from the taps.
+        Assert.True((await app.SendAsync(new AddNic(Nic("vm1") with { Mac = "52:54:00:00:00:03" }, AppHarness.Origin))).IsSuccess);
+        Assert.Equal(["tap1", "vm1"], app.Events.Events.Select(e => e.AggregateId));
+    }
+
+    [Fact]
     public async Task Bypass_filtering_changes_with_nic_update()
     {
         await using var app = await AppHarness.StartAsync();

@@ -1,4 +1,5 @@
 using Butterfly.Application.Ports;
+using Butterfly.Domain.Nics;
 
 namespace Butterfly.Application.Tests.Support;
 
@@ -13,10 +14,13 @@ internal sealed class RecordingDataPath : IDataPath
 
     public bool ThrowOnReconcile { get; set; }
 
-    /// <summary>What <see cref="VhostNicCapacity"/> says.</summary>
+    /// <summary>What <see cref="NicCapacity"/> says for vhost-user and BENCH NICs.</summary>
     public int Capacity { get; set; } = 4096;
 
-    public int VhostNicCapacity => Capacity;
+    /// <summary>What <see cref="NicCapacity"/> says for tap NICs.</summary>
+    public int TapCapacity { get; set; } = 4096;
+
+    public int NicCapacity(NicType type) => type == NicType.Tap ? TapCapacity : Capacity;
 
     public string? Validate(DataPathNic nic) =>
         nic.Id.StartsWith("refuse", StringComparison.Ordinal) ? $"tap name '{nic.Id}' is longer than 15 characters" : null;

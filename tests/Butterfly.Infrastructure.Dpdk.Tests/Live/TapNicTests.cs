@@ -54,8 +54,13 @@ public sealed class TapNicTests(DataPathFixture fixture) : IDisposable
         var taps = Enumerable.Range(0, maxPorts + 2).Select(i => DataPathFixture.Nic($"{_name}{i:D2}", NicType.Tap)).ToList();
         var vhosts = Enumerable.Range(0, maxPorts + 2).Select(i => DataPathFixture.Nic($"vh-beside-taps{i:D2}", NicType.VhostUserServer)).ToList();
 
+        // What nic_add checks: the ports the underlay leaves, the same with taps made or not.
+        Assert.Equal(maxPorts - 1, _dp.NicCapacity(NicType.Tap));
+        Assert.Equal(PortHandles.BenchSlots, _dp.NicCapacity(NicType.Bench));
+
         var errors = _dp.Reconcile([.. taps, .. vhosts]);
 
+        Assert.Equal(maxPorts - 1, _dp.NicCapacity(NicType.Tap));
         Assert.Equal(3, errors.Count); // the underlay holds one port
         Assert.All(errors, e =>
         {

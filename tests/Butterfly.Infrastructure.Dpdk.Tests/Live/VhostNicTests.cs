@@ -157,7 +157,7 @@ public sealed class VhostNicTests(DataPathFixture fixture) : IDisposable
         // listening socket plus a guest connection per NIC.
         Assert.Equal(1022, VhostPorts.LibraryCapacity);
         Assert.Equal(511, VhostPorts.NicCapacity);
-        Assert.Equal(511, _dp.VhostNicCapacity);
+        Assert.Equal(511, _dp.NicCapacity(NicType.VhostUserServer));
         var count = VhostPorts.NicCapacity + 3;
         var nics = Enumerable.Range(0, count).Select(i => DataPathFixture.Nic($"vh-lim{i:D4}", NicType.VhostUserServer)).ToList();
 
