@@ -40,12 +40,32 @@
 #          (OVS included, so both carry the same frames).
 #          The VTEPs resolve each other by ARP on the first frame, dropping the frames in flight
 #          meanwhile (a closed loop never gets them back), so a 1 s priming loop runs first.
+#          OVS, second topology (ovs_up vxlan2, cells labelled ovs2-vxlan): butterflyd's own, for
+#          OVS — two ovs-vswitchd instances (ovs_dpdk_up.sh vtep: separate state dirs, db
+#          sockets, EAL file prefixes and network namespaces), one VTEP each (172.31.255.1/.2),
+#          vhA on A and vhB on B, their underlays joined by the same memif link (a dpdk port with
+#          a net_memif vdev, options:dpdk-devargs), both PMDs on cpu 1. So both switches pay the
+#          same underlay TX/RX and share one core between two polling threads. An OVS PMD never
+#          offers its core: two of them on one core take turns only when the scheduler preempts
+#          them (slices of milliseconds, during which the loop stands still). OVS's one way to
+#          give the core up is other_config:pmd-maxsleep (3.1, experimental: a PMD whose queues
+#          bring little sleeps up to that many µs per iteration); OVS2_MAXSLEEP sets it for both
+#          instances (0 = OVS's default, never sleep).
+#          Underlay copies: memif copies every frame on TX into its shared buffers and again on
+#          RX out of them. With VXLAN_ZC=1 (default) daemon B / instance B are memif clients in
+#          zero-copy mode (zero-copy=yes, EAL --single-file-segments, hugepages): B's own mbufs
+#          are the shared buffers, so B neither copies on RX nor on TX, and A (the server)
+#          copies once each way. DPDK 22.11 has zero-copy for the memif client only (the
+#          server always copies) and none for net_vhost/virtio_user, so one copy per frame and
+#          direction remains. VXLAN_ZC=0: both sides copy (two copies per frame and direction).
 
 BF_EP_A=tcp://127.0.0.1:19555
 BF_EP_B=tcp://127.0.0.1:19556
 VXLAN_UNDERLAY=${VXLAN_UNDERLAY:-memif}
 VXLAN_B_CPU=${VXLAN_B_CPU:-1}   # 0: daemon B's packet thread shares the generator's cpu instead
 VXLAN_MAX_FRAME=1464
+VXLAN_ZC=${VXLAN_ZC:-1}          # 1: memif clients (daemon B, OVS instance B) in zero-copy mode
+OVS2_MAXSLEEP=${OVS2_MAXSLEEP:-0} # pmd-maxsleep (µs) of the two-instance OVS topology's PMDs
 BF_HUGE=${BF_HUGE:-1}    # 1: butterflyd's mbufs on 2 MB hugepages, as OVS-DPDK's (0: --no-huge)
 # enough for the two daemons of vxlan (-m 256 each), and the generator's 288 when it has hugepages
 BF_HUGE_PAGES=$(( 320 + (${LOOPGEN_HUGE:-0} == 1 ? 320 : 0) ))
@@ -55,6 +75,7 @@ BF_HUGE_MOUNTED=0        # 1: bf_hugepages mounted BF_HUGE_DIR itself
 BF_PIDS=""   # butterflyd daemons running
 BF_EPS=""    # their API endpoints, in the order A, B
 OVS_UP=0
+OVS_CTLS=""  # control sockets of the OVS instance(s) up, in the order A, B
 DATAPLANE_CHECKED=0
 
 die() { echo "vhost-loop: ERROR: $*" >&2; exit 1; }
@@ -171,11 +192,17 @@ bf_up() {  # $1 variant
         SOCKS="$sa $sb"
         ;;
     vxlan)
-        local ul="$WD/underlay.sock" va vb sa sb
+        local ul="$WD/underlay.sock" va vb sa sb memb="$BF_MEM"
         case "$VXLAN_UNDERLAY" in
         memif)
             va="net_memif0,role=server,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:01"
-            vb="net_memif0,role=client,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:02" ;;
+            vb="net_memif0,role=client,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:02"
+            if [ "$VXLAN_ZC" = 1 ]; then
+                # zero-copy exposes B's EAL memory to A: it needs one file per memseg list, and
+                # EAL refuses --huge-unlink with that (bf_down removes the files instead)
+                [[ "$BF_MEM" == *--huge-dir* ]] || die "VXLAN_ZC=1 needs butterflyd on hugepages (BF_HUGE=1)"
+                vb="$vb,zero-copy=yes" memb="${BF_MEM/ --huge-unlink/} --single-file-segments"
+            fi ;;
         vhost)
             va="net_vhost0,iface=$ul,queues=1"
             vb="net_virtio_user0,path=$ul,queues=1,queue_size=1024,mac=02:00:00:00:fe:02" ;;
@@ -186,7 +213,7 @@ bf_up() {  # $1 variant
             --dpdk-args "$BF_MEM --no-pci --file-prefix bfvxa$$ --vdev=$va"
         [ -S "$ul" ] || die "daemon A did not create the underlay socket $ul"
         bf_start bf-vxb "$BF_EP_B" "$VXLAN_B_CPU" -i 172.31.254.2 --vxlan-peer 172.31.254.1 \
-            --dpdk-args "$BF_MEM --no-pci --file-prefix bfvxb$$ --vdev=$vb"
+            --dpdk-args "$memb --no-pci --file-prefix bfvxb$$ --vdev=$vb"
         sa=$(bf_nic "$BF_EP_A" a "$MAC_A") || die "nic add a failed"
         sb=$(bf_nic "$BF_EP_B" b "$MAC_B") || die "nic add b failed"
         SOCKS="$sa $sb"
@@ -207,6 +234,8 @@ bf_down() {
     done
     BF_PIDS="" BF_EPS=""
     rm -rf "$WD"/bf-* "$WD/underlay.sock"
+    # the hugepage files of a daemon that ran without --huge-unlink (zero-copy memif client)
+    [ -n "$BF_HUGE_DIR" ] && rm -f "$BF_HUGE_DIR"/bfvxb$$map_* 2>/dev/null
 }
 
 bf_packet_tid() {  # $1 daemon pid: the kernel id of its packet thread (comm bf-packet)
@@ -238,17 +267,63 @@ idle_cpu() {  # $1 daemon pid, $2 seconds: one line on the packet thread's CPU u
 
 # ---- Open vSwitch-DPDK (the reference scripts, PMD on cpu 1, main thread on cpu 0) ----
 
-ovs_up() {  # $1 variant
+ovs_up() {  # $1 variant (vxlan2: the two-instance VXLAN topology)
+    if [ "$1" = vxlan2 ]; then
+        ovs_vxlan2_up
+        return
+    fi
     SOCKS=$(OVS_PMD_CPU=1 OVS_LCORE_CPU=0 "$HERE/ovs_dpdk_up.sh" "$1" "$WD/ovs" 2>>"$WD/ovs.log") ||
         { tail "$WD/ovs.log" >&2; die "ovs_dpdk_up.sh $1 failed"; }
     OVS_UP=1
-    OVS_CTL=$(ls "$WD"/ovs/run/ovs-vswitchd-dpdk.*.ctl | head -1)
+    OVS_CTLS=$(ls "$WD"/ovs/run/ovs-vswitchd-dpdk.*.ctl | head -1)
+}
+
+ovs_vxlan2_up() {  # two ovs-vswitchd, one VTEP each, underlays joined by memif (see the top)
+    local ul="$WD/ovs-underlay.sock" x sock opts
+    SOCKS="" OVS_CTLS=""
+    OVS_UP=1
+    for x in a b; do
+        if [ $x = a ]; then
+            opts=(OVS_VTEP_IP=172.31.255.1 OVS_VTEP_MAC=02:00:00:00:fd:01 OVS_PEER_IP=172.31.255.2 OVS_PEER_MAC=02:00:00:00:fd:02
+                  "OVS_UNDERLAY=net_memif0,role=server,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:01")
+        elif [ "$VXLAN_ZC" = 1 ]; then
+            opts=(OVS_VTEP_IP=172.31.255.2 OVS_VTEP_MAC=02:00:00:00:fd:02 OVS_PEER_IP=172.31.255.1 OVS_PEER_MAC=02:00:00:00:fd:01
+                  "OVS_UNDERLAY=net_memif0,role=client,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:02,zero-copy=yes"
+                  OVS_EAL_EXTRA=--single-file-segments)
+        else
+            opts=(OVS_VTEP_IP=172.31.255.2 OVS_VTEP_MAC=02:00:00:00:fd:02 OVS_PEER_IP=172.31.255.1 OVS_PEER_MAC=02:00:00:00:fd:01
+                  "OVS_UNDERLAY=net_memif0,role=client,socket=$ul,socket-abstract=no,mac=02:00:00:00:fe:02")
+        fi
+        # 512 MB of hugepages each (two instances), the generator's pages are not OVS's business here
+        sock=$(env "${opts[@]}" OVS_NETNS="bfovs$x$$" OVS_SOCKET_MEM=512 OVS_EXTRA_PAGES=0 \
+            OVS_PMD_MAXSLEEP="$OVS2_MAXSLEEP" OVS_PMD_CPU=1 OVS_LCORE_CPU=0 \
+            "$HERE/ovs_dpdk_up.sh" vtep "$WD/ovs-$x" 2>>"$WD/ovs.log") ||
+            { tail "$WD/ovs.log" >&2; die "ovs_dpdk_up.sh vtep ($x) failed"; }
+        SOCKS="$SOCKS $sock"
+        OVS_CTLS="$OVS_CTLS $(ls "$WD"/ovs-$x/run/ovs-vswitchd-dpdk.*.ctl | head -1)"
+    done
+    SOCKS=${SOCKS# } OVS_CTLS=${OVS_CTLS# }
+    # the memif link comes up once the client has connected and both ends configured their rings
+    for _ in $(seq 1 100); do
+        [ "$(ovs_get_link a)/$(ovs_get_link b)" = up/up ] && break
+        sleep 0.1
+    done
+    [ "$(ovs_get_link a)/$(ovs_get_link b)" = up/up ] || die "OVS memif underlay did not come up"
+}
+
+ovs_get_link() {  # $1 a|b: link state of the instance's underlay port
+    ovs-vsctl --db="unix:$WD/ovs-$1/run/db.sock" --timeout=5 get Interface ul link_state 2>/dev/null
 }
 
 ovs_down() {
-    [ "$OVS_UP" = 1 ] || [ -d "$WD/ovs" ] || return 0
-    "$HERE/ovs_dpdk_down.sh" "$WD/ovs" >/dev/null 2>&1
-    OVS_UP=0
+    [ "$OVS_UP" = 1 ] || [ -d "$WD/ovs" ] || [ -d "$WD/ovs-a" ] || return 0
+    local d
+    # the last one up goes first: each gives back the hugepages it raised, in reverse order
+    for d in "$WD/ovs" "$WD/ovs-b" "$WD/ovs-a"; do
+        [ -d "$d" ] && "$HERE/ovs_dpdk_down.sh" "$d" >/dev/null 2>&1
+    done
+    rm -f "$WD/ovs-underlay.sock"
+    OVS_UP=0 OVS_CTLS=""
 }
 
 # ---- packet-thread counters: cleared when the measured interval starts, read when it ends ----
@@ -256,7 +331,7 @@ ovs_down() {
 stats_clear() {  # $1 bf|ovs
     local ep pids=""
     if [ "$1" = ovs ]; then
-        ovs-appctl -t "$OVS_CTL" dpif-netdev/pmd-stats-clear >/dev/null
+        for ep in $OVS_CTLS; do ovs-appctl -t "$ep" dpif-netdev/pmd-stats-clear >/dev/null; done
         return
     fi
     for ep in $BF_EPS; do
@@ -269,14 +344,20 @@ stats_clear() {  # $1 bf|ovs
 stats_read() {  # $1 bf|ovs: prints "cycles_per_packet,busy_percent,drops", per thread '/'-separated
     local ep i=0 pids=""
     if [ "$1" = ovs ]; then
-        ovs-appctl -t "$OVS_CTL" dpif-netdev/pmd-perf-show >"$WD/perf.txt" 2>&1
-        cat "$WD/perf.txt" >>"$WD/ovs-perf.log"
-        # "Rx packets: N (x Kpps, C cycles/pkt)"; busy = busy iterations' share of the used
-        # cycles times the used cycles' share of all cycles
-        awk '/Used TSC cycles:/ {u = $0; sub(/.*\( */, "", u); sub(/ *%.*/, "", u)}
-             /busy iterations:/ {b = $0; sub(/.*\( */, "", b); sub(/ *%.*/, "", b)}
-             /Rx packets:/ {c = $0; sub(/.*, */, "", c); sub(/ *cycles.*/, "", c)}
-             END {printf "%s,%s,\n", c, (u != "" && b != "") ? sprintf("%.1f", u * b / 100) : ""}' "$WD/perf.txt"
+        # one PMD per instance; two instances (vxlan2) print "A/B" like two butterflyd daemons
+        local cyc="" busy="" line
+        for ep in $OVS_CTLS; do
+            ovs-appctl -t "$ep" dpif-netdev/pmd-perf-show >"$WD/perf.txt" 2>&1
+            cat "$WD/perf.txt" >>"$WD/ovs-perf.log"
+            # "Rx packets: N (x Kpps, C cycles/pkt)"; busy = busy iterations' share of the used
+            # cycles times the used cycles' share of all cycles
+            line=$(awk '/Used TSC cycles:/ {u = $0; sub(/.*\( */, "", u); sub(/ *%.*/, "", u)}
+                 /busy iterations:/ {b = $0; sub(/.*\( */, "", b); sub(/ *%.*/, "", b)}
+                 /Rx packets:/ {c = $0; sub(/.*, */, "", c); sub(/ *cycles.*/, "", c)}
+                 END {printf "%s,%s", c, (u != "" && b != "") ? sprintf("%.1f", u * b / 100) : ""}' "$WD/perf.txt")
+            cyc="$cyc/${line%%,*}" busy="$busy/${line#*,}"
+        done
+        echo "${cyc#/},${busy#/},"
         return
     fi
     for ep in $BF_EPS; do

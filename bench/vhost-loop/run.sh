@@ -8,15 +8,20 @@
 # drift hits both alike; prints one line per cell and a summary of medians and ratios.
 #   VARIANTS (default "l2"): l2 — two vhost-user NICs in one VNI vs an OVS NORMAL bridge;
 #   vxlan — every frame VXLAN-encapsulated and decapsulated once: two butterflyd daemons (one
-#   VTEP each, both packet threads on cpu 1, underlays joined by memif) vs OVS's one-PMD VXLAN
-#   loop (ovs_dpdk_up.sh vxlan). Frames above 1464 B are clamped to 1464 B for vxlan (the
-#   underlay MTU is 1500). The design and its limits are described in lib.sh.
+#   VTEP each, both packet threads on cpu 1, underlays joined by memif) against two OVS
+#   topologies, each cell in turn: OVS's one-PMD VXLAN loop in one process (ovs_dpdk_up.sh
+#   vxlan; cells "ovs-vxlan") and the same topology as butterflyd's, two ovs-vswitchd with
+#   one VTEP each joined by the same memif link, both PMDs on cpu 1 ("ovs2-vxlan").
+#   VXLAN_OVS="one two" (default) picks them. Frames above 1464 B are clamped to 1464 B for
+#   vxlan (the underlay MTU is 1500). The design and its limits are described in lib.sh.
 # Per cell it also records the switch's own cycles per packet and busy share of its packet
 # thread over the measured interval (butterflyd: `butterfly status dataplane --clear` at the
 # start, `--json` at the end, summed over both daemons for vxlan; OVS: pmd-stats-clear and
 # pmd-perf-show). Before the loops it measures the CPU used by an idle butterflyd packet thread.
 #
 # Environment: IDLE_SECS=10 (0 skips the idle measurement); VXLAN_UNDERLAY=memif|vhost;
+# VXLAN_ZC=1 (memif clients in zero-copy mode, both switches; 0 = copying memif);
+# OVS2_MAXSLEEP=0 (pmd-maxsleep of the two OVS instances, µs; 0 = OVS's default);
 # LOOPGEN_HUGE=0 (generator memory, the same for both switches; 1 = hugepages); BF_HUGE=1
 # (butterflyd's mbufs on 2 MB hugepages like OVS-DPDK's, reserved for the run and restored
 # after; 0 = --no-huge); BUTTERFLYD,
@@ -28,6 +33,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 REPS=${1:-3} SECS=${2:-6} SIZES=${3:-"64 1500"} VARIANTS=${4:-l2}
 IDLE_SECS=${IDLE_SECS:-10}
+VXLAN_OVS=${VXLAN_OVS:-one two}
 MAC_A=02:00:00:00:0a:01 MAC_B=02:00:00:00:0b:01
 BFD=${BUTTERFLYD:-$ROOT/Api.Zmq/bin/Release/net10.0/butterflyd}
 BF=${BUTTERFLY:-$ROOT/Cli/bin/Release/net10.0/butterfly}
@@ -52,6 +58,9 @@ trap 'exit 130' INT TERM
 for v in $VARIANTS; do
     case "$v" in l2|conntrack|vxlan) ;; *) die "unknown variant $v (l2, conntrack, vxlan)" ;; esac
 done
+for o in $VXLAN_OVS; do
+    case "$o" in one|two) ;; *) die "VXLAN_OVS: unknown OVS topology $o (one, two)" ;; esac
+done
 command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 command -v ovs-vswitchd >/dev/null 2>&1 || [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ] || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openvswitch-switch-dpdk >/dev/null || exit 1; }
@@ -61,7 +70,7 @@ fi
 
 START=$(date +%s)
 echo "vhost-user loop: ${REPS}x${SECS}s per cell, 5tswap, generator cpu0 (LOOPGEN_HUGE=$LOOPGEN_HUGE), butterflyd BF_HUGE=$BF_HUGE, switch packet thread(s) cpu1; variants: $VARIANTS$(
-    [[ " $VARIANTS " == *" vxlan "* ]] && echo "; vxlan: underlay $VXLAN_UNDERLAY, daemon B packet thread on cpu $VXLAN_B_CPU")"
+    [[ " $VARIANTS " == *" vxlan "* ]] && echo "; vxlan: underlay $VXLAN_UNDERLAY (zero-copy clients: $VXLAN_ZC), daemon B packet thread on cpu $VXLAN_B_CPU, OVS topologies: $VXLAN_OVS (two-instance pmd-maxsleep $OVS2_MAXSLEEP)")"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ "$IDLE_SECS" != 0 ]; then
@@ -80,22 +89,33 @@ for rep in $(seq 1 "$REPS"); do
             bf_up "$v"
             measure "butterfly-$v" bf "$fs" $SOCKS
             bf_down
-            ovs_up "$v"
-            measure "ovs-$v" ovs "$fs" $SOCKS
-            ovs_down
+            if [ "$v" != vxlan ]; then
+                ovs_up "$v"
+                measure "ovs-$v" ovs "$fs" $SOCKS
+                ovs_down
+                continue
+            fi
+            for o in $VXLAN_OVS; do
+                case "$o" in
+                one) ovs_up vxlan; measure "ovs-vxlan" ovs "$fs" $SOCKS ;;
+                two) ovs_up vxlan2; measure "ovs2-vxlan" ovs "$fs" $SOCKS ;;
+                esac
+                ovs_down
+            done
         done
     done
 done
 
 echo "summary: median over ${REPS} reps of ${SECS}s (took $(( $(date +%s) - START ))s, load average now $(cut -d' ' -f1-3 /proc/loadavg));"
-echo "cyc/pkt = the packet thread's busy cycles per frame (vxlan butterfly: daemon A + daemon B), busy = its busy share of the interval"
+echo "cyc/pkt = the packet thread's busy cycles per frame (vxlan butterfly and ovs2: A + B), busy = its busy share of the interval"
+echo "ovs-vxlan = OVS's tunnel loop in one process; ovs2-vxlan = two OVS instances joined by memif, like the two butterflyd"
 /usr/bin/python3 - "$WD/results.csv" <<'PY'
 import csv, statistics, sys
 cells = {}
 for label, size, pps, cyc, busy, drops in csv.reader(open(sys.argv[1])):
     c = cells.setdefault((label, int(size)), {"pps": [], "cyc": [], "busy": [], "drops": 0})
     c["pps"].append(int(pps or 0))
-    if cyc:  # vxlan butterfly: "A/B", a frame's cost is the sum
+    if cyc:  # vxlan butterfly and ovs2: "A/B", a frame's cost is the sum
         c["cyc"].append(sum(float(x) for x in cyc.split("/")))
     if busy:
         c["busy"].append([float(b) for b in busy.split("/")])
@@ -110,13 +130,14 @@ for (label, size), c in sorted(cells.items(), key=lambda kv: (kv[0][0].split('-'
           + " ".join(f"{x / 1e6:.2f}" for x in c["pps"]) + (f"  drops={c['drops']}" if c["drops"] else ""))
 for variant in sorted({l.split("-", 1)[1] for l, _ in cells}):
     for size in sorted({s for l, s in cells if l.endswith("-" + variant)}):
-        b, o = cells.get((f"butterfly-{variant}", size)), cells.get((f"ovs-{variant}", size))
-        if not (b and o):
-            continue
-        line = f"  ratio butterfly / ovs, {variant} {size} B: Mpps {med(b['pps']) / max(med(o['pps']), 1):.2f}"
-        if b["cyc"] and o["cyc"]:
-            line += f", cycles/packet {med(b['cyc']) / med(o['cyc']):.2f}"
-        print(line)
+        for other in ("ovs", "ovs2"):
+            b, o = cells.get((f"butterfly-{variant}", size)), cells.get((f"{other}-{variant}", size))
+            if not (b and o):
+                continue
+            line = f"  ratio butterfly / {other}, {variant} {size} B: Mpps {med(b['pps']) / max(med(o['pps']), 1):.2f}"
+            if b["cyc"] and o["cyc"]:
+                line += f", cycles/packet {med(b['cyc']) / med(o['cyc']):.2f}"
+            print(line)
 PY
 [ -f "$WD/idle.log" ] && cat "$WD/idle.log"
 exit 0
