@@ -69,7 +69,7 @@ OVS2_MAXSLEEP=${OVS2_MAXSLEEP:-0} # pmd-maxsleep (µs) of the two-instance OVS t
 BF_HUGE=${BF_HUGE:-1}    # 1: butterflyd's mbufs on 2 MB hugepages, as OVS-DPDK's (0: --no-huge)
 # enough for the two daemons of vxlan (-m 256 each), and the generator's 288 when it has hugepages
 BF_HUGE_PAGES=$(( 320 + (${LOOPGEN_HUGE:-0} == 1 ? 320 : 0) ))
-BF_HUGE_DIR=""           # the hugetlbfs mount butterflyd uses, once bf_hugepages found or made one
+BF_HUGE_DIR=""           # the hugetlbfs mount butterflyd uses (bf_hugepages mounts its own under WD)
 BF_HUGE_BEFORE=""        # vm.nr_hugepages before bf_hugepages raised it (restored by bf_hugepages_restore)
 BF_HUGE_MOUNTED=0        # 1: bf_hugepages mounted BF_HUGE_DIR itself
 BF_PIDS=""   # butterflyd daemons running
@@ -105,13 +105,12 @@ bf_hugepages() {  # reserves BF_HUGE_PAGES free 2 MB pages and a hugetlbfs mount
         free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
         [ "${free:-0}" -ge "$BF_HUGE_PAGES" ] || { echo "vhost-loop: only $free free hugepages, butterflyd runs with --no-huge" >&2; return 1; }
     fi
+    # always a mount of our own, under WD: another run's (or a crashed run's) mount could be
+    # unmounted under us, and the hugepage files of a zero-copy client stay ours to remove
     if [ -z "$BF_HUGE_DIR" ]; then
-        BF_HUGE_DIR=$(awk '$3=="hugetlbfs" && $4 !~ /pagesize=1024M/ {print $2; exit}' /proc/mounts)
-        if [ -z "$BF_HUGE_DIR" ]; then
-            BF_HUGE_DIR="$WD/huge"
-            mkdir -p "$BF_HUGE_DIR" && mount -t hugetlbfs -o pagesize=2M nodev "$BF_HUGE_DIR" || return 1
-            BF_HUGE_MOUNTED=1
-        fi
+        BF_HUGE_DIR="$WD/huge"
+        mkdir -p "$BF_HUGE_DIR" && mount -t hugetlbfs -o pagesize=2M nodev "$BF_HUGE_DIR" || return 1
+        BF_HUGE_MOUNTED=1
     fi
 }
 

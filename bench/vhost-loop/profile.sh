@@ -4,12 +4,13 @@
 # Where butterflyd's packet-thread cycles go on the vhost-user loop (not a test): brings up the
 # variant (l2 or vxlan, as run.sh does), loops FRAME-byte frames through it with loopgen.sh,
 # and after a 4 s warm-up samples cpu 1 (the packet thread's) with `perf record` for SECS
-# seconds. Prints the share of the samples per shared object — librte_vhost (the vhost
+# seconds (the packet threads only, by thread id). Prints the share of the samples per shared object — librte_vhost (the vhost
 # library: guest ring handling and copies), the JIT-compiled C# pipeline (perf-PID.map), the
 # kernel, … — then the top symbols, and the
 # packet thread's own cycles per packet over the same interval.
 # Defaults: l2, 64, 5. Needs root and `perf` (installs linux-perf if missing). Same
-# environment as run.sh (BUTTERFLYD, BUTTERFLY, LOOPGEN_HUGE, BF_HUGE, VXLAN_UNDERLAY).
+# environment as run.sh (BUTTERFLYD, BUTTERFLY, LOOPGEN_HUGE, BF_HUGE, VXLAN_UNDERLAY); PERF_OUT=FILE
+# keeps the perf.data (perf report -i FILE).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -46,12 +47,17 @@ LOOPGEN_FWD=5tswap LOOPGEN_CPU=0 LOOPGEN_WARMUP=1 "$HERE/loopgen.sh" $SOCKS "$FR
     >"$WD/lg.out" 2>"$WD/lg.err" &
 LG=$!
 sleep 4
+# only the packet thread(s): cpu 1 may also run other work (a busy machine), which would
+# otherwise fill the profile
+tids=""
+for p in $BF_PIDS; do tids="$tids,$(bf_packet_tid "$p")" || die "no packet thread in $p"; done
 stats_clear bf
-perf record -q -C 1 -o "$WD/perf.data" -- sleep "$SECS" 2>/dev/null
+perf record -q -t "${tids#,}" -o "$WD/perf.data" -- sleep "$SECS" 2>/dev/null
 stats=$(stats_read bf)
+[ -n "${PERF_OUT:-}" ] && cp "$WD/perf.data" "$PERF_OUT"
 wait "$LG"
 LG=
-echo "butterflyd $VARIANT, $FRAME B frames, cpu 1 sampled for ${SECS}s; packet thread(s): $(cut -d, -f1 <<<"$stats") cycles/packet, busy $(cut -d, -f2 <<<"$stats") %; generator: $(sed -n 's/^pps=//p' "$WD/lg.out") pps"
+echo "butterflyd $VARIANT, $FRAME B frames, packet thread(s) sampled for ${SECS}s; packet thread(s): $(cut -d, -f1 <<<"$stats") cycles/packet, busy $(cut -d, -f2 <<<"$stats") %; generator: $(sed -n 's/^pps=//p' "$WD/lg.out") pps"
 echo "-- share of samples per shared object"
 perf report -i "$WD/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -8
 echo "-- top symbols"
