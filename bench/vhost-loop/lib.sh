@@ -59,8 +59,17 @@
 #          server always copies) and none for net_vhost/virtio_user, so one copy per frame and
 #          direction remains. VXLAN_ZC=0: both sides copy (two copies per frame and direction).
 
-BF_EP_A=tcp://127.0.0.1:19555
-BF_EP_B=tcp://127.0.0.1:19556
+# The daemons' API ports: a free pair from 19555 up (another run on the same machine, e.g. a
+# soak, may hold 19555), or BF_EP_A / BF_EP_B as given. bf_start also refuses a taken port,
+# so a run never talks to a daemon it did not start.
+bf_port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+if [ -z "${BF_EP_A:-}" ] || [ -z "${BF_EP_B:-}" ]; then
+    for _p in $(seq 19555 2 19655); do
+        bf_port_free "$_p" && bf_port_free $((_p + 1)) && break
+    done
+    BF_EP_A=tcp://127.0.0.1:$_p BF_EP_B=tcp://127.0.0.1:$((_p + 1))
+    unset _p
+fi
 VXLAN_UNDERLAY=${VXLAN_UNDERLAY:-memif}
 VXLAN_B_CPU=${VXLAN_B_CPU:-1}   # 0: daemon B's packet thread shares the generator's cpu instead
 VXLAN_MAX_FRAME=1464
@@ -124,6 +133,7 @@ bf_hugepages_restore() {  # undoes bf_hugepages (call after every switch is down
 bf_start() {  # $1 name, $2 endpoint, $3 packet-thread cpu, then butterflyd options: start, wait for its API
     local name=$1 ep=$2 cpu=$3 pid
     shift 3
+    bf_port_free "${ep##*:}" || die "port ${ep##*:} of $ep is in use by another process (set BF_EP_A / BF_EP_B)"
     mkdir -p "$WD/$name/sock"
     "$BFD" -s "$WD/$name/sock" -e "$ep" --event-store "file:$WD/$name/events" --no-syslog -l error \
         --graph-cpu-core "$cpu" "$@" >"$WD/$name/log" 2>&1 &
