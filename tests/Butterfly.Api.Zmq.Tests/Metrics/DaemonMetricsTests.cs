@@ -173,3 +173,62 @@ public class DaemonMetricsTests
         public override DateTimeOffset GetUtcNow() => now;
     }
 }
+
+/// <summary>docs/grafana-dashboard.json: every query parses (promtool check rules) and names only metrics the daemon exports.</summary>
+public class GrafanaDashboardTests
+{
+    [Fact]
+    public async Task Every_query_parses_and_names_only_exported_metrics()
+    {
+        var path = Path.Combine(Butterfly.TestKit.RepoPaths.RepoRoot, "docs", "grafana-dashboard.json");
+        using var dashboard = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        var queries = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray())
+            .Select(t => t.GetProperty("expr").GetString()!)
+            .ToList();
+        Assert.NotEmpty(queries);
+
+        var metrics = new DaemonMetrics(() => null, () => default);
+        metrics.ObserveAppend(TimeSpan.Zero, 1, failed: false);
+        metrics.SnapshotSeen(1, DateTimeOffset.UtcNow);
+        metrics.ObserveRequest([new Message { Revision = 0, Message0 = new MessageV0 { Request = new MessageV0.Types.Request { NicList = true } } }], null, false, 0);
+        using var stream = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(stream);
+        var exported = Encoding.UTF8.GetString(stream.ToArray()).Split('\n')
+            .Where(l => l.StartsWith("# TYPE ", StringComparison.Ordinal))
+            .Select(l => l.Split(' ')[2])
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var name in queries.SelectMany(q => System.Text.RegularExpressions.Regex.Matches(q, @"butterfly_[a-z_]+").Select(m => m.Value)))
+        {
+            var family = System.Text.RegularExpressions.Regex.Replace(name, "_(bucket|count|sum)$", "");
+            Assert.True(exported.Contains(family), $"the dashboard queries {name}, which the daemon does not export");
+        }
+
+        // Grafana's variables become what they stand for, and each query a recording rule promtool parses.
+        var rules = new StringBuilder("groups:\n- name: dashboard\n  rules:\n");
+        for (var i = 0; i < queries.Count; i++)
+        {
+            var expr = queries[i].Replace("$__rate_interval", "5m", StringComparison.Ordinal).Replace("$instance", ".*", StringComparison.Ordinal)
+                .Replace("$nic", ".*", StringComparison.Ordinal);
+            rules.Append(System.Globalization.CultureInfo.InvariantCulture, $"  - record: dashboard:query{i}\n    expr: '{expr.Replace("'", "''", StringComparison.Ordinal)}'\n");
+        }
+        var file = Path.Combine(Path.GetTempPath(), $"bf-dashboard-{Guid.NewGuid():N}.yml");
+        File.WriteAllText(file, rules.ToString());
+        try
+        {
+            var info = new System.Diagnostics.ProcessStartInfo("promtool", ["check", "rules", file])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var promtool = System.Diagnostics.Process.Start(info)!;
+            var output = promtool.StandardOutput.ReadToEnd() + promtool.StandardError.ReadToEnd();
+            promtool.WaitForExit();
+            Assert.True(promtool.ExitCode == 0, $"promtool check rules: {output}\n{rules}");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
