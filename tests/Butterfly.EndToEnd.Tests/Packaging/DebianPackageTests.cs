@@ -101,8 +101,9 @@ public sealed class DebianPackageTests : IDisposable
     private string Build()
     {
         var output = Run(Path.Combine(RepoPaths.RepoRoot, "scripts/package.sh"), TimeSpan.FromMinutes(20), "--output", Path.Combine(_work, "out"));
-        var deb = output.Trim().Split('\n')[^1];
-        Assert.EndsWith("_amd64.deb", deb, StringComparison.Ordinal);
+        // The script prints the package's path last on stdout; dpkg-deb's own line (stderr) names it too, quoted.
+        var deb = output.Split('\n').LastOrDefault(line => line.EndsWith("_amd64.deb", StringComparison.Ordinal));
+        Assert.True(deb is not null && File.Exists(deb), $"scripts/package.sh printed no package path:\n{output}");
         return deb;
     }
 
