@@ -315,6 +315,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
                 {
                     _nics.Remove(port.Nic.Id);
                 }
+                PublishMetricsPorts();
                 // Neither the ports polled nor the switching tables may name a removed port once
                 // the packet thread is quiescent.
                 _thread.PublishTables(BuildTables(new Dictionary<string, string>()));
@@ -352,6 +353,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             ReconcileCaptures();
             _thread.PublishBenches(BenchPorts());
             _thread.Publish(PolledPorts());
+            PublishMetricsPorts();
             if (socketsMade)
             {
                 VhostPorts.Kick();

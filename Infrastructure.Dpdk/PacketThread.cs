@@ -176,7 +176,13 @@ internal sealed unsafe class PacketThread : IDisposable
     internal (int Entries, int Capacity, ulong Opened, ulong Expired) Conntrack =>
         (_forwarder.Firewall.Count, _forwarder.Firewall.Capacity, _forwarder.Firewall.Opened, _forwarder.Firewall.Expired);
 
-    /// <summary>Anti-spoof and firewall drops of a port handle, by reason. Control thread.</summary>
+    /// <summary>Remote MACs learned behind VTEPs. Any thread (a plain load of a count only this thread writes).</summary>
+    internal int LearnedMacs => _forwarder.LearnedCount;
+
+    /// <summary>Entries of the underlay neighbour cache. Any thread, like <see cref="LearnedMacs"/>.</summary>
+    internal int UnderlayNeighbours => _forwarder.NeighbourCount;
+
+    /// <summary>Anti-spoof and firewall drops of a port handle, by reason. Control thread or a metrics scrape (plain loads).</summary>
     internal IReadOnlyList<DropCount> FilterDropsOf(ushort handle) => _filterDrops.Read(handle);
 
     /// <summary>

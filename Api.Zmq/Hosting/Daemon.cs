@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Butterfly.Api.Zmq.Logging;
+using Butterfly.Api.Zmq.Metrics;
 using Butterfly.Api.Zmq.Options;
 using Butterfly.Api.Zmq.Server;
 using Butterfly.Application;
@@ -132,9 +133,10 @@ internal static class Daemon
         IEventStore store, IDataPath dataPath, CancellationToken shutdown)
     {
         var host = new HostControl(levelSwitch, logger);
+        using var metrics = MetricsHost.Create(options.MetricsEndpoint, dataPath);
         var services = new ServiceCollection()
             .AddButterflyApplication()
-            .AddSingleton(store)
+            .AddSingleton(metrics?.Wrap(store) ?? store)
             .AddSingleton(dataPath)
             .AddSingleton<IHostControl>(host)
             .AddSingleton(TimeProvider.System)
@@ -155,19 +157,37 @@ internal static class Daemon
             return Fail(options.NoSyslog ? null : logger, $"cannot restore the configuration from {store.Description}: {e.Message}", e);
         }
 
+        if (metrics?.Start(configuration) is { } metricsError)
+        {
+            return Fail(options.NoSyslog ? null : logger, metricsError);
+        }
+        if (metrics is not null)
+        {
+            logger.Information("Metrics served at {Endpoint}", metrics);
+        }
+
         var dispatcher = new MessageDispatcher(provider.GetRequiredService<IMediator>(), dataPath, options.PacketTrace, logger);
-        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger, options.StoreTimeout);
+        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger, options.StoreTimeout)
+        {
+            Metrics = metrics?.Metrics,
+        };
         var bindError = server.Bind();
         if (bindError is not null)
         {
             return Fail(options.NoSyslog ? null : logger, bindError);
         }
 
+        // Replayed, reconciled and bound: a Type=notify unit is started now (systemctl start returns).
+        if (SystemdNotify.Ready($"serving {options.Endpoint}, {configuration.LastSequence} events") is { } notifyError)
+        {
+            logger.Warning("{Error}", notifyError);
+        }
         using (shutdown.Register(server.Stop))
         {
             server.Run();
         }
 
+        _ = SystemdNotify.Stopping();
         logger.Information("butterflyd stopping");
         server.Dispose();
         // Lets the sockets' linger deliver the last replies (app_quit's) before exit.

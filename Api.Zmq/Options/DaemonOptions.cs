@@ -90,6 +90,9 @@ internal sealed record DaemonOptions
     /// <summary>How long a write may wait for the event store before it fails (--store-timeout).</summary>
     public TimeSpan StoreTimeout { get; init; } = TimeSpan.FromSeconds(DefaultStoreTimeoutSeconds);
 
+    /// <summary>Where Prometheus metrics are served (--metrics-endpoint), or null: no metrics.</summary>
+    public Butterfly.Api.Zmq.Metrics.MetricsEndpoint? MetricsEndpoint { get; init; }
+
     /// <summary>The INI file the settings were read from, if any.</summary>
     public string? ConfigFile { get; init; }
 }

@@ -52,6 +52,7 @@ internal static class OptionSpecs
     public static readonly OptionSpec Key = new("key", 'k', "FILE", "base64 32-byte key: only encrypted API requests are accepted", "security", "encryption_key_path");
     public static readonly OptionSpec EventStore = new("event-store", null, "DEST", $"event log: file:DIR or a PostgreSQL connection string (default {DaemonOptions.DefaultEventStore})", "general", "event-store");
     public static readonly OptionSpec StoreTimeout = new("store-timeout", null, "SECONDS", $"a write the event store has not confirmed in this time fails with an error; queries that read the store get the same bound (default {DaemonOptions.DefaultStoreTimeoutSeconds})", "general", "store-timeout");
+    public static readonly OptionSpec MetricsEndpoint = new("metrics-endpoint", null, "HOST:PORT", "serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9110 (default: off)", "general", "metrics-endpoint");
     public static readonly OptionSpec RepairLog = new("repair-log", null, null, "check the --event-store file log without starting, show what a repair would keep and drop, and exit (the daemon must be stopped)");
     public static readonly OptionSpec Yes = new("yes", null, null, "with --repair-log: apply the repair (the log files are copied to DIR/damaged-TIME/ first)");
     public static readonly OptionSpec Version = new("version", 'V', null, "print the version and exit");
@@ -63,6 +64,6 @@ internal static class OptionSpecs
         Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, PacketTraceUnderlay, PacketTraceMaxSize,
         PacketTraceFiles, PacketTraceSnaplen, DpdkArgs,
         DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, ConntrackMax, ConntrackTimeouts,
-        ConntrackCutEstablished, Key, EventStore, StoreTimeout, RepairLog, Yes, Version, Help,
+        ConntrackCutEstablished, Key, EventStore, StoreTimeout, MetricsEndpoint, RepairLog, Yes, Version, Help,
     ];
 }

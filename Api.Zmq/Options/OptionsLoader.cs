@@ -282,6 +282,13 @@ internal static class OptionsLoader
             options = options with { StoreTimeout = CheckSeconds(timeout, ref error) };
         }
 
+        if (s.TryGetValue(OptionSpecs.MetricsEndpoint.Name, out var metrics))
+        {
+            var served = Butterfly.Api.Zmq.Metrics.MetricsEndpoint.Parse(metrics.Value, out var problem);
+            error ??= problem is null ? null : $"{metrics.Origin}: '{metrics.Value}': {problem}";
+            options = options with { MetricsEndpoint = served };
+        }
+
         return error is null ? options : null;
     }
 

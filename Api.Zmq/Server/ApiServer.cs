@@ -97,6 +97,9 @@ internal sealed class ApiServer : IDisposable
         _handshakes = new HandshakeWatchdog(_router, _poller, HandshakeTimeout, log);
     }
 
+    /// <summary>Where each request's type, outcome and latency are counted (--metrics-endpoint), or null.</summary>
+    public Metrics.DaemonMetrics? Metrics { get; init; }
+
     /// <summary>Requests received since start (each ZeroMQ request counts once).</summary>
     public ulong RequestCounter => Interlocked.Read(ref _requestCounter);
 
@@ -507,6 +510,7 @@ internal sealed class ApiServer : IDisposable
         var message = new NetMQMessage(pending.Envelope);
         message.Append(body);
         _replies.Send(pending.Peer, message, pending.Origin);
+        Metrics?.ObserveRequest(pending.Opened.Items, pending.Reply, pending.Opened.Reply is not null, pending.Received);
     }
 
     /// <summary>
@@ -536,6 +540,9 @@ internal sealed class ApiServer : IDisposable
         public string Peer { get; } = peer;
 
         public RequestKind Kind { get; } = kind;
+
+        /// <summary>When it was received (a <see cref="System.Diagnostics.Stopwatch"/> timestamp), for the latency metric.</summary>
+        public long Received { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
         /// <summary>The clear reply built for dispatched messages (before encoding).</summary>
         public Messages? Reply { get; set; }

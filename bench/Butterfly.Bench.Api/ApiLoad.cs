@@ -41,6 +41,26 @@ internal static class ApiLoad
         }
     }
 
+    /// <summary>The daemon's request-duration histogram for one request type: total seconds and count (its /metrics).</summary>
+    public static async Task<(double Sum, double Count)> ServerSecondsAsync(string metricsEndpoint, string request)
+    {
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri($"http://{metricsEndpoint}/metrics"));
+        double Value(string series) => text.Split('\n')
+            .Where(l => l.StartsWith(series + " ", StringComparison.Ordinal))
+            .Select(l => double.Parse(l[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture))
+            .FirstOrDefault();
+        var labels = $"{{request=\"{request}\"}}";
+        return (Value("butterfly_api_request_duration_seconds_sum" + labels), Value("butterfly_api_request_duration_seconds_count" + labels));
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     private static string Member(int client, int n) => $"10.{client}.{(n >> 8) & 0xff}.{n & 0xff}";
 
     private static double Run(DaemonProcess daemon, int clients, TimeSpan duration, Action<ApiClient, int, int> request)

@@ -49,6 +49,9 @@ public sealed record DaemonStartOptions
 
     /// <summary>The address the API listens on (-e tcp://ADDRESS:PORT) and clients connect to.</summary>
     public string ApiAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>The butterflyd to run, e.g. a published (ReadyToRun) or installed one; null = the built one (<see cref="RepoPaths.Butterflyd"/>).</summary>
+    public string? Executable { get; init; }
 }
 
 /// <summary>
@@ -271,11 +274,12 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         // In a namespace, `ip netns exec` enters it and execs butterflyd in place (it forks only
         // in batch mode), so the process started here is the daemon itself: its PID is the one
         // Kill and StopAsync signal, and its exit code is the daemon's.
+        var butterflyd = _options.Executable ?? RepoPaths.Butterflyd;
         List<string> command = _options.NetworkNamespace is { } netns
-            ? ["netns", "exec", netns, RepoPaths.Butterflyd, .. args]
-            : _options.SigintIgnoredAtStart ? ["-c", "trap '' INT QUIT; exec \"$0\" \"$@\"", RepoPaths.Butterflyd, .. args]
+            ? ["netns", "exec", netns, butterflyd, .. args]
+            : _options.SigintIgnoredAtStart ? ["-c", "trap '' INT QUIT; exec \"$0\" \"$@\"", butterflyd, .. args]
             : [.. args];
-        var program = _options.NetworkNamespace is not null ? "ip" : _options.SigintIgnoredAtStart ? "bash" : RepoPaths.Butterflyd;
+        var program = _options.NetworkNamespace is not null ? "ip" : _options.SigintIgnoredAtStart ? "bash" : butterflyd;
         var info = new ProcessStartInfo(program)
         {
             RedirectStandardError = true,
