@@ -2,7 +2,7 @@ namespace Butterfly.Application.Ports;
 
 /// <summary>
 /// What the log records about the request behind an event, beyond its connection and message
-/// id (protocol revision 11). Events written before carry none; any member may be absent.
+/// id (protocol revision 13). Events written before carry none; any member may be absent.
 /// </summary>
 /// <param name="Cause">The request that caused it: its name in the protocol ("nic_add"), a restore with its target ("restore_to 2").</param>
 /// <param name="PeerAddress">The client's TCP peer address (IP), as the connection told.</param>

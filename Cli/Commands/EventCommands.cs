@@ -12,10 +12,10 @@ namespace Butterfly.Cli.Commands;
 
 /// <summary>
 /// The event-log commands (protocol revision 7): <c>events</c> lists what changed, page by
-/// page, with who asked for it and which request it was (revision 11); <c>state --at</c> shows
+/// page, with who asked for it and which request it was (revision 13); <c>state --at</c> shows
 /// the configuration as it was (as a replayable dump, or JSON); <c>restore --to</c> brings the
 /// live configuration back to that point. <c>--host</c> reads another host's log in a store the
-/// fleet shares (revision 12).
+/// fleet shares (revision 13).
 /// </summary>
 internal static class EventCommands
 {
@@ -191,7 +191,7 @@ internal static class EventCommands
 
     /// <summary>
     /// "SEQ TIME TYPE KIND/ID origin=… message_id=… cause=… address=… key=… DATA", "-" for what
-    /// is unknown (events recorded before revision 11 have no cause, address or key).
+    /// is unknown (events recorded before revision 13 have no cause, address or key).
     /// </summary>
     internal static string FormatEvent(Event e) => string.Create(CultureInfo.InvariantCulture,
         $"{e.Sequence} {FormatTime(e.UnixMs)} {Dash(e.Type)} {Dash(e.AggregateKind)}/{Dash(e.AggregateId)} origin={Dash(e.Origin)} message_id={Dash(e.MessageId)} " +

@@ -4,7 +4,7 @@ namespace Butterfly.Infrastructure.Events.Postgres;
 /// The one event type of the Marten stream: every Butterfly event, whatever its domain type,
 /// is stored as this record in <c>mt_events.data</c> (snake_case JSON: <c>event_type</c>,
 /// <c>aggregate_kind</c>, <c>aggregate_id</c>, <c>data_json</c>, <c>origin</c>, <c>message_id</c>,
-/// and since protocol revision 11 <c>cause</c>, <c>peer_address</c>, <c>client_key</c>, which
+/// and since protocol revision 13 <c>cause</c>, <c>peer_address</c>, <c>client_key</c>, which
 /// rows written before lack).
 /// Keeping the domain payload as the verbatim JSON text it was given means events come back
 /// byte for byte, whatever the domain's serialiser; SQL can still reach into it with

@@ -87,7 +87,10 @@ public sealed class FleetStoreTests : IAsyncLifetime
     /// <summary>A session that holds the single-writer lock every butterflyd before host ids takes (as one still running would).</summary>
     private async Task<NpgsqlConnection> HoldOldLockAsync()
     {
-        var connection = new NpgsqlConnection(await PostgresServer.ConnectionStringAsync());
+        // Not pooled: disposing it ends the session, and its lock with it, as an exit would (a
+        // pooled connection keeps its session, and its advisory locks, until its next use).
+        var connectionString = new NpgsqlConnectionStringBuilder(await PostgresServer.ConnectionStringAsync()) { Pooling = false }.ConnectionString;
+        var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"select pg_try_advisory_lock({HostStream.LegacyLockClass}, hashtext('{_schema}'))", connection);
         Assert.True((bool)(await command.ExecuteScalarAsync())!);
