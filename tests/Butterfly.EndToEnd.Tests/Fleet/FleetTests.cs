@@ -56,17 +56,17 @@ public sealed class FleetTests(PostgresStore postgres)
 
         var hosts = await PsqlAsync(destination, "fleet.sql", ("nic_id", nic), ("at", Timestamp(whileOnA)));
         Assert.Equal(["hv-a", "hv-b"], Section(hosts, "Hosts").Select(r => r[0]));
-        var hadAtFirst = Section(hosts, $"Which host had NIC {nic}");
+        var hadAtFirst = Section(hosts, $"Which host had NIC '{nic}'");
         Assert.Equal(["hv-a|NicAdded|nic_add"], hadAtFirst.Select(r => $"{r[0]}|{r[3]}|{r[4]}"));
 
         var later = await PsqlAsync(destination, "fleet.sql", ("nic_id", nic), ("at", Timestamp(whileOnB)));
-        Assert.Equal(["hv-b|NicAdded|nic_add"], Section(later, $"Which host had NIC {nic}").Select(r => $"{r[0]}|{r[3]}|{r[4]}"));
+        Assert.Equal(["hv-b|NicAdded|nic_add"], Section(later, $"Which host had NIC '{nic}'").Select(r => $"{r[0]}|{r[3]}|{r[4]}"));
 
-        // Every rule change of the fleet in the last hour, with the host, the group, who and why.
+        // Every rule change of the fleet in the last hour, in time order, with the host, the group, who and why.
         var rules = Section(later, "Rule changes in the fleet since");
         Assert.Equal(
             [$"hv-a|SecurityGroupDefined|{sgA}|sg_add", $"hv-a|RuleAdded|{sgA}|sg_rule_add", $"hv-b|SecurityGroupDefined|{sgB}|sg_add", $"hv-b|RuleAdded|{sgB}|sg_rule_add"],
-            rules.Select(r => $"{r[1]}|{r[3]}|{r[4]}|{r[6]}").Where(r => r.Contains(sgA, StringComparison.Ordinal) || r.Contains(sgB, StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+            rules.Select(r => $"{r[1]}|{r[3]}|{r[4]}|{r[6]}"));
         Assert.All(rules.Where(r => r[3] == "RuleAdded"), r => Assert.Equal("127.0.0.1", r[8]));
 
         // The CLI shows the local host's log and configuration unless --host names another.
