@@ -383,7 +383,7 @@ internal static class OptionsLoader
         if (!endpoint.StartsWith(Scheme, StringComparison.Ordinal))
         {
             return endpoint.StartsWith("ipc://", StringComparison.Ordinal)
-                ? "ipc:// is not offered (NetMQ's ipc:// is not a unix socket other ZeroMQ peers can use); use tcp://HOST:PORT"
+                ? "ipc:// is not offered (the project's client, NetMQ, cannot reach a libzmq unix socket); use tcp://HOST:PORT"
                 : "expected tcp://HOST:PORT";
         }
 
