@@ -16,7 +16,7 @@ internal static class CliApp
         IReadOnlyList<string> args,
         TextWriter stdout,
         TextWriter stderr,
-        Func<string, IApiTransport> transportFactory,
+        Func<ApiTarget, IApiTransport> transportFactory,
         TimeProvider clock)
     {
         try

@@ -6,7 +6,7 @@ using Butterfly.Cli.Transport;
 var utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
 using var stdout = new StreamWriter(Console.OpenStandardOutput(), utf8) { AutoFlush = false, NewLine = "\n" };
 using var stderr = new StreamWriter(Console.OpenStandardError(), utf8) { AutoFlush = true, NewLine = "\n" };
-var code = CliApp.Run(args, stdout, stderr, endpoint => new ZmqApiTransport(endpoint), TimeProvider.System);
+var code = CliApp.Run(args, stdout, stderr, target => new ZmqApiTransport(target), TimeProvider.System);
 try
 {
     stdout.Flush();

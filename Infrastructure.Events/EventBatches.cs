@@ -23,13 +23,18 @@ internal static class EventBatches
                 ?? Required(e.AggregateId, nameof(NewEvent.AggregateId))
                 ?? Required(e.DataJson, nameof(NewEvent.DataJson))
                 ?? (e.Origin is null ? "Origin is null" : Text(e.Origin, nameof(NewEvent.Origin)))
-                ?? (e.MessageId is null ? null : Text(e.MessageId, nameof(NewEvent.MessageId)));
+                ?? (e.MessageId is null ? null : Text(e.MessageId, nameof(NewEvent.MessageId)))
+                ?? Optional(e.Audit?.Cause, "Audit.Cause")
+                ?? Optional(e.Audit?.PeerAddress, "Audit.PeerAddress")
+                ?? Optional(e.Audit?.ClientKey, "Audit.ClientKey");
             if (problem is not null)
             {
                 throw new ArgumentException($"batch[{i}]{(e is null ? " " : ".")}{problem}", nameof(batch));
             }
         }
     }
+
+    private static string? Optional(string? value, string field) => value is null ? null : Text(value, field);
 
     private static string? Required(string? value, string field) =>
         string.IsNullOrEmpty(value) ? $"{field} is null or empty" : Text(value, field);
@@ -83,7 +88,7 @@ internal static class EventBatches
         for (var i = 0; i < stored.Length; i++)
         {
             var e = batch[i];
-            stored[i] = new StoredEvent(first + i, timestamp, e.Type, e.AggregateKind, e.AggregateId, e.DataJson, e.Origin, e.MessageId);
+            stored[i] = new StoredEvent(first + i, timestamp, e.Type, e.AggregateKind, e.AggregateId, e.DataJson, e.Origin, e.MessageId) { Audit = e.Audit };
         }
         return stored;
     }

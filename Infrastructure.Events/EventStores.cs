@@ -28,14 +28,23 @@ public static class EventStores
 
     /// <inheritdoc cref="OpenAsync(string, ILogger, CancellationToken)"/>
     /// <param name="writeTimeout">How long a PostgreSQL append may take, settling an unanswered COMMIT included.</param>
-    public static async Task<IEventStore> OpenAsync(string destination, ILogger log, TimeSpan writeTimeout, CancellationToken ct)
+    public static Task<IEventStore> OpenAsync(string destination, ILogger log, TimeSpan writeTimeout, CancellationToken ct) =>
+        OpenAsync(destination, log, writeTimeout, System.Net.Dns.GetHostName(), ct);
+
+    /// <inheritdoc cref="OpenAsync(string, ILogger, TimeSpan, CancellationToken)"/>
+    /// <param name="hostId">This host's id: the stream it writes in a PostgreSQL store the fleet shares (<see cref="IsValidHostId"/>).</param>
+    public static async Task<IEventStore> OpenAsync(string destination, ILogger log, TimeSpan writeTimeout, string hostId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(log);
         var target = Parse(destination);
-        return target.Directory is not null
-            ? await FileEventStore.OpenAsync(target.Directory, log, ct).ConfigureAwait(false)
-            : await MartenEventStore.OpenAsync(target.ConnectionString!, log,
-                new MartenEventStoreOptions { Schema = target.Schema, WriteTimeout = writeTimeout }, ct).ConfigureAwait(false);
+        if (target.Directory is not null)
+        {
+            var file = await FileEventStore.OpenAsync(target.Directory, log, ct).ConfigureAwait(false);
+            file.HostId = hostId;
+            return file;
+        }
+        return await MartenEventStore.OpenAsync(target.ConnectionString!, log,
+            new MartenEventStoreOptions { Schema = target.Schema, WriteTimeout = writeTimeout, HostId = hostId }, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -53,6 +62,14 @@ public static class EventStores
         }
         return LogRepair.Run(target.Directory, apply, output, Serilog.Core.Logger.None);
     }
+
+    /// <summary>
+    /// A host id names a host's stream in a store the fleet shares: 1 to 63 ASCII letters,
+    /// digits, '.', '-' and '_', starting with a letter or digit (what host names are made of).
+    /// </summary>
+    public static bool IsValidHostId(string? hostId) =>
+        hostId is { Length: > 0 and <= 63 } && char.IsAsciiLetterOrDigit(hostId[0])
+        && hostId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_');
 
     /// <summary>A parsed destination: either a directory or a connection string plus schema.</summary>
     internal sealed record Destination(string? Directory, string? ConnectionString, string Schema);

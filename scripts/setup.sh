@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Butterfly needs to build and test on Debian 12 (as root), idempotently.
-#   scripts/setup.sh            build + run dependencies (DPDK, gcc, pkg-config)
+#   scripts/setup.sh            build + run dependencies (DPDK, libzmq5 for the API socket, gcc, pkg-config)
 #   scripts/setup.sh --test     plus what the test suite needs (PostgreSQL, QEMU, zmq/protobuf
 #                               tools for interop tests, iproute2, tcpdump, promtool from
 #                               prometheus for the metrics test, systemd-analyze from systemd
@@ -8,7 +8,7 @@
 # The .NET 10 SDK must already be on PATH (it is on the project's build machines).
 set -euo pipefail
 
-runtime_pkgs=(dpdk dpdk-dev libdpdk-dev pkg-config gcc make libc6-dev iproute2 git ca-certificates)
+runtime_pkgs=(dpdk dpdk-dev libdpdk-dev libzmq5 pkg-config gcc make libc6-dev iproute2 git ca-certificates)
 test_pkgs=(postgresql python3-zmq python3-protobuf python3-scapy protobuf-compiler qemu-system-x86 busybox-static
            cpio socat tcpdump iputils-ping netcat-openbsd procps afl++ prometheus systemd)
 

@@ -3,6 +3,8 @@ using Butterfly.Api.Zmq.Logging;
 using Butterfly.Api.Zmq.Metrics;
 using Butterfly.Api.Zmq.Options;
 using Butterfly.Api.Zmq.Server;
+using Butterfly.Api.Zmq.Server.Curve;
+using Butterfly.Api.Zmq.Server.Transport;
 using Butterfly.Application;
 using Butterfly.Application.Configuration;
 using Butterfly.Application.Ports;
@@ -12,7 +14,6 @@ using Butterfly.Wire;
 using Mediator;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using NetMQ;
 using Serilog;
 using Serilog.Core;
 using ILogger = Serilog.ILogger;
@@ -56,6 +57,12 @@ internal static class Daemon
             }
         }
 
+        var curveError = LoadCurve(options, out var curve);
+        if (curveError is not null)
+        {
+            return Fail(null, curveError);
+        }
+
         // The options were checked by OptionsLoader, so the level name is known.
         _ = LogLevels.TryParse(options.LogLevel, out var level);
         var levelSwitch = new LoggingLevelSwitch(level);
@@ -65,7 +72,7 @@ internal static class Daemon
         {
             logger.Information("SIGINT/SIGQUIT were inherited ignored (a background start): reset to their default and re-executed, so they stop the daemon cleanly");
         }
-        reload = () => Reload(options, levelSwitch, logger);
+        reload = () => Reload(options, levelSwitch, logger, curve);
         foreach (var warning in warnings)
         {
             logger.Warning("{Warning}", warning);
@@ -74,7 +81,7 @@ internal static class Daemon
         logger.Information(key is null ? "No encryption configured" : "Encryption key loaded: clear API requests are refused");
         try
         {
-            return Serve(options, key, levelSwitch, logger, shutdown.Token);
+            return Serve(options, key, curve, levelSwitch, logger, shutdown.Token);
         }
         catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
         {
@@ -87,12 +94,35 @@ internal static class Daemon
         }
     }
 
-    private static int Serve(DaemonOptions options, byte[]? key, LoggingLevelSwitch levelSwitch, Logger logger, CancellationToken shutdown)
+    /// <summary>libzmq (the API socket) and, with --curve-key, the key pair and the allow-list; null when all is well.</summary>
+    private static string? LoadCurve(DaemonOptions options, out CurveSecurity? curve)
+    {
+        curve = null;
+        if (LibZmq.Unavailable(curve: options.CurveKeyFile is not null) is { } missing)
+        {
+            return missing;
+        }
+        if (options.CurveKeyFile is null)
+        {
+            return null;
+        }
+        try
+        {
+            curve = CurveSecurity.Load(options.CurveKeyFile, options.CurveAllowPath!);
+            return null;
+        }
+        catch (InvalidDataException e)
+        {
+            return $"CURVE: {e.Message}";
+        }
+    }
+
+    private static int Serve(DaemonOptions options, byte[]? key, CurveSecurity? curve, LoggingLevelSwitch levelSwitch, Logger logger, CancellationToken shutdown)
     {
         IEventStore store;
         try
         {
-            store = EventStores.OpenAsync(options.EventStore, logger, options.StoreTimeout, shutdown).GetAwaiter().GetResult();
+            store = EventStores.OpenAsync(options.EventStore, logger, options.StoreTimeout, options.HostId, shutdown).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -119,7 +149,7 @@ internal static class Daemon
 
             using (dataPath)
             {
-                return ServeWith(options, key, levelSwitch, logger, store, dataPath, shutdown);
+                return ServeWith(options, key, curve, levelSwitch, logger, store, dataPath, shutdown);
             }
         }
         finally
@@ -129,7 +159,7 @@ internal static class Daemon
         }
     }
 
-    private static int ServeWith(DaemonOptions options, byte[]? key, LoggingLevelSwitch levelSwitch, Logger logger,
+    private static int ServeWith(DaemonOptions options, byte[]? key, CurveSecurity? curve, LoggingLevelSwitch levelSwitch, Logger logger,
         IEventStore store, IDataPath dataPath, CancellationToken shutdown)
     {
         var host = new HostControl(levelSwitch, logger);
@@ -167,7 +197,8 @@ internal static class Daemon
         }
 
         var dispatcher = new MessageDispatcher(provider.GetRequiredService<IMediator>(), dataPath, options.PacketTrace, logger);
-        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger, options.StoreTimeout)
+        using var server = new ApiServer(options.Endpoint, new RequestEnvelope(key), dispatcher, configuration, () => host.ShutdownRequested, logger,
+            options.StoreTimeout, curve)
         {
             Metrics = metrics?.Metrics,
         };
@@ -189,18 +220,21 @@ internal static class Daemon
 
         _ = SystemdNotify.Stopping();
         logger.Information("butterflyd stopping");
+        // Lets the socket's linger deliver the last replies (app_quit's) before exit.
         server.Dispose();
-        // Lets the sockets' linger deliver the last replies (app_quit's) before exit.
-        NetMQConfig.Cleanup(block: true);
         return 0;
     }
 
-    /// <summary>SIGHUP: the log level from the INI file (unless -l gave it on the command line).</summary>
-    private static void Reload(DaemonOptions options, LoggingLevelSwitch levelSwitch, ILogger logger)
+    /// <summary>SIGHUP: the CURVE allow-list, and the log level from the INI file (unless -l gave it on the command line).</summary>
+    private static void Reload(DaemonOptions options, LoggingLevelSwitch levelSwitch, ILogger logger, CurveSecurity? curve)
     {
+        curve?.Reload(logger);
         if (options.ConfigFile is null)
         {
-            logger.Warning("SIGHUP: nothing to reload (no configuration file, -c)");
+            if (curve is null)
+            {
+                logger.Warning("SIGHUP: nothing to reload (no configuration file, -c)");
+            }
             return;
         }
         try

@@ -84,6 +84,15 @@ internal sealed record DaemonOptions
     /// <summary>Path of the base64 key file; when set only encrypted requests are accepted.</summary>
     public string? KeyFile { get; init; }
 
+    /// <summary>The daemon's CURVE key pair file (--curve-key); when set the API runs CURVE.</summary>
+    public string? CurveKeyFile { get; init; }
+
+    /// <summary>The allowed client keys (--curve-allow): a directory of certificates or a file of keys.</summary>
+    public string? CurveAllowPath { get; init; }
+
+    /// <summary>This host's id in an event store a fleet shares (--host-id; the host name by default).</summary>
+    public string HostId { get; init; } = "";
+
     /// <summary>Event store destination: <c>file:DIR</c> or a PostgreSQL connection string.</summary>
     public string EventStore { get; init; } = DefaultEventStore;
 

@@ -50,6 +50,9 @@ internal static class OptionSpecs
     public static readonly OptionSpec ConntrackTimeouts = new("conntrack-timeouts", null, "NAME=S,...", "idle timeouts in seconds over the EC2-like defaults: " + Butterfly.Infrastructure.Dpdk.DataPathOptions.DescribeConntrackTimeouts(), "firewall", "conntrack-timeouts");
     public static readonly OptionSpec ConntrackCutEstablished = new("conntrack-cut-established", null, null, "a rule change cuts the established connections the new rules refuse (default: they idle out, as in EC2)", "firewall", "conntrack-cut-established");
     public static readonly OptionSpec Key = new("key", 'k', "FILE", "base64 32-byte key: only encrypted API requests are accepted", "security", "encryption_key_path");
+    public static readonly OptionSpec CurveKey = new("curve-key", null, "FILE", "CURVE on the API: this daemon's key pair (a secret certificate, e.g. of butterfly keygen); clear clients are refused", "security", "curve_key_path");
+    public static readonly OptionSpec CurveAllow = new("curve-allow", null, "FILE|DIR", "with --curve-key: the client public keys let in (a directory of *.key certificates, or a file of keys); re-read on SIGHUP", "security", "curve_allow_path");
+    public static readonly OptionSpec HostId = new("host-id", null, "ID", "this host's id in an event store shared by a fleet (default: the host name)", "general", "host-id");
     public static readonly OptionSpec EventStore = new("event-store", null, "DEST", $"event log: file:DIR or a PostgreSQL connection string (default {DaemonOptions.DefaultEventStore})", "general", "event-store");
     public static readonly OptionSpec StoreTimeout = new("store-timeout", null, "SECONDS", $"a write the event store has not confirmed in this time fails with an error; queries that read the store get the same bound (default {DaemonOptions.DefaultStoreTimeoutSeconds})", "general", "store-timeout");
     public static readonly OptionSpec MetricsEndpoint = new("metrics-endpoint", null, "HOST:PORT", "serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9110 (default: off)", "general", "metrics-endpoint");
@@ -64,6 +67,6 @@ internal static class OptionSpecs
         Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, PacketTraceUnderlay, PacketTraceMaxSize,
         PacketTraceFiles, PacketTraceSnaplen, DpdkArgs,
         DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, ConntrackMax, ConntrackTimeouts,
-        ConntrackCutEstablished, Key, EventStore, StoreTimeout, MetricsEndpoint, RepairLog, Yes, Version, Help,
+        ConntrackCutEstablished, Key, CurveKey, CurveAllow, EventStore, HostId, StoreTimeout, MetricsEndpoint, RepairLog, Yes, Version, Help,
     ];
 }

@@ -289,7 +289,37 @@ internal static class OptionsLoader
             options = options with { MetricsEndpoint = served };
         }
 
+        options = WithCurveAndHost(options, s, ref error);
         return error is null ? options : null;
+    }
+
+    /// <summary>--curve-key with --curve-allow (both or neither), and --host-id (the host name by default).</summary>
+    private static DaemonOptions WithCurveAndHost(DaemonOptions options, Dictionary<string, Setting> s, ref string? error)
+    {
+        var hasKey = s.TryGetValue(OptionSpecs.CurveKey.Name, out var curveKey);
+        var hasAllow = s.TryGetValue(OptionSpecs.CurveAllow.Name, out var curveAllow);
+        if (hasKey != hasAllow)
+        {
+            error ??= hasKey
+                ? $"{curveKey.Origin}: CURVE needs the client keys to let in as well: give --curve-allow FILE|DIR (or 'curve_allow_path' in [security])"
+                : $"{curveAllow.Origin}: an allow-list without a server key: give --curve-key FILE (or 'curve_key_path' in [security])";
+        }
+        else if (hasKey)
+        {
+            options = options with
+            {
+                CurveKeyFile = CheckNotEmpty(curveKey, "a CURVE key file", ref error),
+                CurveAllowPath = CheckNotEmpty(curveAllow, "a file or directory of client keys", ref error),
+            };
+        }
+        var host = s.TryGetValue(OptionSpecs.HostId.Name, out var hostId)
+            ? hostId
+            : new Setting(System.Net.Dns.GetHostName(), "the host name (give --host-id ID)");
+        if (!Butterfly.Infrastructure.Events.EventStores.IsValidHostId(host.Value.Trim()))
+        {
+            error ??= $"{host.Origin}: '{host.Value}' is not a host id (1 to 63 letters, digits, '.', '-' or '_', starting with a letter or digit)";
+        }
+        return options with { HostId = host.Value.Trim() };
     }
 
     private static TimeSpan CheckSeconds(Setting s, ref string? error)
@@ -360,7 +390,7 @@ internal static class OptionsLoader
         if (!endpoint.StartsWith(Scheme, StringComparison.Ordinal))
         {
             return endpoint.StartsWith("ipc://", StringComparison.Ordinal)
-                ? "ipc:// is not offered (NetMQ's ipc:// is not a unix socket other ZeroMQ peers can use); use tcp://HOST:PORT"
+                ? "ipc:// is not offered (the project's client, NetMQ, cannot reach a libzmq unix socket); use tcp://HOST:PORT"
                 : "expected tcp://HOST:PORT";
         }
 

@@ -1,18 +1,24 @@
+using System.Net;
 using System.Text;
+using Butterfly.Api.Zmq.Server.Curve;
+using Butterfly.Api.Zmq.Server.Transport;
+using Butterfly.Application;
 using Butterfly.Application.Configuration;
 using Butterfly.Wire;
 using Google.Protobuf;
-using NetMQ;
-using NetMQ.Sockets;
 using Serilog;
 using Serilog.Events;
 
 namespace Butterfly.Api.Zmq.Server;
 
 /// <summary>
-/// The API's ZeroMQ server. A ROUTER socket speaks to REQ clients (libzmq, pyzmq, NetMQ):
+/// The API's ZeroMQ server. A libzmq ROUTER socket speaks to REQ clients (libzmq, pyzmq, NetMQ):
 /// the frames up to and including the empty delimiter are the REQ envelope, echoed back in
-/// front of the reply, and the frame after it is one serialized <c>proto.Messages</c>.
+/// front of the reply, and the frame after it is one serialized <c>proto.Messages</c>. With
+/// <see cref="CurveSecurity"/> the socket is a CURVE server: only clients whose public key the
+/// <see cref="ZapHandler"/> finds in the allow-list get through the handshake, clear clients never
+/// do. Every request carries who sent it (<see cref="RequestOrigin"/>: the connection's routing id,
+/// the TCP peer's address, the CURVE key), recorded with the events it causes.
 /// <para>
 /// The API thread never waits on the event store. A request is served by its kind
 /// (<see cref="MessageDispatcher.KindOf(IEnumerable{Message})"/>, from the types of its mediator messages):
@@ -31,7 +37,7 @@ namespace Butterfly.Api.Zmq.Server;
 /// (<see cref="ReplySender"/>).
 /// </para>
 /// Thread model: everything but the store calls runs on the thread that calls <see cref="Run"/>
-/// (the API thread); <see cref="Stop"/> may be called from any thread.
+/// (the API thread, <see cref="ZmqLoop"/>); <see cref="Stop"/> may be called from any thread.
 /// </summary>
 internal sealed class ApiServer : IDisposable
 {
@@ -39,14 +45,17 @@ internal sealed class ApiServer : IDisposable
     public const int MaxGroup = 256;
 
     /// <summary>
-    /// Frames above this are dropped by NetMQ with the connection (as libzmq's maxmsgsize
-    /// does) so that a hostile peer cannot make the daemon buffer without bound; requests
+    /// Frames above this are dropped by libzmq with the connection (ZMQ_MAXMSGSIZE) so that a
+    /// hostile peer cannot make the daemon buffer without bound; requests
     /// between <see cref="WireProtocol.MaxRequestBytes"/> and this get a PARSE_ERROR reply.
     /// </summary>
     public const long MaxFrameBytes = 4L * WireProtocol.MaxRequestBytes;
 
-    /// <summary>A TCP connection that has not completed the ZeroMQ handshake by then is closed (<see cref="HandshakeWatchdog"/>).</summary>
+    /// <summary>A TCP connection that has not completed the ZeroMQ handshake by then is closed (libzmq's ZMQ_HANDSHAKE_IVL).</summary>
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Replies still unsent when the socket closes (the app_quit one) get this long to leave.</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromSeconds(2);
 
     private readonly string _endpoint;
     private readonly RequestEnvelope _envelope;
@@ -55,10 +64,12 @@ internal sealed class ApiServer : IDisposable
     private readonly Func<bool> _shutdownRequested;
     private readonly ILogger _log;
     private readonly TimeSpan _storeTimeout;
-    private readonly RouterSocket _router = new();
-    private readonly NetMQPoller _poller;
+    private readonly CurveSecurity? _curve;
+    private readonly IntPtr _context;
+    private readonly ZmqLoop _loop;
+    private readonly ZapHandler? _zap;
+    private readonly ZmqSocket _router;
     private readonly ReplySender _replies;
-    private readonly HandshakeWatchdog _handshakes;
     private readonly LinkedList<PendingRequest> _waiting = new();
     private readonly HashSet<string> _busyPeers = new(StringComparer.Ordinal);
     private ulong _requestCounter;
@@ -73,8 +84,10 @@ internal sealed class ApiServer : IDisposable
     /// <param name="shutdownRequested">Polled after replies are sent (app_quit).</param>
     /// <param name="log">The daemon's logger.</param>
     /// <param name="storeTimeout">How long a query that reads the event store may take.</param>
+    /// <param name="curve">CURVE: the server's keys and the clients let in; null for a clear API.</param>
+    /// <exception cref="InvalidOperationException">libzmq refused to make the sockets.</exception>
     public ApiServer(string endpoint, RequestEnvelope envelope, MessageDispatcher dispatcher, ConfigurationStore store, Func<bool> shutdownRequested,
-        ILogger log, TimeSpan? storeTimeout = null)
+        ILogger log, TimeSpan? storeTimeout = null, CurveSecurity? curve = null)
     {
         _endpoint = endpoint;
         _envelope = envelope;
@@ -83,18 +96,37 @@ internal sealed class ApiServer : IDisposable
         _shutdownRequested = shutdownRequested;
         _log = log;
         _storeTimeout = storeTimeout ?? store.WriteTimeout;
-        _router.Options.MaxMsgSize = MaxFrameBytes;
+        _curve = curve;
+        _context = LibZmq.ContextNew();
+        if (_context == IntPtr.Zero)
+        {
+            throw new InvalidOperationException($"zmq_ctx_new: {LibZmq.LastError()}");
+        }
+        _loop = new ZmqLoop(e => _log.Error(e, "Unexpected failure on the API thread"));
+        // The handler is bound before the API socket exists, so no CURVE handshake ever finds none.
+        _zap = curve is null ? null : new ZapHandler(_context, curve, log);
+        _router = new ZmqSocket(_context, LibZmq.Router);
+        _router.SetLong(LibZmq.MaxMsgSize, MaxFrameBytes);
         // Keep unsent replies (the app_quit one) for a moment when the socket closes.
-        _router.Options.Linger = TimeSpan.FromSeconds(2);
+        _router.SetInt(LibZmq.Linger, (int)Linger.TotalMilliseconds);
         // A client that reconnects with the identity it had gets it (the stale connection loses it).
-        _router.Options.RouterHandover = true;
+        _router.SetInt(LibZmq.RouterHandover, 1);
         // Room for clients that pipeline many requests before reading their replies.
-        _router.Options.SendHighWatermark = 100_000;
-        _router.Options.ReceiveHighWatermark = 100_000;
-        _router.ReceiveReady += OnReceiveReady;
-        _poller = [_router];
-        _replies = new ReplySender(_router, _poller, log);
-        _handshakes = new HandshakeWatchdog(_router, _poller, HandshakeTimeout, log);
+        _router.SetInt(LibZmq.SndHwm, 100_000);
+        _router.SetInt(LibZmq.RcvHwm, 100_000);
+        // A peer that connects and never completes the handshake does not hold a connection forever.
+        _router.SetInt(LibZmq.HandshakeIvl, (int)HandshakeTimeout.TotalMilliseconds);
+        if (curve is not null)
+        {
+            _router.SetInt(LibZmq.CurveServer, 1);
+            _router.SetBytes(LibZmq.CurveSecretKey, curve.SecretKey);
+        }
+        _loop.Add(_router.Handle, OnReceiveReady);
+        if (_zap is not null)
+        {
+            _loop.Add(_zap.Socket, _zap.OnReadable);
+        }
+        _replies = new ReplySender(_router, _loop, log);
     }
 
     /// <summary>Where each request's type, outcome and latency are counted (--metrics-endpoint), or null.</summary>
@@ -111,11 +143,12 @@ internal sealed class ApiServer : IDisposable
     {
         try
         {
-            var host = _endpoint["tcp://".Length.._endpoint.LastIndexOf(':')];
-            // NetMQ needs dual-stack sockets for IPv6 endpoints; IPv4-only is its default.
-            _router.Options.IPv4Only = !host.StartsWith('[');
-            _router.Bind(_endpoint);
-            return null;
+            var colon = _endpoint.LastIndexOf(':');
+            var host = _endpoint["tcp://".Length..colon];
+            // libzmq needs a dual-stack socket for IPv6 endpoints; IPv4-only is its default.
+            _router.SetInt(LibZmq.Ipv6, host.StartsWith('[') ? 1 : 0);
+            var error = _router.Bind($"tcp://{BindableHost(host)}{_endpoint[colon..]}");
+            return error is null ? null : $"cannot bind the API endpoint {_endpoint}: {error}";
         }
         catch (Exception e)
         {
@@ -123,13 +156,37 @@ internal sealed class ApiServer : IDisposable
         }
     }
 
+    /// <summary>
+    /// libzmq binds addresses and interface names, not host names: a name is resolved here (its
+    /// first IPv4 address, else its first one), as NetMQ did.
+    /// </summary>
+    private static string BindableHost(string host)
+    {
+        if (host == "*" || host.StartsWith('[') || IPAddress.TryParse(host, out _))
+        {
+            return host;
+        }
+        try
+        {
+            var addresses = Dns.GetHostAddresses(host);
+            var address = addresses.FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? addresses.FirstOrDefault();
+            return address is null ? host : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // Perhaps an interface name, which libzmq resolves itself.
+            return host;
+        }
+    }
+
     /// <summary>Serves until <see cref="Stop"/> is called or app_quit was answered.</summary>
     public void Run()
     {
-        _log.Information("API listening on {Endpoint}", _endpoint);
-        // A Stop() that came before the poller ran is honoured by this first poller task.
-        _ = Task.Factory.StartNew(StopIfRequested, CancellationToken.None, TaskCreationOptions.None, _poller);
-        _poller.Run();
+        _log.Information(_curve is null ? "API listening on {Endpoint}" : "API listening on {Endpoint} with CURVE (server key {ServerKey}, {Clients} client keys allowed from {Source})",
+            _endpoint, _curve?.PublicKeyZ85, _curve?.Allowed.Count, _curve?.Allowed.Source);
+        // A Stop() that came before the loop ran is honoured by this first task.
+        _loop.Post(StopIfRequested);
+        _loop.Run();
         _log.Information("API stopped");
     }
 
@@ -137,20 +194,18 @@ internal sealed class ApiServer : IDisposable
     public void Stop()
     {
         _stopRequested = true;
-        if (_poller.IsRunning)
-        {
-            _ = Task.Factory.StartNew(StopIfRequested, CancellationToken.None, TaskCreationOptions.None, _poller);
-        }
+        _loop.Post(StopIfRequested);
     }
 
     private void StopIfRequested()
     {
         if ((_stopRequested || _shutdownRequested()) && !_writeInFlight)
         {
-            _poller.StopAsync();
+            _loop.Stop();
         }
     }
 
+    /// <summary>Closes the sockets; the last replies (app_quit's) get <see cref="Linger"/> to leave.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -159,21 +214,20 @@ internal sealed class ApiServer : IDisposable
         }
 
         _disposed = true;
-        _handshakes.Dispose();
         _replies.Dispose();
-        _poller.Dispose();
+        _zap?.Dispose();
         _router.Dispose();
+        _loop.Dispose();
+        _ = LibZmq.ContextTerm(_context);
     }
 
-    private void OnReceiveReady(object? sender, NetMQSocketEventArgs e)
+    private void OnReceiveReady()
     {
-        var frames = new NetMQMessage();
         var taken = 0;
-        while (taken++ < 4 * MaxGroup && _router.TryReceiveMultipartMessage(TimeSpan.Zero, ref frames))
+        while (taken++ < 4 * MaxGroup && _router.TryReceive() is { } received)
         {
             Interlocked.Increment(ref _requestCounter);
-            _waiting.AddLast(Accept(frames));
-            frames = new NetMQMessage();
+            _waiting.AddLast(Accept(received));
         }
         Pump();
     }
@@ -185,10 +239,10 @@ internal sealed class ApiServer : IDisposable
     /// </summary>
     private void Pump()
     {
-        // NetMQPoller installs its own SynchronizationContext on this thread. Handlers are
-        // awaited synchronously here, so a continuation posted back to this (blocked) thread
-        // would never run: without a context, continuations go to the thread pool instead.
-        var pollerContext = SynchronizationContext.Current;
+        // Handlers are awaited synchronously here, so a continuation posted back to this
+        // (blocked) thread would never run: without a context, continuations go to the thread
+        // pool instead.
+        var loopContext = SynchronizationContext.Current;
         SynchronizationContext.SetSynchronizationContext(null);
         try
         {
@@ -240,7 +294,7 @@ internal sealed class ApiServer : IDisposable
         }
         finally
         {
-            SynchronizationContext.SetSynchronizationContext(pollerContext);
+            SynchronizationContext.SetSynchronizationContext(loopContext);
         }
         StopIfRequested();
     }
@@ -372,10 +426,8 @@ internal sealed class ApiServer : IDisposable
 
     /// <summary>Runs <paramref name="action"/> on the API thread; a failure is logged, never lost.</summary>
     private void OnPoller(Action action) =>
-        Task.Factory.StartNew(() =>
+        _loop.Post(() =>
         {
-            var pollerContext = SynchronizationContext.Current;
-            SynchronizationContext.SetSynchronizationContext(null);
             try
             {
                 action();
@@ -385,11 +437,7 @@ internal sealed class ApiServer : IDisposable
                 _log.Error(ex, "Unexpected failure while completing requests");
                 _writeInFlight = false;
             }
-            finally
-            {
-                SynchronizationContext.SetSynchronizationContext(pollerContext);
-            }
-        }, CancellationToken.None, TaskCreationOptions.None, _poller);
+        });
 
     /// <summary>Dispatches every item of a request in order; <paramref name="writes"/> gets the successful write replies.</summary>
     private Messages Dispatch(PendingRequest pending, CancellationToken cancellationToken, out List<MessageV0> writes)
@@ -442,14 +490,15 @@ internal sealed class ApiServer : IDisposable
         return reply;
     }
 
-    private PendingRequest Accept(NetMQMessage frames)
+    private PendingRequest Accept(ZmqReceived received)
     {
+        var frames = received.Frames;
         // REQ envelope: [routing id][...][empty delimiter][body]. A DEALER peer that sends
         // no delimiter gets its reply framed the same way as it asked: [routing id][body].
         var delimiter = -1;
-        for (var i = 1; i < frames.FrameCount; i++)
+        for (var i = 1; i < frames.Count; i++)
         {
-            if (frames[i].BufferSize == 0)
+            if (frames[i].Length == 0)
             {
                 delimiter = i;
                 break;
@@ -457,36 +506,38 @@ internal sealed class ApiServer : IDisposable
         }
 
         var bodyStart = delimiter < 0 ? 1 : delimiter + 1;
-        var envelope = new List<NetMQFrame>();
-        for (var i = 0; i < bodyStart; i++)
-        {
-            envelope.Add(frames[i]);
-        }
-
-        var origin = Origin(frames[0]);
+        var envelope = frames.GetRange(0, Math.Min(bodyStart, frames.Count));
+        var origin = new RequestOrigin(Origin(frames[0]), null) { PeerAddress = received.PeerAddress, ClientKey = received.UserId };
         OpenedRequest opened;
-        if (frames.FrameCount - bodyStart != 1)
+        if (_curve is not null && (received.UserId is null || !_curve.Allowed.Contains(received.UserId)))
+        {
+            // Let in by an earlier allow-list: its key was removed since (SIGHUP), so it is served no more.
+            opened = OpenedRequest.Refused(
+                RequestEnvelope.ErrorReply(Error.Types.Code.Rejected),
+                $"CURVE client key {received.UserId ?? "(none)"} is no longer in the allow-list ({_curve.Allowed.Source})");
+        }
+        else if (frames.Count - bodyStart != 1)
         {
             opened = OpenedRequest.Refused(
                 RequestEnvelope.ErrorReply(Error.Types.Code.ParseError),
-                $"expected one body frame after the envelope, got {frames.FrameCount - bodyStart}");
+                $"expected one body frame after the envelope, got {frames.Count - bodyStart}");
         }
         else
         {
-            opened = _envelope.Open(frames[bodyStart].Buffer.AsSpan(0, frames[bodyStart].MessageSize));
+            opened = _envelope.Open(frames[bodyStart]);
         }
 
         if (opened.Problem is not null)
         {
-            _log.Warning("Request from {Origin} refused: {Problem}", origin, opened.Problem);
+            _log.Warning("Request from {Origin} refused: {Problem}", origin.Describe(), opened.Problem);
         }
         else if (_log.IsEnabled(LogEventLevel.Debug))
         {
-            _log.Debug("Request from {Origin}: {Request}", origin, new Messages { Messages_ = { opened.Items } }.ToString());
+            _log.Debug("Request from {Origin}: {Request}", origin.Describe(), new Messages { Messages_ = { opened.Items } }.ToString());
         }
 
         var kind = opened.Reply is null ? MessageDispatcher.KindOf(opened.Items) : RequestKind.Query;
-        return new PendingRequest(envelope, opened, origin, Convert.ToHexString(frames[0].ToByteArray()), kind);
+        return new PendingRequest(envelope, opened, origin, Convert.ToHexString(frames[0]), kind);
     }
 
     private void Send(PendingRequest pending)
@@ -500,27 +551,24 @@ internal sealed class ApiServer : IDisposable
         }
         catch (Exception ex)
         {
-            _log.Error(ex, "Could not encode the reply to {Origin}", pending.Origin);
+            _log.Error(ex, "Could not encode the reply to {Origin}", pending.Origin.Describe());
             body = RequestEnvelope.ErrorReply(Error.Types.Code.InternalError).ToByteArray();
         }
         if (_log.IsEnabled(LogEventLevel.Debug))
         {
-            _log.Debug("Reply to {Origin}: {Reply}", pending.Origin, pending.Reply?.ToString() ?? pending.Opened.Reply?.ToString());
+            _log.Debug("Reply to {Origin}: {Reply}", pending.Origin.Describe(), pending.Reply?.ToString() ?? pending.Opened.Reply?.ToString());
         }
-        var message = new NetMQMessage(pending.Envelope);
-        message.Append(body);
-        _replies.Send(pending.Peer, message, pending.Origin);
+        _replies.Send(pending.Peer, [.. pending.Envelope, body], pending.Origin.Describe());
         Metrics?.ObserveRequest(pending.Opened.Items, pending.Reply, pending.Opened.Reply is not null, pending.Received);
     }
 
     /// <summary>
-    /// Who sent a request, as the event log records it. NetMQ does not expose a peer's
-    /// address, so the ROUTER routing id (the client's own identity when it set one, text if
-    /// printable) and the bound endpoint identify the connection.
+    /// The connection a request came on, as the event log's origin records it: the bound
+    /// endpoint and the ROUTER routing id (the client's own identity when it set one, text if
+    /// printable). The peer's address and CURVE key are recorded beside it (<see cref="RequestOrigin"/>).
     /// </summary>
-    private string Origin(NetMQFrame routingId)
+    private string Origin(byte[] id)
     {
-        var id = routingId.ToByteArray();
         var printable = id.Length > 0 && id[0] != 0 && id.All(b => b is >= 0x20 and < 0x7f);
         var text = printable ? Encoding.ASCII.GetString(id) : Convert.ToHexStringLower(id);
         return $"{_endpoint} peer {text}";
@@ -528,13 +576,14 @@ internal sealed class ApiServer : IDisposable
 
     private static T Wait<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
 
-    private sealed class PendingRequest(List<NetMQFrame> envelope, OpenedRequest opened, string origin, string peer, RequestKind kind)
+    private sealed class PendingRequest(List<byte[]> envelope, OpenedRequest opened, RequestOrigin origin, string peer, RequestKind kind)
     {
-        public List<NetMQFrame> Envelope { get; } = envelope;
+        public List<byte[]> Envelope { get; } = envelope;
 
         public OpenedRequest Opened { get; } = opened;
 
-        public string Origin { get; } = origin;
+        /// <summary>Who sent it; the dispatcher adds the message id and the request's name.</summary>
+        public RequestOrigin Origin { get; } = origin;
 
         /// <summary>The routing id, as the key of the peer's ordering.</summary>
         public string Peer { get; } = peer;

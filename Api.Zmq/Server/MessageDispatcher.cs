@@ -106,9 +106,9 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
     }
 
     /// <param name="request">The request MessageV0.</param>
-    /// <param name="client">Who sent it, as recorded in the events it causes.</param>
+    /// <param name="client">Who sent it (connection, address, CURVE key), as recorded in the events it causes.</param>
     /// <param name="requestCounter">Requests served so far, for app_status.</param>
-    public async ValueTask<DispatchResult> DispatchAsync(MessageV0 request, string client, ulong requestCounter, CancellationToken cancellationToken)
+    public async ValueTask<DispatchResult> DispatchAsync(MessageV0 request, RequestOrigin client, ulong requestCounter, CancellationToken cancellationToken)
     {
         var reply = new MessageV0();
         if (request.HasMessageId)
@@ -132,7 +132,8 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
         }
 
         var field = set[0];
-        var origin = new RequestOrigin(client, request.HasMessageId ? request.MessageId : null);
+        // The events record which request caused them, by its name in the protocol.
+        var origin = client with { MessageId = request.HasMessageId ? request.MessageId : null, Cause = field.Name };
         try
         {
             reply.Response = await HandleAsync(field.FieldNumber, request.Request, origin, requestCounter, cancellationToken);
@@ -143,17 +144,17 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
         }
         catch (Exception e)
         {
-            log.Error(e, "{Request} from {Client} failed", field.Name, client);
+            log.Error(e, "{Request} from {Client} failed", field.Name, client.Describe());
             reply.Response = Failure($"internal error while handling {field.Name}: {e.Message}");
         }
 
         if (!reply.Response.Status.Status_)
         {
-            log.Warning("{Request} from {Client} refused: {Description}", field.Name, client, reply.Response.Status.Error?.Description);
+            log.Warning("{Request} from {Client} refused: {Description}", field.Name, client.Describe(), reply.Response.Status.Error?.Description);
         }
         else
         {
-            log.Information("{Request} from {Client} done", field.Name, client);
+            log.Information("{Request} from {Client} done", field.Name, client.Describe());
         }
 
         return new DispatchResult(reply, KindOf(field.FieldNumber) == RequestKind.Command);
@@ -223,17 +224,20 @@ internal sealed class MessageDispatcher(IMediator mediator, IDataPath dataPath, 
                 var filter = ProtoMapper.ToEventFilter(r.EventList);
                 return !filter.IsSuccess
                     ? Failure(filter.Error!)
-                    : Reply(await mediator.Send(new ListEvents(filter.Value!), ct), (res, page) => res.EventList = ProtoMapper.ToWire(page));
+                    : Reply(await mediator.Send(new ListEvents(filter.Value!, r.EventList.HasHostId ? r.EventList.HostId : null), ct),
+                        (res, page) => res.EventList = ProtoMapper.ToWire(page));
             case V0.Request.StateAtFieldNumber:
                 var at = ProtoMapper.ToPointInTime(r.StateAt, "state_at");
                 return !at.IsSuccess
                     ? Failure(at.Error!)
-                    : Reply(await mediator.Send(new GetStateAt(at.Value!), ct), (res, view) => res.State = ProtoMapper.ToWire(view, PathOf));
+                    : Reply(await mediator.Send(new GetStateAt(at.Value!, r.StateAt.HasHostId ? r.StateAt.HostId : null), ct),
+                        (res, view) => res.State = ProtoMapper.ToWire(view, PathOf));
             case V0.Request.RestoreToFieldNumber:
                 var to = ProtoMapper.ToPointInTime(r.RestoreTo, "restore_to");
                 return !to.IsSuccess
                     ? Failure(to.Error!)
-                    : Reply(await mediator.Send(new RestoreTo(to.Value!, origin), ct), (res, s) => res.Restore = ProtoMapper.ToWire(s));
+                    : Reply(await mediator.Send(new RestoreTo(to.Value!, origin, r.RestoreTo.HasHostId ? r.RestoreTo.HostId : null), ct),
+                        (res, s) => res.Restore = ProtoMapper.ToWire(s));
             case V0.Request.PacketThreadStatsFieldNumber:
                 return Reply(
                     await mediator.Send(new GetPacketThreadStats(r.PacketThreadStats.Clear), ct),

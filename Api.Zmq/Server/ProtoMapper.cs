@@ -267,6 +267,7 @@ internal static class ProtoMapper
             res.NextAfterSequence = (ulong)Math.Max(0, next);
         }
 
+        SetIfNotNull(page.HostId, v => res.HostId = v);
         return res;
     }
 
@@ -283,6 +284,9 @@ internal static class ProtoMapper
             Origin = e.Origin,
         };
         SetIfNotNull(e.MessageId, v => wire.MessageId = v);
+        SetIfNotNull(e.Audit?.Cause, v => wire.Cause = v);
+        SetIfNotNull(e.Audit?.PeerAddress, v => wire.PeerAddress = v);
+        SetIfNotNull(e.Audit?.ClientKey, v => wire.ClientKey = v);
         return wire;
     }
 
@@ -300,6 +304,7 @@ internal static class ProtoMapper
             res.UnixMs = (ulong)Math.Max(0, time.ToUnixTimeMilliseconds());
         }
 
+        SetIfNotNull(view.HostId, v => res.HostId = v);
         return res;
     }
 

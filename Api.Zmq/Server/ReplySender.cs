@@ -1,5 +1,4 @@
-using NetMQ;
-using NetMQ.Sockets;
+using Butterfly.Api.Zmq.Server.Transport;
 using Serilog;
 
 namespace Butterfly.Api.Zmq.Server;
@@ -16,19 +15,18 @@ internal sealed class ReplySender : IDisposable
     /// <summary>How long a reply waits for a peer that does not read before it is dropped.</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
-    private readonly RouterSocket _router;
+    private readonly ZmqSocket _router;
     private readonly ILogger _log;
-    private readonly NetMQTimer _retry = new(TimeSpan.FromMilliseconds(5));
-    private readonly Dictionary<string, Queue<(NetMQMessage Reply, string Origin, DateTime Since)>> _backlog = new(StringComparer.Ordinal);
+    private readonly LoopTimer _retry;
+    private readonly Dictionary<string, Queue<(byte[][] Reply, string Origin, DateTime Since)>> _backlog = new(StringComparer.Ordinal);
     private long _dropped;
 
-    public ReplySender(RouterSocket router, NetMQPoller poller, ILogger log)
+    public ReplySender(ZmqSocket router, ZmqLoop loop, ILogger log)
     {
         _router = router;
         _log = log;
-        _router.Options.RouterMandatory = true;
-        _retry.Enable = false;
-        _retry.Elapsed += (_, _) =>
+        _router.SetInt(LibZmq.RouterMandatory, 1);
+        _retry = loop.AddTimer(TimeSpan.FromMilliseconds(5), () =>
         {
             try
             {
@@ -36,11 +34,10 @@ internal sealed class ReplySender : IDisposable
             }
             catch (Exception e)
             {
-                // A retry must never stop the API's poller.
+                // A retry must never stop the API's loop.
                 _log.Warning(e, "Retrying queued replies failed");
             }
-        };
-        poller.Add(_retry);
+        });
     }
 
     /// <summary>Replies dropped since start (peer gone, or not reading for <see cref="MaxWait"/>).</summary>
@@ -49,7 +46,7 @@ internal sealed class ReplySender : IDisposable
     /// <summary>Replies waiting for a slow peer.</summary>
     public int Queued => _backlog.Values.Sum(q => q.Count);
 
-    public void Send(string peer, NetMQMessage reply, string origin)
+    public void Send(string peer, byte[][] reply, string origin)
     {
         if (_backlog.TryGetValue(peer, out var queue))
         {
@@ -62,7 +59,7 @@ internal sealed class ReplySender : IDisposable
             case SendResult.Sent:
                 return;
             case SendResult.Full:
-                _backlog[peer] = new Queue<(NetMQMessage, string, DateTime)>([(reply, origin, DateTime.UtcNow)]);
+                _backlog[peer] = new Queue<(byte[][], string, DateTime)>([(reply, origin, DateTime.UtcNow)]);
                 _retry.Enable = true;
                 return;
             default:
@@ -96,24 +93,7 @@ internal sealed class ReplySender : IDisposable
         _retry.Enable = _backlog.Count > 0;
     }
 
-    private enum SendResult
-    {
-        Sent,
-        Full,
-        Gone,
-    }
-
-    private SendResult TrySend(NetMQMessage reply)
-    {
-        try
-        {
-            return _router.TrySendMultipartMessage(TimeSpan.Zero, reply) ? SendResult.Sent : SendResult.Full;
-        }
-        catch (HostUnreachableException)
-        {
-            return SendResult.Gone;
-        }
-    }
+    private SendResult TrySend(byte[][] reply) => _router.TrySend(reply);
 
     private void Drop(string origin, string why)
     {

@@ -101,18 +101,22 @@ public sealed record GetPacketThreadStats(bool Clear) : IQuery<Outcome<PacketThr
 
 // ---- Event log extensions (protocol revision 7) ----
 
-public sealed record ListEvents(EventFilter Filter) : IQuery<Outcome<EventPage>>, IReadsEventStore;
+/// <summary>A page of the log of <paramref name="Host"/> (another host's, in a store the fleet shares), or of this daemon's host when null.</summary>
+public sealed record ListEvents(EventFilter Filter, string? Host = null) : IQuery<Outcome<EventPage>>, IReadsEventStore;
 
-/// <summary>A page of events; <see cref="NextAfterSequence"/> is set when more match.</summary>
-public sealed record EventPage(IReadOnlyList<StoredEvent> Events, long? NextAfterSequence, long LastSequence);
+/// <summary>A page of events; <see cref="NextAfterSequence"/> is set when more match. <see cref="HostId"/>: whose log it is, when known.</summary>
+public sealed record EventPage(IReadOnlyList<StoredEvent> Events, long? NextAfterSequence, long LastSequence, string? HostId = null);
 
 /// <summary>Exactly one of the two is set.</summary>
 public sealed record PointInTime(long? Sequence, DateTimeOffset? Time);
 
-public sealed record ConfigurationView(long Sequence, DateTimeOffset? Timestamp, IReadOnlyList<NicSpec> Nics, IReadOnlyList<SecurityGroupSpec> Groups);
+public sealed record ConfigurationView(long Sequence, DateTimeOffset? Timestamp, IReadOnlyList<NicSpec> Nics, IReadOnlyList<SecurityGroupSpec> Groups,
+    string? HostId = null);
 
-public sealed record GetStateAt(PointInTime At) : IQuery<Outcome<ConfigurationView>>, IReadsEventStore;
+/// <summary>The configuration of <paramref name="Host"/> (another host's, in a store the fleet shares), or of this daemon's host when null.</summary>
+public sealed record GetStateAt(PointInTime At, string? Host = null) : IQuery<Outcome<ConfigurationView>>, IReadsEventStore;
 
 public sealed record RestoreSummary(long TargetSequence, int EventsAppended, long LastSequence);
 
-public sealed record RestoreTo(PointInTime At, RequestOrigin Origin) : ICommand<Outcome<RestoreSummary>>, IReadsEventStore;
+/// <summary><paramref name="Host"/>: the host the request names, if any; a daemon restores its own host only.</summary>
+public sealed record RestoreTo(PointInTime At, RequestOrigin Origin, string? Host = null) : ICommand<Outcome<RestoreSummary>>, IReadsEventStore;

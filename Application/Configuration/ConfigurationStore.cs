@@ -133,7 +133,7 @@ public sealed class ConfigurationStore
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
         _staged.Clear();
-        var (state, sequence, _) = await ReplayAsync(long.MaxValue, cancellationToken).ConfigureAwait(false);
+        var (state, sequence, _) = await ReplayAsync(_eventStore, long.MaxValue, cancellationToken).ConfigureAwait(false);
         _durable = state;
         State = state;
         LastSequence = sequence;
@@ -366,21 +366,24 @@ public sealed class ConfigurationStore
     /// The configuration as it was after event <paramref name="sequence"/> (0 = empty), with
     /// the timestamp of that event. Reads the newest snapshot at or before it, then replays.
     /// </summary>
-    public async Task<(ConfigurationState State, DateTimeOffset? Timestamp)> StateAtAsync(long sequence, CancellationToken cancellationToken)
+    public Task<(ConfigurationState State, DateTimeOffset? Timestamp)> StateAtAsync(long sequence, CancellationToken cancellationToken) =>
+        StateAtAsync(_eventStore, sequence, cancellationToken);
+
+    /// <summary>The configuration of another host's <paramref name="log"/> after its event <paramref name="sequence"/>, as above.</summary>
+    public async Task<(ConfigurationState State, DateTimeOffset? Timestamp)> StateAtAsync(IEventLog log, long sequence, CancellationToken cancellationToken)
     {
         if (sequence <= 0)
             return (ConfigurationState.Empty, null);
-        var (state, _, timestamp) = await ReplayAsync(sequence, cancellationToken).ConfigureAwait(false);
+        var (state, _, timestamp) = await ReplayAsync(log, sequence, cancellationToken).ConfigureAwait(false);
         return (state, timestamp);
     }
 
-
-    private async Task<(ConfigurationState State, long Sequence, DateTimeOffset? Timestamp)> ReplayAsync(long upTo, CancellationToken cancellationToken)
+    private async Task<(ConfigurationState State, long Sequence, DateTimeOffset? Timestamp)> ReplayAsync(IEventLog log, long upTo, CancellationToken cancellationToken)
     {
         var state = ConfigurationState.Empty;
         long sequence = 0;
         DateTimeOffset? timestamp = null;
-        var snapshot = await _eventStore.LoadSnapshotAsync(upTo, cancellationToken).ConfigureAwait(false);
+        var snapshot = await log.LoadSnapshotAsync(upTo, cancellationToken).ConfigureAwait(false);
         if (snapshot is not null)
         {
             try
@@ -396,11 +399,11 @@ public sealed class ConfigurationStore
             }
         }
 
-        if (upTo == long.MaxValue)
+        if (upTo == long.MaxValue && ReferenceEquals(log, _eventStore))
             _lastSnapshotSequence = sequence;
         if (sequence >= upTo)
             return (state, sequence, timestamp);
-        await foreach (var stored in _eventStore.ReadAsync(sequence, cancellationToken).ConfigureAwait(false))
+        await foreach (var stored in log.ReadAsync(sequence, cancellationToken).ConfigureAwait(false))
         {
             if (stored.Sequence > upTo)
                 break;

@@ -30,7 +30,12 @@ public static class EventSerializer
         domainEvent.AggregateId,
         Serialize(domainEvent),
         origin.Client,
-        origin.MessageId);
+        origin.MessageId)
+    {
+        Audit = origin.Cause is null && origin.PeerAddress is null && origin.ClientKey is null
+            ? null
+            : new EventAudit(origin.Cause, origin.PeerAddress, origin.ClientKey),
+    };
 
     /// <summary>The domain event a stored event carries; throws <see cref="InvalidDataException"/> when it cannot be read.</summary>
     public static DomainEvent Deserialize(StoredEvent stored)

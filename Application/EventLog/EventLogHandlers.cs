@@ -27,13 +27,18 @@ public sealed class ListEventsHandler(IEventStore events) : IQueryHandler<ListEv
         if (filter.AggregateKind is not null and not "nic" and not "sg")
             return Outcome<EventPage>.Failure($"event list: aggregate kind '{filter.AggregateKind}' is unknown: use 'nic' or 'sg'");
 
+        var host = await HostLogs.ResolveAsync(events, query.Host, "event list", cancellationToken).ConfigureAwait(false);
+        if (!host.IsSuccess)
+            return Outcome<EventPage>.Failure(host.Error!);
+        var (log, hostId) = host.Value;
+
         // One more than asked tells whether another page exists without a second query.
         var limit = filter.Limit == 0 ? DefaultLimit : filter.Limit;
-        var found = await events.QueryAsync(filter with { Limit = limit + 1 }, cancellationToken).ConfigureAwait(false);
-        var last = await events.LastSequenceAsync(cancellationToken).ConfigureAwait(false);
+        var found = await log.QueryAsync(filter with { Limit = limit + 1 }, cancellationToken).ConfigureAwait(false);
+        var last = await log.LastSequenceAsync(cancellationToken).ConfigureAwait(false);
         var page = found.Count > limit ? found.Take(limit).ToList() : found;
         long? next = found.Count > limit ? page[^1].Sequence : null;
-        return Outcome<EventPage>.Success(new EventPage(page, next, last));
+        return Outcome<EventPage>.Success(new EventPage(page, next, last, hostId));
     }
 }
 
@@ -41,25 +46,35 @@ public sealed class GetStateAtHandler(ConfigurationStore store, IEventStore even
 {
     public async ValueTask<Outcome<ConfigurationView>> Handle(GetStateAt query, CancellationToken cancellationToken)
     {
-        var target = await PointInTimeResolver.ResolveAsync(query.At, store, events, "state at", cancellationToken).ConfigureAwait(false);
+        var host = await HostLogs.ResolveAsync(events, query.Host, "state at", cancellationToken).ConfigureAwait(false);
+        if (!host.IsSuccess)
+            return Outcome<ConfigurationView>.Failure(host.Error!);
+        var (log, hostId) = host.Value;
+        // This host's log ends where the live configuration is durable; another host's where its daemon last wrote.
+        var last = ReferenceEquals(log, events) ? store.LastSequence : await log.LastSequenceAsync(cancellationToken).ConfigureAwait(false);
+        var target = await PointInTimeResolver.ResolveAsync(query.At, last, log, "state at", cancellationToken).ConfigureAwait(false);
         if (!target.IsSuccess)
             return Outcome<ConfigurationView>.Failure(target.Error!);
-        var (state, timestamp) = await store.StateAtAsync(target.Value, cancellationToken).ConfigureAwait(false);
+        var (state, timestamp) = await store.StateAtAsync(log, target.Value, cancellationToken).ConfigureAwait(false);
         return Outcome<ConfigurationView>.Success(
-            new ConfigurationView(target.Value, timestamp, [.. state.Nics.Values], [.. state.Groups.Values]));
+            new ConfigurationView(target.Value, timestamp, [.. state.Nics.Values], [.. state.Groups.Values], hostId));
     }
 }
 
 /// <summary>
 /// restore to: computes the configuration at the target, and stages the events that turn the
-/// live configuration into it, with the command's origin. They are committed like any other
-/// command's events, so the data path follows and the log shows who restored what.
+/// live configuration into it, with the command's origin and the cause "restore_to TARGET". They
+/// are committed like any other command's events, so the data path follows and the log shows who
+/// restored what, and to which point.
 /// </summary>
 public sealed class RestoreToHandler(ConfigurationStore store, IEventStore events) : ICommandHandler<RestoreTo, Outcome<RestoreSummary>>
 {
     public async ValueTask<Outcome<RestoreSummary>> Handle(RestoreTo command, CancellationToken cancellationToken)
     {
-        var target = await PointInTimeResolver.ResolveAsync(command.At, store, events, "restore to", cancellationToken).ConfigureAwait(false);
+        if (command.Host is { } host && host != events.HostId)
+            return Outcome<RestoreSummary>.Failure(
+                $"restore to: host '{host}' is not this daemon's ({events.HostId ?? "unknown"}): a daemon restores its own host only; host_id is for state_at");
+        var target = await PointInTimeResolver.ResolveAsync(command.At, store.LastSequence, events, "restore to", cancellationToken).ConfigureAwait(false);
         if (!target.IsSuccess)
             return Outcome<RestoreSummary>.Failure(target.Error!);
         var (state, _) = await store.StateAtAsync(target.Value, cancellationToken).ConfigureAwait(false);
@@ -76,20 +91,20 @@ public sealed class RestoreToHandler(ConfigurationStore store, IEventStore event
         }
 
         var diff = store.State.Diff(state);
-        store.Stage(diff, command.Origin);
+        // The log shows these events as the restore they are, with its target, not as plain edits.
+        store.Stage(diff, command.Origin with { Cause = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"restore_to {target.Value}") });
         return Outcome<RestoreSummary>.Success(new RestoreSummary(target.Value, diff.Count, store.LastSequence + store.StagedEventCount));
     }
 }
 
 internal static class PointInTimeResolver
 {
-    /// <summary>The sequence a point in time names: checked against the durable log.</summary>
+    /// <summary>The sequence a point in time names in <paramref name="events"/>: checked against its durable end, <paramref name="last"/>.</summary>
     public static async Task<Outcome<long>> ResolveAsync(
-        PointInTime? at, ConfigurationStore store, IEventStore events, string request, CancellationToken cancellationToken)
+        PointInTime? at, long last, IEventLog events, string request, CancellationToken cancellationToken)
     {
         if (at is null || (at.Sequence is null) == (at.Time is null))
             return Outcome<long>.Failure($"{request}: give exactly one of a sequence number or a time");
-        var last = store.LastSequence;
         if (at.Sequence is { } sequence)
         {
             return sequence >= 0 && sequence <= last
@@ -100,5 +115,24 @@ internal static class PointInTimeResolver
         // Events staged but not yet committed are not in the log; never go past the durable end.
         var found = await events.SequenceAtAsync(at.Time!.Value, cancellationToken).ConfigureAwait(false);
         return Outcome<long>.Success(Math.Min(found, last));
+    }
+}
+
+/// <summary>Which host's log a request reads: this daemon's, or another host's in a store the fleet shares.</summary>
+internal static class HostLogs
+{
+    public static async Task<Outcome<(IEventLog Log, string? HostId)>> ResolveAsync(
+        IEventStore events, string? host, string request, CancellationToken cancellationToken)
+    {
+        if (host is null || host == events.HostId)
+            return Outcome<(IEventLog, string?)>.Success((events, events.HostId));
+        if (!events.SharedByHosts)
+            return Outcome<(IEventLog, string?)>.Failure(
+                $"{request}: host '{host}' is not this daemon's ({events.HostId ?? "unknown"}), and its event store {events.Description} holds " +
+                "this host's events only; other hosts' logs are read where the fleet shares a PostgreSQL store");
+        var log = await events.OpenHostLogAsync(host, cancellationToken).ConfigureAwait(false);
+        return log is null
+            ? Outcome<(IEventLog, string?)>.Failure($"{request}: no host '{host}' in the event store {events.Description}")
+            : Outcome<(IEventLog, string?)>.Success((log, host));
     }
 }

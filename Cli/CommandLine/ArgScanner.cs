@@ -110,7 +110,7 @@ internal sealed class ArgScanner
     }
 
     private static bool IsGlobal(string token) => token is "-e" or "--endpoint" or "-t" or "--timeout"
-        or "-k" or "--key" or "-v" or "--verbose" or "-V" or "--version" or "-h" or "--help";
+        or "-k" or "--key" or "-K" or "--curve-key" or "--server-key" or "-v" or "--verbose" or "-V" or "--version" or "-h" or "--help";
 
     private void ApplyGlobal(string token)
     {
@@ -127,6 +127,12 @@ internal sealed class ArgScanner
                 break;
             case "-k" or "--key":
                 _globals.KeyFile = Value(token);
+                break;
+            case "-K" or "--curve-key":
+                _globals.CurveKeyFile = Value(token);
+                break;
+            case "--server-key":
+                _globals.ServerKeyFile = Value(token);
                 break;
             case "-v" or "--verbose":
                 _globals.Verbose = true;

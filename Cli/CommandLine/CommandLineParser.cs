@@ -55,6 +55,7 @@ internal static class CommandLineParser
             "events" => EventCommands.Events(s, now),
             "state" => EventCommands.State(s, now),
             "restore" => EventCommands.Restore(s, now),
+            "keygen" => KeygenCommand.Parse(s),
             "help" => new UsageCommand(""),
             _ => throw new CommandLineException($"invalid subcommand '{command}' (see \"butterfly help\")"),
         };

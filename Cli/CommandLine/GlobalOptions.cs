@@ -12,6 +12,12 @@ internal sealed class GlobalOptions
 
     public string? KeyFile { get; set; }
 
+    /// <summary>The client's CURVE key pair (-K/--curve-key): a secret certificate or key.</summary>
+    public string? CurveKeyFile { get; set; }
+
+    /// <summary>The daemon's CURVE public key (--server-key): its public certificate or key.</summary>
+    public string? ServerKeyFile { get; set; }
+
     public bool Verbose { get; set; }
 
     public bool Version { get; set; }

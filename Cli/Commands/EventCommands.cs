@@ -12,8 +12,10 @@ namespace Butterfly.Cli.Commands;
 
 /// <summary>
 /// The event-log commands (protocol revision 7): <c>events</c> lists what changed, page by
-/// page; <c>state --at</c> shows the configuration as it was (as a replayable dump, or
-/// JSON); <c>restore --to</c> brings the live configuration back to that point.
+/// page, with who asked for it and which request it was (revision 13); <c>state --at</c> shows
+/// the configuration as it was (as a replayable dump, or JSON); <c>restore --to</c> brings the
+/// live configuration back to that point. <c>--host</c> reads another host's log in a store the
+/// fleet shares (revision 13).
 /// </summary>
 internal static class EventCommands
 {
@@ -35,6 +37,7 @@ internal static class EventCommands
             {
                 case "--nic": filter.NicId = s.Value(word); break;
                 case "--sg": filter.SgId = s.Value(word); break;
+                case "--host": filter.HostId = s.Value(word); break;
                 case "--since":
                     var since = Point(s, word, now);
                     if (since.Sequence is { } first)
@@ -69,19 +72,24 @@ internal static class EventCommands
         if (Words.WantsUsage(s, "state", out var usage))
             return usage;
         LogPoint? at = null;
+        string? host = null;
         var json = false;
         while (s.TryNext(out var word))
         {
             switch (word)
             {
                 case "--at": at = Point(s, word, now); break;
+                case "--host": host = s.Value(word); break;
                 case "--json": json = true; break;
                 default: throw s.Unexpected(word);
             }
         }
         if (at is null)
             throw s.Error("missing --at TIME|SEQ");
-        var request = new Request { StateAt = ToPointInTime(at.Value) };
+        var point = ToPointInTime(at.Value);
+        if (host is not null)
+            point.HostId = host;
+        var request = new Request { StateAt = point };
         return new RunCommand(ctx =>
         {
             var reply = ctx.Api.Call(Requests.Of(request));
@@ -98,8 +106,9 @@ internal static class EventCommands
                 ctx.Out.WriteLine(Json(w => ProtoJson.Write(w, state)));
                 return 0;
             }
+            var of = state.HasHostId ? $" of host {state.HostId}" : "";
             ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"# state at sequence {state.Sequence} ({FormatTime(state.UnixMs)}); `butterfly request` replays it"));
+                $"# state{of} at sequence {state.Sequence} ({FormatTime(state.UnixMs)}); `butterfly request` replays it"));
             ctx.Out.Write(TextFormatPrinter.Print(DumpCommand.Build(state.Sg, state.Nic)));
             return 0;
         });
@@ -139,6 +148,7 @@ internal static class EventCommands
     private static int ListEvents(CliContext ctx, MessageV0.Types.EventListReq filter, ulong? limit, bool json)
     {
         var events = new List<Event>();
+        string? host = null;
         var page = filter.Clone();
         while (limit is null || (ulong)events.Count < limit)
         {
@@ -154,6 +164,7 @@ internal static class EventCommands
                 return 1;
             }
             events.AddRange(list.Event.Take((int)remaining));
+            host = list.HasHostId ? list.HostId : null;
             // Stop when the daemon says there is no more, or if its cursor would not move.
             if (!list.HasNextAfterSequence || (page.HasAfterSequence && list.NextAfterSequence <= page.AfterSequence))
                 break;
@@ -166,7 +177,7 @@ internal static class EventCommands
             {
                 w.WriteStartArray();
                 foreach (var e in events)
-                    WriteEventJson(w, e);
+                    WriteEventJson(w, e, host);
                 w.WriteEndArray();
             }));
         }
@@ -178,11 +189,15 @@ internal static class EventCommands
         return 0;
     }
 
-    /// <summary>"SEQ TIME TYPE KIND/ID origin=… message_id=… DATA", "-" for what is unknown.</summary>
+    /// <summary>
+    /// "SEQ TIME TYPE KIND/ID origin=… message_id=… cause=… address=… key=… DATA", "-" for what
+    /// is unknown (events recorded before revision 13 have no cause, address or key).
+    /// </summary>
     internal static string FormatEvent(Event e) => string.Create(CultureInfo.InvariantCulture,
-        $"{e.Sequence} {FormatTime(e.UnixMs)} {Dash(e.Type)} {Dash(e.AggregateKind)}/{Dash(e.AggregateId)} origin={Dash(e.Origin)} message_id={Dash(e.MessageId)} {Dash(e.DataJson)}");
+        $"{e.Sequence} {FormatTime(e.UnixMs)} {Dash(e.Type)} {Dash(e.AggregateKind)}/{Dash(e.AggregateId)} origin={Dash(e.Origin)} message_id={Dash(e.MessageId)} " +
+        $"cause={Dash(e.Cause).Replace(' ', ':')} address={Dash(e.PeerAddress)} key={Dash(e.ClientKey)} {Dash(e.DataJson)}");
 
-    private static void WriteEventJson(Utf8JsonWriter w, Event e)
+    private static void WriteEventJson(Utf8JsonWriter w, Event e, string? host)
     {
         w.WriteStartObject();
         w.WriteNumber("sequence", e.Sequence);
@@ -193,6 +208,10 @@ internal static class EventCommands
         w.WriteString("aggregate_id", e.AggregateId);
         w.WriteString("origin", e.Origin);
         w.WriteString("message_id", e.MessageId);
+        WriteOptional(w, "cause", e.HasCause ? e.Cause : null);
+        WriteOptional(w, "peer_address", e.HasPeerAddress ? e.PeerAddress : null);
+        WriteOptional(w, "client_key", e.HasClientKey ? e.ClientKey : null);
+        WriteOptional(w, "host_id", host);
         w.WritePropertyName("data");
         // The change is JSON already: embed it as such, or as a string if it is not.
         if (IsJson(e.DataJson))
@@ -200,6 +219,14 @@ internal static class EventCommands
         else
             w.WriteStringValue(e.DataJson);
         w.WriteEndObject();
+    }
+
+    private static void WriteOptional(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is null)
+            w.WriteNull(name);
+        else
+            w.WriteString(name, value);
     }
 
     private static bool IsJson(string text)

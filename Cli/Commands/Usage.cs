@@ -9,6 +9,8 @@ internal static class Usage
             --endpoint, -e EP  endpoint to use (default: tcp://127.0.0.1:9999)
             --timeout, -t MS   give up after MS milliseconds without reply (default: wait)
             --key, -k FILE     encryption key file (base64 of 32 bytes)
+            --curve-key, -K FILE  CURVE: this client's key pair (NAME.key_secret of "butterfly keygen NAME")
+            --server-key FILE  CURVE: the daemon's public key (its NAME.key); goes with -K
             --verbose, -v      print each request and reply in protobuf text format
             --version, -V      show butterfly version
             --help, -h         show the help of the command
@@ -46,6 +48,7 @@ internal static class Usage
                 events    list the changes recorded in the event log
                 state     show the configuration as it was at a time or event
                 restore   bring the configuration back to a time or event
+                keygen    make a CURVE key pair (NAME.key, NAME.key_secret)
 
             Commands joined by ' + ' run in order and stop at the first failure.
             "butterfly COMMAND help" shows the usage of a command.
@@ -207,21 +210,33 @@ internal static class Usage
 
             """,
         ["events"] = """
-            usage: butterfly events [--nic ID | --sg ID] [--since TIME] [--until TIME] [--limit N] [--json]
+            usage: butterfly events [--nic ID | --sg ID] [--since TIME] [--until TIME] [--limit N] [--host ID] [--json]
 
             List the recorded changes, oldest first, one line per event:
-            SEQUENCE TIME TYPE KIND/ID origin=CLIENT message_id=ID DATA
+            SEQUENCE TIME TYPE KIND/ID origin=CLIENT message_id=ID cause=REQUEST address=IP key=KEY DATA
             TIME is RFC 3339 (2026-11-26T10:00:00Z), relative (-30s, -15m, -2h, -1d, -1w),
             now, or an event sequence number.
-                --json   print a JSON array instead
+                --host ID  another host's events (daemons sharing one PostgreSQL database)
+                --json     print a JSON array instead
 
             """,
         ["state"] = """
-            usage: butterfly state --at TIME|SEQ [--json]
+            usage: butterfly state --at TIME|SEQ [--host ID] [--json]
 
             Show the configuration as it was at TIME or right after event SEQ, as the
             requests that rebuild it (what `butterfly dump` prints), or as JSON.
             TIME is RFC 3339 (2026-11-26T10:00:00Z) or relative (-15m, -2h, -1d).
+                --host ID  another host's configuration (daemons sharing one PostgreSQL database)
+
+            """,
+        ["keygen"] = """
+            usage: butterfly keygen NAME
+
+            Make a CURVE key pair, as ZeroMQ certificates (the files pyzmq and CZMQ read):
+            NAME.key holds the public key (give it to the other side: a client's goes in the
+            daemon's --curve-allow directory, the daemon's is the clients' --server-key),
+            NAME.key_secret holds both keys, readable by its owner only (the daemon's
+            --curve-key, a client's -K). Prints the public key. Never overwrites a file.
 
             """,
         ["restore"] = """

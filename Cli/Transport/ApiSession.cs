@@ -7,20 +7,21 @@ namespace Butterfly.Cli.Transport;
 
 /// <summary>
 /// Sends <c>proto.Messages</c> to the daemon the way the original client did: optional
-/// verbose dump of request and reply in text format, optional legacy encryption (-k), and
-/// the reply checks of <see cref="ReplyCheck"/>. Every failure is reported on stderr here,
+/// verbose dump of request and reply in text format, optional legacy encryption (-k), CURVE
+/// on the connection (-K/--curve-key with --server-key), and the reply checks of
+/// <see cref="ReplyCheck"/>. Every failure is reported on stderr here,
 /// so commands only need to know whether they got a usable reply.
 /// </summary>
 internal sealed class ApiSession : IDisposable
 {
     private readonly GlobalOptions _options;
-    private readonly Func<string, IApiTransport> _transportFactory;
+    private readonly Func<ApiTarget, IApiTransport> _transportFactory;
     private readonly TextWriter _out;
     private readonly TextWriter _err;
     private IApiTransport? _transport;
     private byte[]? _key;
 
-    public ApiSession(GlobalOptions options, Func<string, IApiTransport> transportFactory, TextWriter stdout, TextWriter stderr)
+    public ApiSession(GlobalOptions options, Func<ApiTarget, IApiTransport> transportFactory, TextWriter stdout, TextWriter stderr)
     {
         _options = options;
         _transportFactory = transportFactory;
@@ -64,7 +65,12 @@ internal sealed class ApiSession : IDisposable
                 _out.WriteLine("Request is encrypted");
         }
 
-        _transport ??= _transportFactory(_options.Endpoint);
+        if (_transport is null)
+        {
+            if (!TryCurveKeys(out var curve))
+                return null;
+            _transport = _transportFactory(new ApiTarget(_options.Endpoint, curve));
+        }
         var result = _transport.Exchange(bytes, _options.Timeout);
         if (result.Reply is null)
         {
@@ -135,6 +141,30 @@ internal sealed class ApiSession : IDisposable
         {
             _err.WriteLine("error while decoding response");
             return null;
+        }
+    }
+
+    /// <summary>The CURVE keys -K/--curve-key and --server-key name (both or neither), or false after saying why not.</summary>
+    private bool TryCurveKeys(out CurveClientKeys? keys)
+    {
+        keys = null;
+        if (_options.CurveKeyFile is null && _options.ServerKeyFile is null)
+            return true;
+        if (_options.CurveKeyFile is null || _options.ServerKeyFile is null)
+        {
+            _err.WriteLine("error: CURVE needs both -K/--curve-key FILE (this client's key pair) and --server-key FILE (the daemon's public key)");
+            return false;
+        }
+        try
+        {
+            var (publicKey, secretKey) = CurveKeys.ReadKeyPair(_options.CurveKeyFile, secret => NetMQ.NetMQCertificate.CreateFromSecretKey(secret).PublicKey);
+            keys = new CurveClientKeys(publicKey, secretKey, CurveKeys.ReadPublicKey(_options.ServerKeyFile));
+            return true;
+        }
+        catch (InvalidDataException e)
+        {
+            _err.WriteLine("cannot load CURVE keys: " + e.Message);
+            return false;
         }
     }
 

@@ -4,16 +4,23 @@ using NetMQ.Sockets;
 namespace Butterfly.Cli.Transport;
 
 /// <summary>
-/// A plain ZeroMQ REQ socket (NetMQ) to the daemon: one frame out, one frame back, as the
-/// wire contract requires. The socket is made on first use and reused by chained commands.
-/// Without a timeout a reply is awaited forever, like the original client.
+/// A ZeroMQ REQ socket (NetMQ) to the daemon: one frame out, one frame back, as the wire
+/// contract requires; a CURVE client when the target has keys. The socket is made on first use
+/// and reused by chained commands. Without a timeout a reply is awaited forever, like the
+/// original client (with CURVE, a daemon that refuses this client's key never answers: ZeroMQ
+/// keeps retrying the handshake, so give -t).
 /// </summary>
 internal sealed class ZmqApiTransport : IApiTransport
 {
     private readonly string _endpoint;
+    private readonly CurveClientKeys? _curve;
     private RequestSocket? _socket;
 
-    public ZmqApiTransport(string endpoint) => _endpoint = endpoint;
+    public ZmqApiTransport(ApiTarget target)
+    {
+        _endpoint = target.Endpoint;
+        _curve = target.Curve;
+    }
 
     public ExchangeResult Exchange(byte[] request, TimeSpan? timeout)
     {
@@ -26,6 +33,11 @@ internal sealed class ZmqApiTransport : IApiTransport
                 var socket = new RequestSocket();
                 // Never keep the process alive for a request nobody will read.
                 socket.Options.Linger = TimeSpan.Zero;
+                if (_curve is not null)
+                {
+                    socket.Options.CurveServerKey = _curve.ServerKey;
+                    socket.Options.CurveCertificate = new NetMQCertificate(_curve.SecretKey, _curve.PublicKey);
+                }
                 try
                 {
                     socket.Connect(_endpoint);

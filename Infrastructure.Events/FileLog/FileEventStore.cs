@@ -79,6 +79,9 @@ public sealed class FileEventStore : IEventStore
 
     public string Description => $"file:{_directory}";
 
+    /// <summary>The host this log is of (the daemon's --host-id): a file log holds one host's events.</summary>
+    public string? HostId { get; internal set; }
+
     /// <summary>Groups committed by the writer loop (for tests and diagnostics).</summary>
     internal long GroupsCommitted => _committer.GroupsCommitted;
 

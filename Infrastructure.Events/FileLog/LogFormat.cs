@@ -17,6 +17,19 @@ internal enum RecordKind : byte
     /// damaged record and are lost; the payload is a short UTF-8 text saying why.
     /// </summary>
     Lost = 2,
+
+    /// <summary>
+    /// A batch whose events carry what the log records about their request (<see cref="EventAudit"/>:
+    /// the request's name, the client's address and CURVE key). Written when an event of the batch
+    /// has them; logs written before hold kind 1 only, and both are read.
+    /// </summary>
+    AuditedEvents = 3,
+}
+
+internal static class RecordKinds
+{
+    /// <summary>Whether records of this kind hold events (as opposed to a lost range).</summary>
+    public static bool HoldsEvents(this RecordKind kind) => kind is RecordKind.Events or RecordKind.AuditedEvents;
 }
 
 /// <summary>A record header that passed its own checksum and the plausibility checks.</summary>
@@ -41,6 +54,8 @@ internal readonly record struct RecordHeader(RecordKind Kind, long First, int Co
 /// event   := type aggregateKind aggregateId dataJson origin messageId   (each a string)
 /// string  := byteLength:i32 (-1 = null) utf8[byteLength]
 /// payload (kind 2) := UTF-8 text (why the sequences were lost)
+/// payload (kind 3) := audited[count]
+/// audited := event cause peerAddress clientKey                         (each a string, -1 = not recorded)
 /// </code>
 /// Why this framing: every record says where it is in the history (its first sequence and
 /// count) behind a magic and a checksum of its own, so the scanner can tell an append cut
@@ -68,7 +83,7 @@ internal static class LogFormat
     /// </summary>
     public const int MaxPayloadBytes = 64 << 20;
 
-    /// <summary>Each event takes at least six 4-byte string lengths.</summary>
+    /// <summary>Each event takes at least six 4-byte string lengths (nine in an audited record).</summary>
     private const int MinEventBytes = 24;
 
     // ---- segment header ----
@@ -104,14 +119,32 @@ internal static class LogFormat
 
     // ---- records ----
 
+    /// <summary>Whether the batch needs an audited record (kind 3): an event of it carries an <see cref="EventAudit"/>.</summary>
+    private static bool Audited(IReadOnlyList<NewEvent> batch)
+    {
+        foreach (var e in batch)
+        {
+            if (e.Audit is not null)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>Payload size of an events record for the batch.</summary>
     public static long PayloadSize(IReadOnlyList<NewEvent> batch)
     {
+        var audited = Audited(batch);
         long size = 0;
         foreach (var e in batch)
         {
             size += StringSize(e.Type) + StringSize(e.AggregateKind) + StringSize(e.AggregateId)
                 + StringSize(e.DataJson) + StringSize(e.Origin) + StringSize(e.MessageId);
+            if (audited)
+            {
+                size += StringSize(e.Audit?.Cause) + StringSize(e.Audit?.PeerAddress) + StringSize(e.Audit?.ClientKey);
+            }
         }
         return size;
     }
@@ -121,6 +154,7 @@ internal static class LogFormat
     /// <summary>Appends one complete events record for the batch to <paramref name="output"/>.</summary>
     public static void WriteEvents(IBufferWriter<byte> output, IReadOnlyList<NewEvent> batch, long first, DateTimeOffset timestamp)
     {
+        var audited = Audited(batch);
         var payloadSize = checked((int)PayloadSize(batch));
         var span = output.GetSpan(RecordHeaderSize + payloadSize)[..(RecordHeaderSize + payloadSize)];
         var payload = span[RecordHeaderSize..];
@@ -133,8 +167,14 @@ internal static class LogFormat
             at += WriteString(payload[at..], e.DataJson);
             at += WriteString(payload[at..], e.Origin);
             at += WriteString(payload[at..], e.MessageId);
+            if (audited)
+            {
+                at += WriteString(payload[at..], e.Audit?.Cause);
+                at += WriteString(payload[at..], e.Audit?.PeerAddress);
+                at += WriteString(payload[at..], e.Audit?.ClientKey);
+            }
         }
-        WriteHeader(span, RecordKind.Events, first, batch.Count, payload, timestamp.UtcTicks);
+        WriteHeader(span, audited ? RecordKind.AuditedEvents : RecordKind.Events, first, batch.Count, payload, timestamp.UtcTicks);
         output.Advance(span.Length);
     }
 
@@ -201,7 +241,7 @@ internal static class LogFormat
         var count = BinaryPrimitives.ReadInt32LittleEndian(bytes[16..]);
         var length = BinaryPrimitives.ReadInt32LittleEndian(bytes[20..]);
         var ticks = BinaryPrimitives.ReadInt64LittleEndian(bytes[24..]);
-        if (kind is not (RecordKind.Events or RecordKind.Lost) || bytes[5] != 0 || bytes[6] != 0 || bytes[7] != 0)
+        if (kind is not (RecordKind.Events or RecordKind.Lost or RecordKind.AuditedEvents) || bytes[5] != 0 || bytes[6] != 0 || bytes[7] != 0)
         {
             return $"unknown record kind {bytes[4]}";
         }
@@ -209,7 +249,7 @@ internal static class LogFormat
         {
             return $"record names sequences {first} (+{count})";
         }
-        if (length < 0 || length > MaxPayloadBytes || (kind == RecordKind.Events && count > length / MinEventBytes))
+        if (length < 0 || length > MaxPayloadBytes || (kind.HoldsEvents() && count > length / MinEventBytes))
         {
             return $"invalid payload length {length} for {count} events";
         }
@@ -249,6 +289,12 @@ internal static class LogFormat
             reader.Bytes(out var dataNull);
             reader.Bytes(out var originNull);
             reader.Bytes(out _);
+            if (header.Kind == RecordKind.AuditedEvents)
+            {
+                reader.Bytes(out _);
+                reader.Bytes(out _);
+                reader.Bytes(out _);
+            }
             if (reader.Error is not null)
             {
                 return $"event {i}: {reader.Error}";
@@ -279,11 +325,17 @@ internal static class LogFormat
             var data = reader.String()!;
             var origin = reader.String()!;
             var messageId = reader.String();
+            EventAudit? audit = null;
+            if (header.Kind == RecordKind.AuditedEvents)
+            {
+                var (cause, peerAddress, clientKey) = (reader.String(), reader.String(), reader.String());
+                audit = cause is null && peerAddress is null && clientKey is null ? null : new EventAudit(cause, peerAddress, clientKey);
+            }
             if (reader.Error is not null)
             {
                 throw new InvalidDataException($"record of sequence {header.First}: event {i}: {reader.Error}");
             }
-            events[i] = new StoredEvent(header.First + i, timestamp, type, kind, id, data, origin, messageId);
+            events[i] = new StoredEvent(header.First + i, timestamp, type, kind, id, data, origin, messageId) { Audit = audit };
         }
         return events;
     }

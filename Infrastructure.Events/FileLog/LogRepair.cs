@@ -259,7 +259,7 @@ public static class LogRepair
                     }
                 }
                 writer?.Append(reader.Bytes(offset, (int)header.Size), header.First);
-                if (header.Kind == RecordKind.Events)
+                if (header.Kind.HoldsEvents())
                 {
                     plan.EventsKept += header.Count;
                 }

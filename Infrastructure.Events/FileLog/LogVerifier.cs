@@ -165,12 +165,12 @@ internal static class LogVerifier
         {
             return $"the record of sequences {header.First}..{header.Last} runs past the end of the file";
         }
-        if (header.Kind == RecordKind.Events && hashes.Length < header.Count)
+        if (header.Kind.HoldsEvents() && hashes.Length < header.Count)
         {
             hashes = new ushort[header.Count];
         }
         var payload = reader.Bytes(offset + LogFormat.RecordHeaderSize, header.PayloadLength);
-        problem = LogFormat.CheckPayload(header, payload, header.Kind == RecordKind.Events ? hashes.AsSpan(0, header.Count) : default);
+        problem = LogFormat.CheckPayload(header, payload, header.Kind.HoldsEvents() ? hashes.AsSpan(0, header.Count) : default);
         return problem is null ? null : $"the record of sequences {header.First}..{header.Last}: {problem}";
     }
 
@@ -190,17 +190,25 @@ internal static class LogVerifier
         var present = lastNonZero + 1 - offset;
         if (present < LogFormat.RecordHeaderSize)
         {
-            // A header cut short: what is there must agree with the header the writer would have written.
+            // A header cut short: what is there must agree with the header the writer would have
+            // written (of either events kind).
             Span<byte> model = stackalloc byte[16];
             BinaryPrimitives.WriteUInt32LittleEndian(model, LogFormat.RecordMagic);
-            model[4] = (byte)RecordKind.Events;
             BinaryPrimitives.WriteInt64LittleEndian(model[8..], expected);
             var bytes = reader.Bytes(offset, (int)present);
             var comparable = (int)Math.Min(present, model.Length);
+            if (comparable > 4 && bytes[4] == (byte)RecordKind.AuditedEvents)
+            {
+                model[4] = (byte)RecordKind.AuditedEvents;
+            }
+            else
+            {
+                model[4] = (byte)RecordKind.Events;
+            }
             return bytes[..comparable].SequenceEqual(model[..comparable]);
         }
         var problem = LogFormat.TryReadHeader(reader.Bytes(offset, LogFormat.RecordHeaderSize), out var header);
-        return problem is null && header.Kind == RecordKind.Events && header.First == expected && offset + header.Size > lastNonZero + 1;
+        return problem is null && header.Kind.HoldsEvents() && header.First == expected && offset + header.Size > lastNonZero + 1;
     }
 
     private static bool IsPrefixOrZeros(WindowReader reader, ReadOnlySpan<byte> model)

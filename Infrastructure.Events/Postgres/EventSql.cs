@@ -6,14 +6,16 @@ namespace Butterfly.Infrastructure.Events.Postgres;
 
 /// <summary>
 /// The read side of <see cref="MartenEventStore"/>: parameterised SQL on Marten's
-/// <c>mt_events</c> table, restricted to the configuration stream. The schema name is
-/// validated by the store (it cannot be a parameter), everything else is bound.
+/// <c>mt_events</c> table, restricted to one host's stream. The schema name is validated by the
+/// store (it cannot be a parameter), everything else is bound.
 /// </summary>
-internal sealed class EventSql(string schema)
+internal sealed class EventSql(HostStream stream)
 {
+
     private readonly string _columns =
         "version, timestamp, data->>'event_type', data->>'aggregate_kind', data->>'aggregate_id', " +
-        $"data->>'data_json', data->>'origin', data->>'message_id' from {schema}.mt_events where stream_id = @stream";
+        $"data->>'data_json', data->>'origin', data->>'message_id', data->>'cause', data->>'peer_address', data->>'client_key' " +
+        $"from {stream.Schema}.mt_events where stream_id = @stream";
 
     /// <summary>
     /// Indexes for the audit queries (sql/audit.sql) and the store's own filters. Marten does
@@ -22,9 +24,9 @@ internal sealed class EventSql(string schema)
     /// </summary>
     public static readonly IReadOnlyList<string> AuditIndexes = ["butterfly_events_aggregate", "butterfly_events_message_id", "butterfly_events_timestamp"];
 
-    public async Task CreateAuditIndexesAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    public static async Task CreateAuditIndexesAsync(NpgsqlConnection connection, string schema, CancellationToken cancellationToken)
     {
-        await using var batch = dataSource.CreateBatch();
+        await using var batch = new NpgsqlBatch(connection);
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
             $"create index if not exists {AuditIndexes[0]} on {schema}.mt_events ((data->>'aggregate_kind'), (data->>'aggregate_id'), version)"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
@@ -38,8 +40,8 @@ internal sealed class EventSql(string schema)
     public async Task<(long Sequence, DateTimeOffset Timestamp)> ReadTailAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            $"select version, timestamp from {schema}.mt_events where stream_id = @stream order by version desc limit 1");
-        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+            $"select version, timestamp from {stream.Schema}.mt_events where stream_id = @stream order by version desc limit 1");
+        command.Parameters.AddWithValue("stream", stream.StreamId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -52,8 +54,8 @@ internal sealed class EventSql(string schema)
     public async Task<(long Sequence, DateTimeOffset Timestamp)> ReadTailAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
-            $"select version, timestamp from {schema}.mt_events where stream_id = @stream order by version desc limit 1", connection);
-        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+            $"select version, timestamp from {stream.Schema}.mt_events where stream_id = @stream order by version desc limit 1", connection);
+        command.Parameters.AddWithValue("stream", stream.StreamId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -66,8 +68,8 @@ internal sealed class EventSql(string schema)
     public async Task<long> CountEventsAsync(NpgsqlDataSource dataSource, long first, long last, Guid[] ids, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            $"select count(*) from {schema}.mt_events where stream_id = @stream and version between @first and @last and id = any(@ids)");
-        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+            $"select count(*) from {stream.Schema}.mt_events where stream_id = @stream and version between @first and @last and id = any(@ids)");
+        command.Parameters.AddWithValue("stream", stream.StreamId);
         command.Parameters.AddWithValue("first", first);
         command.Parameters.AddWithValue("last", last);
         command.Parameters.AddWithValue("ids", ids);
@@ -77,15 +79,19 @@ internal sealed class EventSql(string schema)
     /// <summary>How many events the stream holds (equal to its last sequence when no sequence is missing).</summary>
     public async Task<long> CountAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"select count(*) from {schema}.mt_events where stream_id = @stream");
-        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+        await using var command = dataSource.CreateCommand($"select count(*) from {stream.Schema}.mt_events where stream_id = @stream");
+        command.Parameters.AddWithValue("stream", stream.StreamId);
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>The newest snapshot's sequence, 0 when there is none.</summary>
     public async Task<long> NewestSnapshotAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"select coalesce(max(sequence), 0) from {schema}.mt_doc_snapshot");
+        // Snapshots written before host ids name no stream: they are the old stream's.
+        await using var command = dataSource.CreateCommand(
+            $"select coalesce(max(sequence), 0) from {stream.Schema}.mt_doc_snapshot where stream = @stream or (@legacy and stream is null)");
+        command.Parameters.AddWithValue("stream", stream.StreamId);
+        command.Parameters.AddWithValue("legacy", stream.IsLegacy);
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
@@ -93,7 +99,7 @@ internal sealed class EventSql(string schema)
     {
         var sql = new StringBuilder("select ").Append(_columns).Append(" and version > @after");
         await using var command = dataSource.CreateCommand();
-        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+        command.Parameters.AddWithValue("stream", stream.StreamId);
         command.Parameters.AddWithValue("after", filter.AfterSequence);
         if (filter.UntilSequence is { } untilSequence)
         {
@@ -136,16 +142,23 @@ internal sealed class EventSql(string schema)
                 reader.GetString(4),
                 reader.GetString(5),
                 reader.GetString(6),
-                reader.IsDBNull(7) ? null : reader.GetString(7)));
+                reader.IsDBNull(7) ? null : reader.GetString(7))
+            {
+                Audit = reader.IsDBNull(8) && reader.IsDBNull(9) && reader.IsDBNull(10)
+                    ? null
+                    : new EventAudit(NullOr(reader, 8), NullOr(reader, 9), NullOr(reader, 10)),
+            });
         }
         return found;
     }
 
+    private static string? NullOr(NpgsqlDataReader reader, int column) => reader.IsDBNull(column) ? null : reader.GetString(column);
+
     public async Task<long> SequenceAtAsync(NpgsqlDataSource dataSource, DateTimeOffset time, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            $"select coalesce(max(version), 0) from {schema}.mt_events where stream_id = @stream and timestamp <= @time");
-        command.Parameters.AddWithValue("stream", MartenEventStore.StreamKey);
+            $"select coalesce(max(version), 0) from {stream.Schema}.mt_events where stream_id = @stream and timestamp <= @time");
+        command.Parameters.AddWithValue("stream", stream.StreamId);
         command.Parameters.AddWithValue("time", time.ToUniversalTime());
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }

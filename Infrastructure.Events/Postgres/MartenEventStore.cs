@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Butterfly.Application.Ports;
 using JasperFx;
@@ -19,6 +17,9 @@ public sealed record MartenEventStoreOptions
     /// <summary>PostgreSQL schema holding Marten's tables (created on open): lower-case letters, digits, '_'.</summary>
     public string Schema { get; init; } = "butterfly";
 
+    /// <summary>This host's id: the stream it writes in a store the fleet shares (default: the host name).</summary>
+    public string HostId { get; init; } = System.Net.Dns.GetHostName();
+
     /// <summary>Clock of the batch timestamps (tests substitute their own).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
@@ -36,17 +37,18 @@ public sealed record MartenEventStoreOptions
 }
 
 /// <summary>
-/// The event store on PostgreSQL through Marten. The whole configuration is ONE Marten
-/// stream (<see cref="StreamKey"/>) and the stream version is the event sequence: Marten's
-/// unique (stream_id, version) key plus an expected-version check on every append give
-/// consecutive sequences without gaps, and one transaction per append makes a batch atomic.
+/// The event store on PostgreSQL through Marten. A host's whole configuration is ONE Marten
+/// stream (<see cref="HostStream"/>: <c>configuration/&lt;host id&gt;</c>, so many hosts can share
+/// one database) and the stream version is the event sequence: Marten's unique (stream_id,
+/// version) key plus an expected-version check on every append give consecutive sequences
+/// without gaps, and one transaction per append makes a batch atomic.
 /// </summary>
 /// <remarks>
 /// <para>Appends go through the same group commit as the file store: concurrent batches share
 /// one transaction. Reads and queries are plain SQL on <c>mt_events</c> (the same statements a
 /// DBA finds in sql/audit.sql). Snapshots are <see cref="SnapshotDocument"/> documents.</para>
-/// <para>One writer, always (<see cref="WriterSession"/>): appends run on the dedicated
-/// connection that holds the schema's advisory lock, re-taken after a reconnect; each checks the
+/// <para>One writer per host, always (<see cref="WriterSession"/>): appends run on the dedicated
+/// connection that holds the host id's advisory lock, re-taken after a reconnect; each checks the
 /// stream's end inside its transaction, and any sign of another writer stops this store's writes,
 /// loudly. An append whose COMMIT got no answer is settled (the old backend ended, the rows
 /// looked up by event id) before the next one.</para>
@@ -55,16 +57,10 @@ public sealed record MartenEventStoreOptions
 /// </remarks>
 public sealed partial class MartenEventStore : IEventStore
 {
-    /// <summary>Id of the single Marten stream that holds the configuration's events.</summary>
-    public const string StreamKey = "configuration";
-
-    /// <summary>First key of the advisory lock (ASCII "BFLY"); the second is hashtext(schema).</summary>
-    internal const int AdvisoryLockClass = 0x42464C59;
-
     private readonly NpgsqlDataSource _dataSource;
     private readonly WriterSession _writer;
     private readonly DocumentStore _store;
-    private readonly EventSql _sql;
+    private readonly StreamLog _own;
     private readonly MartenEventStoreOptions _options;
     private readonly ILogger _log;
     private readonly GroupCommitter _committer;
@@ -74,21 +70,28 @@ public sealed partial class MartenEventStore : IEventStore
 
     private int _disposed;
 
-    private MartenEventStore(NpgsqlDataSource dataSource, WriterSession writer, DocumentStore store, MartenEventStoreOptions options,
+    private MartenEventStore(NpgsqlDataSource dataSource, WriterSession writer, DocumentStore store, HostStream stream, MartenEventStoreOptions options,
         ILogger log, string description, DateTimeOffset lastTimestamp)
     {
         _dataSource = dataSource;
         _writer = writer;
         _store = store;
+        _own = new StreamLog(dataSource, store, stream);
         _options = options;
         _log = log;
-        _sql = new EventSql(options.Schema);
         Description = description;
         _lastTimestamp = lastTimestamp;
         _committer = new GroupCommitter(CommitGroupAsync);
     }
 
     public string Description { get; }
+
+    public string? HostId => _own.Stream.HostId;
+
+    public bool SharedByHosts => true;
+
+    /// <summary>The stream this store writes (for tests and diagnostics).</summary>
+    internal string StreamId => _own.Stream.StreamId;
 
     /// <summary>Groups committed by the writer loop (for tests and diagnostics).</summary>
     internal long GroupsCommitted => _committer.GroupsCommitted;
@@ -100,12 +103,12 @@ public sealed partial class MartenEventStore : IEventStore
     internal static bool IsValidSchemaName(string? schema) => schema is not null && SchemaName().IsMatch(schema);
 
     /// <summary>
-    /// Connects, takes the schema's advisory lock, creates or updates Marten's schema objects
-    /// and reads where the stream stands.
+    /// Connects, takes the host id's advisory lock, creates or updates Marten's schema objects,
+    /// finds (or claims) the host's stream and reads where it stands.
     /// </summary>
     /// <param name="connectionString">An Npgsql connection string.</param>
-    /// <exception cref="ArgumentException">Bad connection string or schema name.</exception>
-    /// <exception cref="InvalidOperationException">Another process holds the schema's lock.</exception>
+    /// <exception cref="ArgumentException">Bad connection string, schema name or host id.</exception>
+    /// <exception cref="InvalidOperationException">Another process holds the host id's lock.</exception>
     public static async Task<MartenEventStore> OpenAsync(string connectionString, ILogger log, MartenEventStoreOptions? options = null,
         CancellationToken cancellationToken = default)
     {
@@ -116,10 +119,14 @@ public sealed partial class MartenEventStore : IEventStore
         {
             throw new ArgumentException($"invalid schema name '{options.Schema}': use lower-case letters, digits and '_' (at most 63)", nameof(options));
         }
+        if (!EventStores.IsValidHostId(options.HostId))
+        {
+            throw new ArgumentException($"invalid host id '{options.HostId}': 1 to 63 letters, digits, '.', '-' or '_', starting with a letter or digit", nameof(options));
+        }
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SnapshotsToKeep, 1, nameof(options));
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         var user = string.IsNullOrEmpty(builder.Username) ? "" : builder.Username + "@";
-        var description = $"postgres://{user}{builder.Host}:{builder.Port}/{builder.Database} (schema {options.Schema})";
+        var description = $"postgres://{user}{builder.Host}:{builder.Port}/{builder.Database} (schema {options.Schema}, host {options.HostId})";
 
         // A cancelled command breaks its connection at once instead of waiting for the server to
         // acknowledge the cancel (which a frozen network never delivers). Connecting keeps the
@@ -131,16 +138,17 @@ public sealed partial class MartenEventStore : IEventStore
         try
         {
             var idleLimit = options.WriteTimeout * 2;
-            lockConnection = await WriterSession.ConnectAsync(dataSource, options.Schema, description, idleLimit, cancellationToken).ConfigureAwait(false);
+            lockConnection = await WriterSession.ConnectAsync(dataSource, options.Schema, options.HostId, legacy: false, description, idleLimit,
+                cancellationToken).ConfigureAwait(false);
             store = CreateDocumentStore(dataSource, options.Schema);
-            await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
-            var sql = new EventSql(options.Schema);
-            await sql.CreateAuditIndexesAsync(dataSource, cancellationToken).ConfigureAwait(false);
+            await SetUpSchemaAsync(dataSource, store, options.Schema, cancellationToken).ConfigureAwait(false);
+            var stream = await HostStream.ClaimAsync(lockConnection, options.Schema, options.HostId, description, log, cancellationToken).ConfigureAwait(false);
+            var sql = new EventSql(stream);
             var (last, lastTimestamp) = await sql.ReadTailAsync(dataSource, cancellationToken).ConfigureAwait(false);
-            await CheckWholeAsync(sql, dataSource, description, last, cancellationToken).ConfigureAwait(false);
-            log.Information("Event store {Description}: {Events} events", description, last);
-            var writer = WriterSession.Start(dataSource, options.Schema, description, log, lockConnection, last, options.LockCheckInterval, idleLimit);
-            return new MartenEventStore(dataSource, writer, store, options, log, description, lastTimestamp);
+            await CheckWholeAsync(sql, dataSource, description, stream, last, cancellationToken).ConfigureAwait(false);
+            log.Information("Event store {Description}: stream {Stream}, {Events} events", description, stream.StreamId, last);
+            var writer = WriterSession.Start(dataSource, stream, description, log, lockConnection, last, options.LockCheckInterval, idleLimit);
+            return new MartenEventStore(dataSource, writer, store, stream, options, log, description, lastTimestamp);
         }
         catch
         {
@@ -155,16 +163,45 @@ public sealed partial class MartenEventStore : IEventStore
     }
 
     /// <summary>
+    /// Marten's tables (created or upgraded), Butterfly's audit indexes and its hosts table, under
+    /// a lock of the schema: the hosts of a fleet may start together on a fresh database.
+    /// </summary>
+    private static async Task SetUpSchemaAsync(NpgsqlDataSource dataSource, DocumentStore store, string schema, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var command = new NpgsqlCommand("select pg_advisory_lock(@class, hashtext(@schema || ':set-up'))", connection))
+        {
+            command.Parameters.AddWithValue("class", HostStream.LegacyLockClass);
+            command.Parameters.AddWithValue("schema", schema);
+            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync().ConfigureAwait(false);
+            await EventSql.CreateAuditIndexesAsync(connection, schema, cancellationToken).ConfigureAwait(false);
+            await HostStream.CreateTableAsync(connection, schema, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await using var unlock = new NpgsqlCommand("select pg_advisory_unlock(@class, hashtext(@schema || ':set-up'))", connection);
+            unlock.Parameters.AddWithValue("class", HostStream.LegacyLockClass);
+            unlock.Parameters.AddWithValue("schema", schema);
+            await unlock.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// The rules of the file log, where they apply: every sequence up to the last is there, and
     /// the stream reaches its newest snapshot. Otherwise acknowledged events are missing, and
     /// starting would serve a configuration that silently lacks them.
     /// </summary>
-    private static async Task CheckWholeAsync(EventSql sql, NpgsqlDataSource dataSource, string description, long last, CancellationToken cancellationToken)
+    private static async Task CheckWholeAsync(EventSql sql, NpgsqlDataSource dataSource, string description, HostStream stream, long last,
+        CancellationToken cancellationToken)
     {
         var count = await sql.CountAsync(dataSource, cancellationToken).ConfigureAwait(false);
         if (count != last)
         {
-            throw new InvalidDataException($"event store {description} is damaged: the stream '{StreamKey}' ends at sequence {last} but holds " +
+            throw new InvalidDataException($"event store {description} is damaged: the stream '{stream.StreamId}' ends at sequence {last} but holds " +
                 $"{count} events, so {last - count} sequence(s) are missing (rows deleted?). Nothing was changed. Restore the database from a " +
                 "backup; sql/README.md shows how to list the missing sequences.");
         }
@@ -196,7 +233,7 @@ public sealed partial class MartenEventStore : IEventStore
             {
                 options.Events.IgnoreIndex(index);
             }
-            options.Schema.For<SnapshotDocument>().DocumentAlias("snapshot").Duplicate(x => x.Sequence);
+            options.Schema.For<SnapshotDocument>().DocumentAlias("snapshot").Duplicate(x => x.Sequence).Duplicate(x => x.Stream);
         });
 
     public Task<IReadOnlyList<StoredEvent>> AppendAsync(IReadOnlyList<NewEvent> batch, CancellationToken cancellationToken = default)
@@ -224,7 +261,8 @@ public sealed partial class MartenEventStore : IEventStore
             next += batches[i].Count;
             foreach (var e in batches[i])
             {
-                events.Add(new ConfigurationEvent(e.Type, e.AggregateKind, e.AggregateId, e.DataJson, e.Origin, e.MessageId));
+                events.Add(new ConfigurationEvent(e.Type, e.AggregateKind, e.AggregateId, e.DataJson, e.Origin, e.MessageId,
+                    e.Audit?.Cause, e.Audit?.PeerAddress, e.Audit?.ClientKey));
             }
         }
         var expectedVersion = next - 1;
@@ -237,7 +275,7 @@ public sealed partial class MartenEventStore : IEventStore
             await _writer.AppendAsync(async (transaction, ct) =>
             {
                 await using var session = _store.LightweightSession(SessionOptions.ForTransaction(transaction));
-                var action = session.Events.Append(StreamKey, expectedVersion, events);
+                var action = session.Events.Append(_own.Stream.StreamId, expectedVersion, events);
                 for (var i = 0; i < action.Events.Count; i++)
                 {
                     action.Events[i].Timestamp = timestamp;
@@ -260,32 +298,16 @@ public sealed partial class MartenEventStore : IEventStore
         return results;
     }
 
-    public async IAsyncEnumerable<StoredEvent> ReadAsync(long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<StoredEvent> ReadAsync(long afterSequence, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        // Pages, so a long replay does not hold a connection (or the whole log) at once.
-        const int PageSize = 1000;
-        var after = Math.Max(0, afterSequence);
-        while (true)
-        {
-            var page = await _sql.QueryAsync(_dataSource, new EventFilter(AfterSequence: after, Limit: PageSize), cancellationToken).ConfigureAwait(false);
-            foreach (var e in page)
-            {
-                yield return e;
-            }
-            if (page.Count < PageSize)
-            {
-                yield break;
-            }
-            after = page[^1].Sequence;
-        }
+        return _own.ReadAsync(afterSequence, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<StoredEvent>> QueryAsync(EventFilter filter, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<StoredEvent>> QueryAsync(EventFilter filter, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        EventBatches.Validate(filter);
-        return await _sql.QueryAsync(_dataSource, filter, cancellationToken).ConfigureAwait(false);
+        return _own.QueryAsync(filter, cancellationToken);
     }
 
     /// <summary>Read from the database (after settling an append whose COMMIT got no answer), never a cached value.</summary>
@@ -298,41 +320,32 @@ public sealed partial class MartenEventStore : IEventStore
     public Task<long> SequenceAtAsync(DateTimeOffset time, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        return _sql.SequenceAtAsync(_dataSource, time, cancellationToken);
+        return _own.SequenceAtAsync(time, cancellationToken);
     }
 
-    public async Task SaveSnapshotAsync(StoredSnapshot snapshot, CancellationToken cancellationToken = default)
+    public Task SaveSnapshotAsync(StoredSnapshot snapshot, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         EventBatches.Validate(snapshot, _writer.LastSequence);
-        await using var session = _store.LightweightSession();
-        session.Store(new SnapshotDocument
-        {
-            Id = snapshot.Sequence.ToString("D20", CultureInfo.InvariantCulture),
-            Sequence = snapshot.Sequence,
-            Timestamp = snapshot.Timestamp,
-            DataJson = snapshot.DataJson,
-        });
-        await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-
-        var kept = await session.Query<SnapshotDocument>().OrderByDescending(x => x.Sequence).Select(x => x.Sequence)
-            .Take(_options.SnapshotsToKeep).ToListAsync(cancellationToken).ConfigureAwait(false);
-        if (kept.Count == _options.SnapshotsToKeep)
-        {
-            var oldestKept = kept[^1];
-            session.DeleteWhere<SnapshotDocument>(x => x.Sequence < oldestKept);
-            await session.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        }
+        return _own.SaveSnapshotAsync(snapshot, _options.SnapshotsToKeep, cancellationToken);
     }
 
-    public async Task<StoredSnapshot?> LoadSnapshotAsync(long atOrBeforeSequence = long.MaxValue, CancellationToken cancellationToken = default)
+    public Task<StoredSnapshot?> LoadSnapshotAsync(long atOrBeforeSequence = long.MaxValue, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var bound = Math.Min(atOrBeforeSequence, _writer.LastSequence);
-        await using var session = _store.QuerySession();
-        var document = await session.Query<SnapshotDocument>().Where(x => x.Sequence <= bound).OrderByDescending(x => x.Sequence)
-            .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
-        return document is null ? null : new StoredSnapshot(document.Sequence, document.Timestamp, document.DataJson);
+        return _own.LoadSnapshotAsync(Math.Min(atOrBeforeSequence, _writer.LastSequence), cancellationToken);
+    }
+
+    /// <summary>Another host's stream in this database, read-only; null when that host has none.</summary>
+    public async Task<IEventLog?> OpenHostLogAsync(string hostId, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        if (!EventStores.IsValidHostId(hostId))
+        {
+            return null;
+        }
+        var stream = await HostStream.StreamOfAsync(_dataSource, _options.Schema, hostId, cancellationToken).ConfigureAwait(false);
+        return stream is null ? null : new StreamLog(_dataSource, _store, new HostStream(_options.Schema, hostId, stream));
     }
 
     /// <summary>Commits what is already queued, then closes the store and releases the lock.</summary>

@@ -6,9 +6,11 @@ using Serilog;
 namespace Butterfly.Infrastructure.Events.Postgres;
 
 /// <summary>
-/// The one writer of a PostgreSQL event store: a dedicated connection that holds the schema's
-/// advisory lock and runs every append, so an append can only ever commit while this process
-/// holds the lock. Three guards keep a second writer out:
+/// The one writer of a host's stream in a PostgreSQL event store: a dedicated connection that
+/// holds the host id's advisory lock (and the old single-writer lock when the stream is the one of
+/// a database written before host ids, <see cref="HostStream"/>) and runs every append, so an
+/// append can only ever commit while this process holds the lock. Three guards keep a second
+/// writer out:
 /// <list type="number">
 /// <item>the advisory lock, taken at open and <b>re-taken after every reconnect</b> (a database
 /// restart drops it silently); a keeper checks the connection every
@@ -27,7 +29,7 @@ internal sealed class WriterSession : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly EventSql _sql;
-    private readonly string _schema;
+    private readonly HostStream _stream;
     private readonly string _description;
     private readonly ILogger _log;
     private readonly TimeSpan _idleInTransactionTimeout;
@@ -42,12 +44,12 @@ internal sealed class WriterSession : IAsyncDisposable
     /// <summary>An append whose COMMIT went out without an answer.</summary>
     private sealed record InDoubtAppend(long First, long Last, Guid[] Ids, int BackendPid);
 
-    private WriterSession(NpgsqlDataSource dataSource, string schema, string description, ILogger log, NpgsqlConnection connection,
+    private WriterSession(NpgsqlDataSource dataSource, HostStream stream, string description, ILogger log, NpgsqlConnection connection,
         long lastSequence, TimeSpan checkInterval, TimeSpan idleInTransactionTimeout)
     {
         _dataSource = dataSource;
-        _sql = new EventSql(schema);
-        _schema = schema;
+        _sql = new EventSql(stream);
+        _stream = stream;
         _description = description;
         _log = log;
         _connection = connection;
@@ -62,22 +64,21 @@ internal sealed class WriterSession : IAsyncDisposable
     /// <summary>Why this store stopped writing, or null while it writes.</summary>
     public string? Fenced => _fenced;
 
-    /// <summary>Connects and takes the lock (throws when another process holds it).</summary>
-    public static async Task<NpgsqlConnection> ConnectAsync(NpgsqlDataSource dataSource, string schema, string description,
+    /// <summary>
+    /// Connects and takes the host id's lock, and the old single-writer lock too when
+    /// <paramref name="legacy"/> (throws when another process holds either).
+    /// </summary>
+    public static async Task<NpgsqlConnection> ConnectAsync(NpgsqlDataSource dataSource, string schema, string hostId, bool legacy, string description,
         TimeSpan idleInTransactionTimeout, CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await using (var command = new NpgsqlCommand("select pg_try_advisory_lock(@class, hashtext(@schema))", connection))
+            if (!await HostStream.TryLockHostAsync(connection, schema, hostId, cancellationToken).ConfigureAwait(false)
+                || (legacy && !await HostStream.TryLockLegacyAsync(connection, schema, cancellationToken).ConfigureAwait(false)))
             {
-                command.Parameters.AddWithValue("class", MartenEventStore.AdvisoryLockClass);
-                command.Parameters.AddWithValue("schema", schema);
-                if (!(bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
-                {
-                    throw new InvalidOperationException($"event store {description} is in use by another process " +
-                        "(its PostgreSQL advisory lock is held): two daemons cannot share one event log");
-                }
+                throw new InvalidOperationException($"event store {description} is in use by another process " +
+                    $"(host {hostId}'s PostgreSQL advisory lock is held): two daemons of one host id cannot share one event log");
             }
             // A transaction left open by a frozen network is ended by the server itself, so an
             // in-doubt COMMIT is settled even if this process cannot terminate the backend.
@@ -95,9 +96,9 @@ internal sealed class WriterSession : IAsyncDisposable
         }
     }
 
-    public static WriterSession Start(NpgsqlDataSource dataSource, string schema, string description, ILogger log, NpgsqlConnection connection,
+    public static WriterSession Start(NpgsqlDataSource dataSource, HostStream stream, string description, ILogger log, NpgsqlConnection connection,
         long lastSequence, TimeSpan checkInterval, TimeSpan idleInTransactionTimeout) =>
-        new(dataSource, schema, description, log, connection, lastSequence, checkInterval, idleInTransactionTimeout);
+        new(dataSource, stream, description, log, connection, lastSequence, checkInterval, idleInTransactionTimeout);
 
     /// <summary>
     /// Runs <paramref name="append"/> (sequences <paramref name="first"/>..<paramref name="last"/>,
@@ -259,7 +260,8 @@ internal sealed class WriterSession : IAsyncDisposable
         NpgsqlConnection connection;
         try
         {
-            connection = await ConnectAsync(_dataSource, _schema, _description, _idleInTransactionTimeout, cancellationToken).ConfigureAwait(false);
+            connection = await ConnectAsync(_dataSource, _stream.Schema, _stream.HostId, _stream.IsLegacy, _description, _idleInTransactionTimeout,
+                cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidOperationException e)
         {
@@ -428,9 +430,7 @@ internal sealed class WriterSession : IAsyncDisposable
         {
             try
             {
-                await using var unlock = new NpgsqlCommand("select pg_advisory_unlock(@class, hashtext(@schema))", _connection);
-                unlock.Parameters.AddWithValue("class", MartenEventStore.AdvisoryLockClass);
-                unlock.Parameters.AddWithValue("schema", _schema);
+                await using var unlock = new NpgsqlCommand("select pg_advisory_unlock_all()", _connection);
                 await unlock.ExecuteScalarAsync().ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException)

@@ -43,7 +43,7 @@ internal static class Targets
             if (item.Message0 is { } v0)
             {
                 _ = MessageDispatcher.KindOf(opened.Items);
-                var result = dispatcher.DispatchAsync(v0, "fuzz", 1, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                var result = dispatcher.DispatchAsync(v0, new RequestOrigin("fuzz", null), 1, CancellationToken.None).AsTask().GetAwaiter().GetResult();
                 _ = result.Reply.CalculateSize();
             }
         }
@@ -77,7 +77,7 @@ internal static class Targets
         if (LogFormat.TryReadHeader(input, out var header) is null)
         {
             var payload = input.AsSpan(LogFormat.RecordHeaderSize, Math.Min(header.PayloadLength, input.Length - LogFormat.RecordHeaderSize));
-            if (header.Kind == RecordKind.Events && LogFormat.CheckPayload(header, payload, new ushort[header.Count]) is null)
+            if (header.Kind.HoldsEvents() && LogFormat.CheckPayload(header, payload, new ushort[header.Count]) is null)
             {
                 _ = LogFormat.DecodeEvents(header, payload);
             }
@@ -85,7 +85,7 @@ internal static class Targets
         // The payload reader without the checksum in front of it.
         if (input.Length >= LogFormat.RecordHeaderSize)
         {
-            var fake = new RecordHeader(RecordKind.Events, 1, Math.Max(1, input[0] % 8), input.Length - LogFormat.RecordHeaderSize, 0,
+            var fake = new RecordHeader(input[0] % 2 == 0 ? RecordKind.Events : RecordKind.AuditedEvents, 1, Math.Max(1, input[0] / 2 % 8), input.Length - LogFormat.RecordHeaderSize, 0,
                 Crc32C.Compute(input.AsSpan(LogFormat.RecordHeaderSize)));
             var payload = input.AsSpan(LogFormat.RecordHeaderSize);
             if (LogFormat.CheckPayload(fake, payload, new ushort[fake.Count]) is null)
@@ -154,7 +154,7 @@ internal static class Targets
 
         public Task<IReadOnlyList<StoredEvent>> AppendAsync(IReadOnlyList<NewEvent> batch, CancellationToken cancellationToken = default)
         {
-            var stored = batch.Select(e => new StoredEvent(++_last, DateTimeOffset.UnixEpoch, e.Type, e.AggregateKind, e.AggregateId, e.DataJson, e.Origin, e.MessageId)).ToList();
+            var stored = batch.Select(e => new StoredEvent(++_last, DateTimeOffset.UnixEpoch, e.Type, e.AggregateKind, e.AggregateId, e.DataJson, e.Origin, e.MessageId) { Audit = e.Audit }).ToList();
             _events.AddRange(stored);
             if (_events.Count > 1000)
             {

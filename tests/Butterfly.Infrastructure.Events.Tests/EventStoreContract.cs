@@ -115,6 +115,27 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task What_the_log_records_about_the_request_comes_back_and_events_without_it_stay_without()
+    {
+        // A batch with the request's name, the client's address and CURVE key, one with part of
+        // it, and one recorded the way events were before (no audit at all).
+        var audited = Event(id: "n1") with { Audit = new EventAudit("restore_to 2", "192.0.2.7", "rq:Ch?-3x}^[I5Wz{n!0%0(xLB+8mZgk2#Qn*uKHF") };
+        var partial = Event(id: "n2") with { Audit = new EventAudit("nic_add", null, null) };
+        var plain = Event(id: "n3");
+        var stored = new List<StoredEvent>();
+        stored.AddRange(await Store.AppendAsync([audited, partial]));
+        stored.AddRange(await Store.AppendAsync([plain]));
+
+        Assert.Equal(audited.Audit, stored[0].Audit);
+        Assert.Equal(partial.Audit, stored[1].Audit);
+        Assert.Null(stored[2].Audit);
+        Assert.Equal(stored, await ReadAllAsync());
+        await ReopenAsync();
+        Assert.Equal(stored, await ReadAllAsync());
+        Assert.Equal(stored[1..2], await Store.QueryAsync(new EventFilter(AggregateId: "n2")));
+    }
+
+    [Fact]
     public async Task An_empty_batch_appends_nothing()
     {
         Assert.Empty(await Store.AppendAsync([]));

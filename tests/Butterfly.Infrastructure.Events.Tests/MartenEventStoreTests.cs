@@ -26,9 +26,9 @@ public sealed class MartenEventStoreTests : IAsyncLifetime
         await PostgresServer.DropSchemaAsync(_otherSchema);
     }
 
-    private async Task<MartenEventStore> OpenAsync(string? schema = null) =>
+    private async Task<MartenEventStore> OpenAsync(string? schema = null, string host = "host-a") =>
         await MartenEventStore.OpenAsync(await PostgresServer.ConnectionStringAsync(), _logs.Logger,
-            new MartenEventStoreOptions { Schema = schema ?? _schema, Time = _clock });
+            new MartenEventStoreOptions { Schema = schema ?? _schema, Time = _clock, HostId = host });
 
     private static async Task<T> ScalarAsync<T>(string sql)
     {
@@ -99,10 +99,11 @@ public sealed class MartenEventStoreTests : IAsyncLifetime
             $"data->>'aggregate_id', data->>'data_json', data->>'origin', data->>'message_id' from {_schema}.mt_events order by version");
         Assert.Equal(
         [
-            "configuration|1|configuration_event|True|NicAdded|nic|n1|{\"a\": 1}|tcp://127.0.0.1:9|m1",
-            "configuration|2|configuration_event|True|NicRemoved|nic|n1|{}|o|",
+            "configuration/host-a|1|configuration_event|True|NicAdded|nic|n1|{\"a\": 1}|tcp://127.0.0.1:9|m1",
+            "configuration/host-a|2|configuration_event|True|NicRemoved|nic|n1|{}|o|",
         ], rows);
-        Assert.Equal(2L, await ScalarAsync<long>($"select version from {_schema}.mt_streams where id = 'configuration'"));
+        Assert.Equal(2L, await ScalarAsync<long>($"select version from {_schema}.mt_streams where id = 'configuration/host-a'"));
+        Assert.Equal(["host-a|configuration/host-a"], await RowsAsync($"select host_id, stream_id from {_schema}.butterfly_hosts"));
     }
 
     [Fact]
@@ -122,7 +123,7 @@ public sealed class MartenEventStoreTests : IAsyncLifetime
             """;
         var fromFile = await RowsAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Columns, _schema, ""));
         var tables = string.Join(", ", fromFile.Select(r => $"'{r.Split('|')[0]}'").Distinct());
-        Assert.Equal(["mt_doc_snapshot", "mt_events", "mt_streams"], fromFile.Select(r => r.Split('|')[0]).Distinct());
+        Assert.Equal(["butterfly_hosts", "mt_doc_snapshot", "mt_events", "mt_streams"], fromFile.Select(r => r.Split('|')[0]).Distinct());
         var fromMarten = await RowsAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Columns, _otherSchema, $"and table_name in ({tables})"));
         Assert.Equal(fromMarten, fromFile);
         const string Indexes = "select tablename, indexname, replace(indexdef, '{0}.', '') from pg_indexes where schemaname = '{0}' {1} order by 1, 2";
@@ -167,7 +168,7 @@ public sealed class MartenEventStoreTests : IAsyncLifetime
         List<string> Column(string titleStart, int column) =>
             sections.Single(s => s.Key.StartsWith(titleStart, StringComparison.Ordinal)).Value.Select(r => r[column]).ToList();
 
-        Assert.Equal(6, sections.Count);
+        Assert.Equal(7, sections.Count);
         Assert.Equal(["1", "6"], Column("History of NIC", 0));
         Assert.Equal(["NicAdded", "NicRemoved"], Column("History of NIC", 2));
         Assert.Equal(["2", "3"], Column("History of security group", 0));
@@ -178,8 +179,8 @@ public sealed class MartenEventStoreTests : IAsyncLifetime
         var perClient = sections.Single(s => s.Key.StartsWith("Configuration changes per client", StringComparison.Ordinal)).Value;
         Assert.Equal(
         [
-            "tcp://127.0.0.1:1002|3|1|2|2030-01-01 12:01:00+00|2030-01-01 12:03:00+00|NicSecurityGroupsReplaced, RuleAdded, SecurityGroupCreated",
-            "tcp://127.0.0.1:1001|1|1|1|2030-01-01 12:02:00+00|2030-01-01 12:02:00+00|NicAdded",
+            "tcp://127.0.0.1:1002|3|1|2|2030-01-01 12:01:00+00|2030-01-01 12:03:00+00|NicSecurityGroupsReplaced, RuleAdded, SecurityGroupCreated|||host-a",
+            "tcp://127.0.0.1:1001|1|1|1|2030-01-01 12:02:00+00|2030-01-01 12:02:00+00|NicAdded|||host-a",
         ], perClient.Select(r => string.Join('|', r)));
     }
 
@@ -192,7 +193,7 @@ public sealed class MartenEventStoreTests : IAsyncLifetime
         await using (var store = await OpenAsync())
         {
         }
-        var indexes = await RowsAsync($"select indexname from pg_indexes where schemaname = '{_schema}' and indexname like 'butterfly_%' order by 1");
+        var indexes = await RowsAsync($"select indexname from pg_indexes where schemaname = '{_schema}' and indexname like 'butterfly_events_%' order by 1");
         Assert.Equal(EventSql.AuditIndexes.Order(), indexes);
     }
 

@@ -16,8 +16,13 @@ namespace Butterfly.Infrastructure.Events.Tests;
 /// </summary>
 public sealed class PostgresOneWriterTests : IAsyncLifetime
 {
+    private const string Host = "host-a";
+
     private readonly string _schema = PostgresServer.UniqueSchema();
     private readonly LogCapture _logs = new();
+
+    /// <summary>pg_locks rows of the host's writer lock (a 64-bit advisory lock: classid, objid, objsubid 1).</summary>
+    private string HostLock => $"and objsubid = 1 and ((classid::bigint << 32) | objid::bigint) = {HostStream.LockKey(_schema, Host)}";
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -29,6 +34,7 @@ public sealed class PostgresOneWriterTests : IAsyncLifetime
         MartenEventStore.OpenAsync(connectionString, _logs.Logger, new MartenEventStoreOptions
         {
             Schema = _schema,
+            HostId = Host,
             LockCheckInterval = lockCheck ?? TimeSpan.FromMilliseconds(200),
             WriteTimeout = timeout ?? TimeSpan.FromSeconds(3),
         });
@@ -40,7 +46,7 @@ public sealed class PostgresOneWriterTests : IAsyncLifetime
     {
         await using var dataSource = NpgsqlDataSource.Create(connectionString ?? await PostgresServer.ConnectionStringAsync());
         await using var command = dataSource.CreateCommand(
-            $"select data->>'aggregate_id' from {_schema}.mt_events where stream_id = 'configuration' order by version");
+            $"select data->>'aggregate_id' from {_schema}.mt_events where stream_id = '{HostStream.StreamOf(Host)}' order by version");
         await using var reader = await command.ExecuteReaderAsync();
         var ids = new List<string>();
         while (await reader.ReadAsync())
@@ -55,8 +61,7 @@ public sealed class PostgresOneWriterTests : IAsyncLifetime
     {
         await using var dataSource = NpgsqlDataSource.Create(connectionString ?? await PostgresServer.ConnectionStringAsync());
         await using var command = dataSource.CreateCommand(
-            "select count(pg_terminate_backend(pid)) from pg_locks where locktype = 'advisory' and granted " +
-            $"and classid = {MartenEventStore.AdvisoryLockClass} and objid = hashtext('{_schema}')::oid");
+            $"select count(pg_terminate_backend(pid)) from pg_locks where locktype = 'advisory' and granted {HostLock}");
         return (int)(long)(await command.ExecuteScalarAsync())!;
     }
 
@@ -64,8 +69,7 @@ public sealed class PostgresOneWriterTests : IAsyncLifetime
     {
         await using var dataSource = NpgsqlDataSource.Create(connectionString ?? await PostgresServer.ConnectionStringAsync());
         await using var command = dataSource.CreateCommand(
-            "select count(*) from pg_locks where locktype = 'advisory' and granted " +
-            $"and classid = {MartenEventStore.AdvisoryLockClass} and objid = hashtext('{_schema}')::oid");
+            $"select count(*) from pg_locks where locktype = 'advisory' and granted {HostLock}");
         return (long)(await command.ExecuteScalarAsync())! > 0;
     }
 

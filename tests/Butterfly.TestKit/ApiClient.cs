@@ -8,19 +8,23 @@ namespace Butterfly.TestKit;
 /// <summary>
 /// A ZeroMQ REQ client of the Butterfly API (NetMQ), with a receive timeout. With a key,
 /// requests travel in the legacy encrypted envelope and replies are opened. A REQ socket
-/// that timed out cannot send again, so it is replaced before the TimeoutException.
+/// that timed out cannot send again, so it is replaced before the TimeoutException. With CURVE
+/// keys the socket is a CURVE client (a daemon that refuses its key never answers: the
+/// requests time out).
 /// Not thread-safe: one client per test thread.
 /// </summary>
 public sealed class ApiClient : IDisposable
 {
     private readonly byte[]? _key;
+    private readonly CurveClientKeys? _curve;
     private RequestSocket _socket;
 
-    public ApiClient(string endpoint, TimeSpan? timeout = null, byte[]? key = null)
+    public ApiClient(string endpoint, TimeSpan? timeout = null, byte[]? key = null, CurveClientKeys? curve = null)
     {
         Endpoint = endpoint;
         Timeout = timeout ?? TimeSpan.FromSeconds(30);
         _key = key;
+        _curve = curve;
         _socket = Connect();
     }
 
@@ -101,6 +105,12 @@ public sealed class ApiClient : IDisposable
         var socket = new RequestSocket();
         // A test must not hang on close when the daemon is gone.
         socket.Options.Linger = TimeSpan.Zero;
+        if (_curve is not null)
+        {
+            socket.Options.CurveServerKey = _curve.ServerPublicKey;
+            socket.Options.CurveCertificate = new NetMQCertificate(_curve.Client.SecretKey, _curve.Client.PublicKey);
+        }
+
         socket.Connect(Endpoint);
         return socket;
     }

@@ -19,6 +19,12 @@ public sealed record DaemonStartOptions
     /// <summary>A key file for the encrypted API (-k), or null.</summary>
     public string? KeyFile { get; init; }
 
+    /// <summary>
+    /// With CURVE on the API (--curve-key/--curve-allow in <see cref="ExtraArgs"/>): the keys the
+    /// start-up check and <see cref="DaemonProcess.CreateClient"/> use; null for a clear API.
+    /// </summary>
+    public CurveClientKeys? Curve { get; init; }
+
     /// <summary>The VXLAN endpoint address (-i).</summary>
     public string Ip { get; init; } = "127.0.0.1";
 
@@ -158,8 +164,8 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>A client of this daemon's API.</summary>
-    public ApiClient CreateClient(TimeSpan? timeout = null, byte[]? key = null) => new(Endpoint, timeout, key);
+    /// <summary>A client of this daemon's API (a CURVE client with the keys of the start options, if any).</summary>
+    public ApiClient CreateClient(TimeSpan? timeout = null, byte[]? key = null) => new(Endpoint, timeout, key, _options.Curve);
 
     /// <summary>Ends the daemon at once with SIGKILL (a crash, as far as the daemon can tell) and waits for it.</summary>
     public void Kill()
@@ -317,7 +323,7 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
                 throw new InvalidOperationException($"butterflyd exited with code {ExitCode} during start-up; stderr:\n{Tail()}");
             }
 
-            using (var client = new ApiClient(Endpoint, TimeSpan.FromMilliseconds(500)))
+            using (var client = new ApiClient(Endpoint, TimeSpan.FromMilliseconds(500), curve: _options.Curve))
             {
                 try
                 {

@@ -39,7 +39,7 @@ internal sealed class InMemoryEventStore : IEventStore
         AppendCalls++;
         if (FailAppends)
             throw new IOException("disk full");
-        var stored = batch.Select((e, i) => new StoredEvent(_events.Count + i + 1, Now, e.Type, e.AggregateKind, e.AggregateId, e.DataJson, e.Origin, e.MessageId)).ToList();
+        var stored = batch.Select((e, i) => new StoredEvent(_events.Count + i + 1, Now, e.Type, e.AggregateKind, e.AggregateId, e.DataJson, e.Origin, e.MessageId) { Audit = e.Audit }).ToList();
         _events.AddRange(stored);
         Now += Tick;
         if (FailAfterAppend)

@@ -80,11 +80,11 @@ public class AppCommandTests
         var endpoints = new List<string>();
         var stdout = new StringWriter { NewLine = "\n" };
         var code = CliApp.Run(["sg", "add", "a", "-t", "500", "+", "sg", "list", "--endpoint", "tcp://10.0.0.1:1"], stdout, new StringWriter(),
-            ep => { endpoints.Add(ep); return new FakeTransport(Client.Ok()); }, TimeProvider.System);
+            t => { endpoints.Add(t.Endpoint); return new FakeTransport(Client.Ok()); }, TimeProvider.System);
         Assert.Equal(0, code);
         Assert.Equal(["tcp://10.0.0.1:1"], endpoints);
         var inline = CliApp.Run(["--endpoint=tcp://x:2", "sg", "list"], stdout, new StringWriter(),
-            ep => { endpoints.Add(ep); return new FakeTransport(Client.Ok()); }, TimeProvider.System);
+            t => { endpoints.Add(t.Endpoint); return new FakeTransport(Client.Ok()); }, TimeProvider.System);
         Assert.Equal(0, inline);
         Assert.Equal("tcp://x:2", endpoints[^1]);
     }

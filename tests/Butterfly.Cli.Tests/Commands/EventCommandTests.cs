@@ -36,14 +36,32 @@ public class EventCommandTests
     });
 
     [Fact]
+    public void Events_show_who_and_which_request_caused_them_and_host_asks_for_another_hosts_log()
+    {
+        var r = Client.Run(Client.Ok((req, res) =>
+        {
+            res.EventList = new EventListRes { LastSequence = 1, HostId = req.EventList.HostId };
+            var e = Ev(1);
+            e.Cause = "restore_to 2";
+            e.PeerAddress = "10.0.0.7";
+            e.ClientKey = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+            res.EventList.Event.Add(e);
+        }), "events", "--host", "hv-2");
+        Assert.Equal(0, r.Code);
+        Assert.Equal("hv-2", Assert.Single(r.Sent).EventList.HostId);
+        Assert.Equal("1 2025-11-26T10:00:00.124Z NicAdded nic/n1 origin=tcp://127.0.0.1:4242 message_id=m1 cause=restore_to:2 address=10.0.0.7 " +
+            "key=rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7 {\"vni\":1}", r.Out.TrimEnd('\n'));
+    }
+
+    [Fact]
     public void Events_prints_one_line_per_event_through_every_page()
     {
         var r = Client.Run(Log(5, 2), "events");
         Assert.Equal(0, r.Code);
         var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(5, lines.Length);
-        Assert.Equal("1 2025-11-26T10:00:00.124Z NicAdded nic/n1 origin=tcp://127.0.0.1:4242 message_id=m1 {\"vni\":1}", lines[0]);
-        Assert.Equal("2 2025-11-26T10:00:00.125Z NicAdded nic/n2 origin=tcp://127.0.0.1:4242 message_id=- {\"vni\":2}", lines[1]);
+        Assert.Equal("1 2025-11-26T10:00:00.124Z NicAdded nic/n1 origin=tcp://127.0.0.1:4242 message_id=m1 cause=- address=- key=- {\"vni\":1}", lines[0]);
+        Assert.Equal("2 2025-11-26T10:00:00.125Z NicAdded nic/n2 origin=tcp://127.0.0.1:4242 message_id=- cause=- address=- key=- {\"vni\":2}", lines[1]);
         Assert.Equal([0UL, 2, 4], r.Sent.Select(s => s.EventList.AfterSequence));
     }
 

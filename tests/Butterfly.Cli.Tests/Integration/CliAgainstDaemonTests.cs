@@ -178,7 +178,8 @@ public class CliAgainstDaemonTests(DaemonFixture fixture) : IClassFixture<Daemon
         Assert.Contains("\"sequence\"", await Cli.Ok("events", "--nic", "it-ev", "--json", "--limit", "1"), StringComparison.Ordinal);
 
         var state = await Cli.Ok("state", "--at", seq);
-        Assert.StartsWith($"# state at sequence {seq} ", state, StringComparison.Ordinal);
+        // The daemon's host id is the host name (no --host-id given).
+        Assert.StartsWith($"# state of host {System.Net.Dns.GetHostName()} at sequence {seq} ", state, StringComparison.Ordinal);
         Assert.Contains("id: \"it-ev\"", state, StringComparison.Ordinal);
         Assert.Contains("\"it-ev\"", await Cli.Ok("state", "--at", seq, "--json"), StringComparison.Ordinal);
 

@@ -24,7 +24,7 @@ public class ZmqTransportTests
     {
         var stdout = new StringWriter { NewLine = "\n" };
         var stderr = new StringWriter { NewLine = "\n" };
-        var code = CliApp.Run(args, stdout, stderr, ep => new ZmqApiTransport(ep), TimeProvider.System);
+        var code = CliApp.Run(args, stdout, stderr, target => new ZmqApiTransport(target), TimeProvider.System);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
