@@ -70,7 +70,7 @@ internal static class Daemon
         logger.Information("butterflyd starting: {Version}", VersionInfo.Line);
         if (Signals.WereReset)
         {
-            logger.Information("SIGINT/SIGQUIT were inherited ignored (a background start): reset to their default and re-executed, so they stop the daemon cleanly");
+            logger.Information("SIGINT/SIGQUIT/SIGHUP were inherited ignored (a background or nohup start): reset to their default and re-executed, so they reach the daemon's handlers (stop, stop, reload)");
         }
         reload = () => Reload(options, levelSwitch, logger, curve);
         foreach (var warning in warnings)

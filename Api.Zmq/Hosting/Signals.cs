@@ -4,19 +4,22 @@ using System.Text;
 namespace Butterfly.Api.Zmq.Hosting;
 
 /// <summary>
-/// Makes SIGINT and SIGQUIT reach the daemon's handlers whatever disposition it inherited.
-/// A process started in the background by a non-interactive shell (<c>butterflyd &amp;</c> in a
-/// script) inherits them ignored, and the .NET runtime, which installs its signal handlers
-/// before Main runs, then leaves them ignored: PosixSignalRegistration never sees them. The
-/// runtime's choice is made at start-up, so the fix is to start again: when either is
-/// ignored, both are set back to their default and the process re-executes itself (same
-/// program, same arguments, same PID). <see cref="ResetMarker"/> keeps it from doing so twice.
+/// Makes SIGINT, SIGQUIT and SIGHUP reach the daemon's handlers whatever disposition it
+/// inherited. A process started in the background by a non-interactive shell
+/// (<c>butterflyd &amp;</c> in a script) inherits SIGINT and SIGQUIT ignored, one started under
+/// <c>nohup</c> SIGHUP, and the .NET runtime, which installs its signal handlers before Main
+/// runs, then leaves them ignored: PosixSignalRegistration never sees them (SIGHUP would then
+/// not reload). The runtime's choice is made at start-up, so the fix is to start again: when
+/// any is ignored, all three are set back to their default and the process re-executes itself
+/// (same program, same arguments, same PID). <see cref="ResetMarker"/> keeps it from doing so
+/// twice. The daemon handles all three (stop, stop, reload), so none ever takes the default action.
 /// </summary>
 internal static partial class Signals
 {
     /// <summary>Set in the environment of the re-executed process (and readable there for the log).</summary>
     public const string ResetMarker = "BUTTERFLYD_SIGNALS_RESET";
 
+    private const int Sighup = 1;
     private const int Sigint = 2;
     private const int Sigquit = 3;
     private static readonly IntPtr SigDfl = 0;
@@ -28,7 +31,7 @@ internal static partial class Signals
     /// <summary>Called first thing in Main. Returns (does not re-execute) when nothing is ignored, or when re-executing fails.</summary>
     public static void MakeDeliverable()
     {
-        if (WereReset || !OperatingSystem.IsLinux() || (!IsIgnored(Sigint) && !IsIgnored(Sigquit)))
+        if (WereReset || !OperatingSystem.IsLinux() || (!IsIgnored(Sigint) && !IsIgnored(Sigquit) && !IsIgnored(Sighup)))
         {
             return;
         }
@@ -43,6 +46,7 @@ internal static partial class Signals
         }
         _ = SignalRaw(Sigint, SigDfl);
         _ = SignalRaw(Sigquit, SigDfl);
+        _ = SignalRaw(Sighup, SigDfl);
         _ = SetEnvRaw(ResetMarker, "1", 1);
         var pointers = new IntPtr[argv.Length + 1];
         try

@@ -37,6 +37,9 @@ public sealed record DaemonStartOptions
     /// </summary>
     public bool SigintIgnoredAtStart { get; init; }
 
+    /// <summary>Start the daemon with SIGHUP ignored, as <c>nohup</c> does (<c>trap '' HUP; exec</c>).</summary>
+    public bool SighupIgnoredAtStart { get; init; }
+
     /// <summary>More arguments appended as they are (e.g. "-t").</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = [];
 
@@ -281,11 +284,12 @@ public sealed class DaemonProcess : IDisposable, IAsyncDisposable
         // in batch mode), so the process started here is the daemon itself: its PID is the one
         // Kill and StopAsync signal, and its exit code is the daemon's.
         var butterflyd = _options.Executable ?? RepoPaths.Butterflyd;
+        var ignored = string.Join(' ', (_options.SigintIgnoredAtStart ? ["INT", "QUIT"] : Array.Empty<string>()).Concat(_options.SighupIgnoredAtStart ? ["HUP"] : []));
         List<string> command = _options.NetworkNamespace is { } netns
             ? ["netns", "exec", netns, butterflyd, .. args]
-            : _options.SigintIgnoredAtStart ? ["-c", "trap '' INT QUIT; exec \"$0\" \"$@\"", butterflyd, .. args]
+            : ignored.Length > 0 ? ["-c", $"trap '' {ignored}; exec \"$0\" \"$@\"", butterflyd, .. args]
             : [.. args];
-        var program = _options.NetworkNamespace is not null ? "ip" : _options.SigintIgnoredAtStart ? "bash" : butterflyd;
+        var program = _options.NetworkNamespace is not null ? "ip" : ignored.Length > 0 ? "bash" : butterflyd;
         var info = new ProcessStartInfo(program)
         {
             RedirectStandardError = true,

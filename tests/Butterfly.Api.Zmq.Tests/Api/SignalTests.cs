@@ -6,7 +6,8 @@ namespace Butterfly.Api.Zmq.Tests.Api;
 /// <summary>
 /// Signals as operators and test harnesses send them: SIGINT stops a daemon that a
 /// non-interactive script started in the background (it inherits SIGINT ignored), and SIGHUP
-/// reloads the log level from the INI file without stopping the daemon.
+/// reloads the log level from the INI file without stopping the daemon, also one started under
+/// nohup (it inherits SIGHUP ignored).
 /// </summary>
 public sealed class SignalTests
 {
@@ -35,14 +36,16 @@ public sealed class SignalTests
         Assert.False(Directory.Exists($"/var/run/dpdk/{daemon.FilePrefix}"), "DPDK's runtime directory was left behind");
     }
 
-    [Fact]
-    public async Task SIGHUP_reloads_the_log_level_from_the_configuration_file_and_the_daemon_keeps_serving()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // started under nohup: SIGHUP inherited ignored
+    public async Task SIGHUP_reloads_the_log_level_from_the_configuration_file_and_the_daemon_keeps_serving(bool ignoredAtStart)
     {
         var ini = Path.Combine(Path.GetTempPath(), $"bft-hup-{Guid.NewGuid():N}.ini");
         await File.WriteAllTextAsync(ini, "[general]\nlog-level = error\n");
         try
         {
-            await using var daemon = await DaemonProcess.StartAsync(new DaemonStartOptions { LogLevel = null, ExtraArgs = ["-c", ini] });
+            await using var daemon = await DaemonProcess.StartAsync(new DaemonStartOptions { LogLevel = null, ExtraArgs = ["-c", ini], SighupIgnoredAtStart = ignoredAtStart });
             using var api = daemon.CreateClient();
             ApiAssert.Ok(api.Call(Requests.NicList()));
             Assert.DoesNotContain("nic_list from", daemon.StandardError, StringComparison.Ordinal);
