@@ -136,9 +136,11 @@ public class CurveApiTests(CurveDaemonFixture fixture) : IClassFixture<CurveDaem
         File.Copy(newcomer.PublicFile, Path.Combine(fixture.AllowDir, Path.GetFileName(newcomer.PublicFile)));
         var reloads = Occurrences(fixture.Daemon.StandardError, "allowed CURVE client keys loaded from");
         await SignalAsync(fixture.Daemon.Pid, "HUP");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (Occurrences(fixture.Daemon.StandardError, "allowed CURVE client keys loaded from") == reloads)
         {
             Assert.False(fixture.Daemon.HasExited, fixture.Daemon.Tail());
+            Assert.True(DateTime.UtcNow < deadline, "SIGHUP did not reload the allow-list:\n" + fixture.Daemon.Tail());
             await Task.Delay(50);
         }
 
