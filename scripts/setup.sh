@@ -4,13 +4,14 @@
 #   scripts/setup.sh --test     plus what the test suite needs (PostgreSQL, QEMU, zmq/protobuf
 #                               tools for interop tests, iproute2, tcpdump, promtool from
 #                               prometheus for the metrics test, systemd-analyze from systemd
-#                               for the package test)
+#                               for the package test, clang + zlib1g-dev for the package's
+#                               Native AOT CLI)
 # The .NET 10 SDK must already be on PATH (it is on the project's build machines).
 set -euo pipefail
 
 runtime_pkgs=(dpdk dpdk-dev libdpdk-dev libzmq5 pkg-config gcc make libc6-dev iproute2 git ca-certificates)
 test_pkgs=(postgresql python3-zmq python3-protobuf python3-scapy protobuf-compiler qemu-system-x86 busybox-static
-           cpio socat tcpdump iputils-ping netcat-openbsd procps afl++ prometheus systemd)
+           cpio socat tcpdump iputils-ping netcat-openbsd procps afl++ prometheus systemd clang zlib1g-dev)
 
 want=("${runtime_pkgs[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
