@@ -173,44 +173,9 @@ public class CurveApiTests(CurveDaemonFixture fixture) : IClassFixture<CurveDaem
         Assert.Equal("127.0.0.1", removal.PeerAddress);
     }
 
+    // After PythonWire.Codec.
     private const string PythonClient = """
         import sys, zmq, zmq.auth
-
-        def varint(n):
-            out = bytearray()
-            while True:
-                b = n & 0x7f
-                n >>= 7
-                out.append(b | (0x80 if n else 0))
-                if not n:
-                    return bytes(out)
-
-        def field(number, wire_type, payload):
-            tag = varint((number << 3) | wire_type)
-            return tag + varint(len(payload)) + payload if wire_type == 2 else tag + payload
-
-        def read_varint(data, i):
-            shift = value = 0
-            while True:
-                b = data[i]
-                i += 1
-                value |= (b & 0x7f) << shift
-                shift += 7
-                if not b & 0x80:
-                    return value, i
-
-        def read_fields(data):
-            i, out = 0, []
-            while i < len(data):
-                key, i = read_varint(data, i)
-                number, wire_type = key >> 3, key & 7
-                if wire_type == 0:
-                    value, i = read_varint(data, i)
-                else:
-                    length, i = read_varint(data, i)
-                    value, i = data[i:i + length], i + length
-                out.append((number, value))
-            return out
 
         endpoint, server_public, client_secret, sg = sys.argv[1:5]
         server_key, _ = zmq.auth.load_certificate(server_public)
@@ -224,8 +189,7 @@ public class CurveApiTests(CurveDaemonFixture fixture) : IClassFixture<CurveDaem
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(endpoint)
         # sg_add (field 8, Sg{id}) with message_id "py-curve".
-        v0 = field(1, 2, field(8, 2, field(1, 2, sg.encode()))) + field(3, 2, b"py-curve")
-        sock.send(field(1, 2, field(1, 0, varint(6)) + field(3, 2, v0)))
+        sock.send(message(field(8, 2, field(1, 2, sg.encode())), "py-curve"))
         try:
             reply = sock.recv()
         except zmq.Again:
@@ -238,20 +202,10 @@ public class CurveApiTests(CurveDaemonFixture fixture) : IClassFixture<CurveDaem
 
     private async Task<string> RunPythonAsync(CurveKeyPair client, string sg, int receiveTimeoutMs)
     {
-        var script = Path.Combine(fixture.KeyDir, "curve_client.py");
-        await File.WriteAllTextAsync(script, PythonClient);
-        var info = new ProcessStartInfo("/usr/bin/python3",
-            [script, fixture.Daemon.Endpoint, fixture.Server.PublicFile, client.SecretFile, sg, receiveTimeoutMs.ToString(CultureInfo.InvariantCulture)])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var python = Process.Start(info)!;
-        var stdout = python.StandardOutput.ReadToEndAsync();
-        var stderr = python.StandardError.ReadToEndAsync();
-        await python.WaitForExitAsync();
-        Assert.True(python.ExitCode == 0, $"python failed:\n{await stderr}\n{fixture.Daemon.Tail()}");
-        return (await stdout).Trim();
+        var (exitCode, stdout, stderr) = await PythonWire.RunAsync(Path.Combine(fixture.KeyDir, "curve_client.py"), PythonClient,
+            fixture.Daemon.Endpoint, fixture.Server.PublicFile, client.SecretFile, sg, receiveTimeoutMs.ToString(CultureInfo.InvariantCulture));
+        Assert.True(exitCode == 0, $"python failed:\n{stderr}\n{fixture.Daemon.Tail()}");
+        return stdout.Trim();
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Butterfly.TestKit;
 
 namespace Butterfly.Api.Zmq.Tests.Api;
@@ -9,52 +8,9 @@ namespace Butterfly.Api.Zmq.Tests.Api;
 /// </summary>
 public class PythonInteropTests(DaemonFixture fixture) : IClassFixture<DaemonFixture>
 {
+    // After PythonWire.Codec.
     private const string Script = """
         import sys, zmq
-
-        def varint(n):
-            out = bytearray()
-            while True:
-                b = n & 0x7f
-                n >>= 7
-                out.append(b | (0x80 if n else 0))
-                if not n:
-                    return bytes(out)
-
-        def field(number, wire_type, payload):
-            tag = varint((number << 3) | wire_type)
-            if wire_type == 2:
-                return tag + varint(len(payload)) + payload
-            return tag + payload
-
-        def message(request, message_id):
-            v0 = field(1, 2, request) + field(3, 2, message_id.encode())
-            return field(1, 2, field(1, 0, varint(6)) + field(3, 2, v0))
-
-        def read_fields(data):
-            i, out = 0, []
-            while i < len(data):
-                key, i = read_varint(data, i)
-                number, wire_type = key >> 3, key & 7
-                if wire_type == 0:
-                    value, i = read_varint(data, i)
-                elif wire_type == 2:
-                    length, i = read_varint(data, i)
-                    value, i = data[i:i + length], i + length
-                else:
-                    raise ValueError("unexpected wire type %d" % wire_type)
-                out.append((number, value))
-            return out
-
-        def read_varint(data, i):
-            shift = value = 0
-            while True:
-                b = data[i]
-                i += 1
-                value |= (b & 0x7f) << shift
-                shift += 7
-                if not b & 0x80:
-                    return value, i
 
         ctx = zmq.Context()
         sock = ctx.socket(zmq.REQ)
@@ -80,20 +36,9 @@ public class PythonInteropTests(DaemonFixture fixture) : IClassFixture<DaemonFix
     public async Task A_libzmq_req_client_is_served()
     {
         var sg = Ids.New("py");
-        var scriptPath = Path.Combine(fixture.Daemon.WorkDir, "client.py");
-        await File.WriteAllTextAsync(scriptPath, Script);
-        var info = new ProcessStartInfo("/usr/bin/python3", [scriptPath, fixture.Daemon.Endpoint, sg])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var (exitCode, stdout, stderr) = await PythonWire.RunAsync(Path.Combine(fixture.Daemon.WorkDir, "client.py"), Script, fixture.Daemon.Endpoint, sg);
 
-        using var python = Process.Start(info)!;
-        var stdout = await python.StandardOutput.ReadToEndAsync();
-        var stderr = await python.StandardError.ReadToEndAsync();
-        await python.WaitForExitAsync();
-
-        Assert.True(python.ExitCode == 0, $"python failed:\n{stderr}\n{fixture.Daemon.Tail()}");
+        Assert.True(exitCode == 0, $"python failed:\n{stderr}\n{fixture.Daemon.Tail()}");
         Assert.Equal(["py-1 1", "py-2 1", "parse_error 0"], stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(sg, fixture.Client.Call(Requests.SgList()).SgList);
     }
