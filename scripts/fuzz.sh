@@ -3,8 +3,10 @@
 #   scripts/fuzz.sh smoke [SECONDS]          every target for SECONDS (default 5) from its corpus,
 #                                            then the corpus and fuzz/regressions/ replayed; exit 1
 #                                            on any crash (CI runs this)
-#   scripts/fuzz.sh campaign TARGET|all HOURS   a long run per target (findings in build/fuzz/TARGET);
-#                                            copy a crash into fuzz/regressions/TARGET/ to keep it
+#   scripts/fuzz.sh campaign TARGET|all HOURS [EXECS]   a long run per target (findings in
+#                                            build/fuzz/TARGET), ending after HOURS or EXECS executions,
+#                                            whichever comes first; copy a crash into
+#                                            fuzz/regressions/TARGET/ to keep it
 # Needs afl++ (scripts/setup.sh --test installs it) and the sharpfuzz dotnet tool (dotnet tool restore).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,12 +27,12 @@ build() {
     done
 }
 
-afl() { # TARGET SECONDS OUTDIR
+afl() { # TARGET SECONDS OUTDIR [EXECS]
     # dotnet is not instrumented itself (SharpFuzz speaks the fork-server protocol from inside),
     # CPUs are shared (no binding, no frequency check), and crashes are kept by AFL, not cores.
     AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_NO_UI=1 \
     AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_FORKSRV_INIT_TMOUT=30000 \
-        afl-fuzz -i "fuzz/corpus/$1" -o "$3" -V "$2" -t 5000 -m none -- dotnet "$out/bin/Butterfly.Fuzz.dll" "$1" >"$3.log" 2>&1
+        afl-fuzz -i "fuzz/corpus/$1" -o "$3" -V "$2" ${4:+-E "$4"} -t 5000 -m none -- dotnet "$out/bin/Butterfly.Fuzz.dll" "$1" >"$3.log" 2>&1
 }
 
 case "${1:-}" in
@@ -52,12 +54,12 @@ case "${1:-}" in
         exit $status
         ;;
     campaign)
-        [ $# -eq 3 ] || { echo "usage: $0 campaign TARGET|all HOURS" >&2; exit 2; }
+        [ $# -eq 3 ] || [ $# -eq 4 ] || { echo "usage: $0 campaign TARGET|all HOURS [EXECS]" >&2; exit 2; }
         build
         chosen=("$2"); [ "$2" = all ] && chosen=("${targets[@]}")
         for t in "${chosen[@]}"; do
             rm -rf "$out/$t"
-            afl "$t" "$(awk -v h="$3" 'BEGIN { printf "%d", h * 3600 }')" "$out/$t" || true
+            afl "$t" "$(awk -v h="$3" 'BEGIN { printf "%d", h * 3600 }')" "$out/$t" "${4:-}" || true
             crashes=$(find "$out/$t/default/crashes" -type f -name 'id:*' 2>/dev/null | wc -l)
             awk -F: -v t="$t" -v c="$crashes" '/^execs_done/ {e=$2} /^run_time/ {r=$2} /^execs_per_sec/ {s=$2} /^corpus_count/ {n=$2}
                 END { gsub(/ /, "", e); gsub(/ /, "", r); gsub(/ /, "", s); gsub(/ /, "", n);
@@ -65,6 +67,6 @@ case "${1:-}" in
         done
         ;;
     *)
-        sed -n '2,8p' "$0" >&2; exit 2
+        sed -n '2,10p' "$0" >&2; exit 2
         ;;
 esac
