@@ -29,8 +29,12 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// Never across VNIs: every lookup is keyed by the ingress port's VNI slot.
 /// Firewall: <see cref="FirewallStage"/>, skipped for bypass_filtering NICs; a NIC port the
 /// policy does not know is refused (<see cref="DropReason.FirewallNoPolicy"/>), never let through.
-/// The egress side runs burst-wise in three passes (classify and prefetch the index slot,
-/// prefetch the connection, decide), so a burst's misses in a large connection table overlap.
+/// The burst runs in three passes: (1) parse, anti-spoof, classify the flow in the sending NIC's
+/// zone, switch (the decision only reads tables, so it is taken before the egress verdict), and
+/// for a frame to a filtered local NIC the flow's hash in that NIC's zone (the flow is classified
+/// and hashed once for both lookups; ConnectionTable.FindInZone compares it with the zone
+/// replaced), each index slot prefetched; (2) prefetch every connection; (3) the egress verdict,
+/// then the ingress verdict or the VXLAN path. A burst's misses in a large table overlap.
 /// Anti-spoof and firewall drops are also counted per NIC (<see cref="FilterDropTable"/>): on the
 /// sending NIC for anti-spoof and egress, on each refusing destination for ingress.
 /// Transmit: vhost-user NICs through bf_vhost_enqueue (the library copies into the guest, so
@@ -120,28 +124,61 @@ internal sealed unsafe partial class Forwarder : IDisposable
         // Capture costs untraced NICs this one load and test per burst.
         var capture = _captures[ingress];
         Span<PacketMeta> metas = stackalloc PacketMeta[PacketThread.BurstSize];
-        Span<FlowLookup> lookups = stackalloc FlowLookup[PacketThread.BurstSize];
         Span<DropReason> reasons = stackalloc DropReason[PacketThread.BurstSize];
+        Span<ForwardDecision> decisions = stackalloc ForwardDecision[PacketThread.BurstSize];
+        // Each frame's flow lookup in the sender's zone (egress) and, for a frame to a filtered
+        // local NIC, the flow's hash in the receiver's zone: the same lookup serves both sides
+        // (ingress). When the sender bypasses filtering, the lookup is made in the receiver's zone.
+        Span<FlowLookup> lookups = stackalloc FlowLookup[PacketThread.BurstSize];
+        Span<uint> ingressHashes = stackalloc uint[PacketThread.BurstSize];
+        Span<bool> ingressStarted = stackalloc bool[PacketThread.BurstSize];
 
-        // Parse, anti-spoof and start the egress lookup of every frame, then prefetch every
-        // frame's connection, then finish: a burst's cache misses in the connection table overlap.
+        // 1. Parse, anti-spoof, switch, and start both lookups of every frame (their index
+        //    slots prefetched); 2. prefetch every connection; 3. decide and send. A burst's
+        //    cache misses in the connection table then overlap instead of following one another.
+        //    The switch decision is taken before the egress verdict: it only reads the tables.
         for (var i = 0; i < n; i++)
         {
             var m = new Mbuf(burst[i]);
-            var reason = Parse(m, m.Head, out metas[i]);
+            var frame = m.Head;
+            var reason = Parse(m, frame, out metas[i]);
             if (reason == DropReason.None && filtered)
             {
-                reason = filter is null ? DropReason.FirewallNoPolicy : _firewall.StartFromNic(filter, m.Head, metas[i], out lookups[i]);
+                reason = filter is null ? DropReason.FirewallNoPolicy : _firewall.StartFromNic(filter, frame, metas[i], out lookups[i]);
             }
             reasons[i] = reason;
-        }
-        if (filter is { Bypass: false })
-        {
-            for (var i = 0; i < n; i++)
+            if (reason != DropReason.None)
             {
-                if (reasons[i] == DropReason.None)
+                continue;
+            }
+            ref var d = ref decisions[i];
+            d = SwitchStage.FromLocal(tables, _learned, ingress, metas[i], now);
+            ingressStarted[i] = d.Kind == ForwardKind.Local && policy.FilterOf(d.Port) is { Bypass: false };
+            if (ingressStarted[i])
+            {
+                var receiver = policy.FilterOf(d.Port)!;
+                if (filtered)
+                {
+                    ingressHashes[i] = _firewall.StartToNic(receiver, lookups[i]);
+                }
+                else
+                {
+                    _firewall.StartToNic(receiver, frame, metas[i], out lookups[i]);
+                    ingressHashes[i] = lookups[i].Hash;
+                }
+            }
+        }
+        for (var i = 0; i < n; i++)
+        {
+            if (reasons[i] == DropReason.None)
+            {
+                if (filtered)
                 {
                     _firewall.PrefetchConnection(lookups[i]);
+                }
+                if (ingressStarted[i])
+                {
+                    _firewall.PrefetchConnection(lookups[i], ingressHashes[i]);
                 }
             }
         }
@@ -163,11 +200,11 @@ internal sealed unsafe partial class Forwarder : IDisposable
             capture?.Write(frame, m.PacketLength, now, CaptureDirection.Inbound, (byte)reason);
             if (reason == DropReason.None)
             {
-                var d = SwitchStage.FromLocal(tables, _learned, ingress, meta, now);
+                ref readonly var d = ref decisions[i];
                 switch (d.Kind)
                 {
                     case ForwardKind.Local:
-                        reason = Ingress(policy, d.Port, frame, m.PacketLength, meta, now);
+                        reason = Ingress(policy, d.Port, frame, m.PacketLength, meta, lookups[i], ingressHashes[i], now);
                         if (reason == DropReason.None)
                         {
                             Stage(d.Port, m.Address);
@@ -246,7 +283,30 @@ internal sealed unsafe partial class Forwarder : IDisposable
         {
             return DropReason.None;
         }
-        var reason = filter is null ? DropReason.FirewallNoPolicy : _firewall.ToNic(filter, policy, frame, meta, now);
+        return IngressVerdict(port, filter is null ? DropReason.FirewallNoPolicy : _firewall.ToNic(filter, policy, frame, meta, now),
+            frame, packetLength, now);
+    }
+
+    /// <summary>
+    /// <see cref="Ingress"/> for a frame whose ingress lookup was started in the burst's first
+    /// pass (<paramref name="lookup"/> and the flow's <paramref name="hash"/> in the receiver's zone).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DropReason Ingress(FirewallPolicy policy, ushort port, ReadOnlySpan<byte> frame, uint packetLength, in PacketMeta meta, in FlowLookup lookup, uint hash, long now)
+    {
+        var filter = policy.FilterOf(port);
+        if (filter is { Bypass: true })
+        {
+            return DropReason.None;
+        }
+        return IngressVerdict(port, filter is null ? DropReason.FirewallNoPolicy : _firewall.FinishToNic(filter, policy, frame, meta, lookup, hash, now),
+            frame, packetLength, now);
+    }
+
+    /// <summary>Counts and captures a refused frame of the NIC on <paramref name="port"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DropReason IngressVerdict(ushort port, DropReason reason, ReadOnlySpan<byte> frame, uint packetLength, long now)
+    {
         if (reason != DropReason.None)
         {
             _filterDrops.Count(port, reason);

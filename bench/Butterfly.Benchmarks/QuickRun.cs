@@ -14,34 +14,51 @@ internal static class QuickRun
 {
     private const int Bursts = 200_000;
 
-    public static void Run()
+    /// <param name="only">Runs only the benchmarks whose name starts with this (null: all).</param>
+    public static void Run(string? only = null)
     {
-        var switching = new SwitchingBenchmarks();
-        switching.Setup();
-        Report("SameHostSwitch", "-", () => switching.SameHostSwitch());
-        var stages = new StageBenchmarks();
-        stages.Setup();
-        Report("Parse", "-", () => stages.Parse());
-        Report("SwitchToRemote", "-", () => stages.SwitchToRemote());
-        Report("PathTo", "IPv4", () => stages.PathTo());
-        Report("EncapWrite", "IPv4", () => stages.EncapWrite());
-        Report("DecapValidate", "IPv4", () => stages.DecapValidate());
-        Report("Learn", "-", () => stages.Learn());
-        foreach (var ipv6 in new[] { false, true })
+        bool Wanted(string name) => only is null || name.StartsWith(only, StringComparison.Ordinal);
+        if (Wanted("SameHostSwitch"))
         {
-            var vxlan = new VxlanBenchmarks { Ipv6Underlay = ipv6 };
-            vxlan.Setup();
-            var family = ipv6 ? "IPv6" : "IPv4";
-            Report("Encap", family, () => vxlan.Encap());
-            Report("Decap", family, () => vxlan.Decap());
-            Report("EncapDecap", family, () => vxlan.EncapDecap());
+            var switching = new SwitchingBenchmarks();
+            switching.Setup();
+            Report("SameHostSwitch", "-", () => switching.SameHostSwitch());
         }
-        foreach (var flows in new[] { 1_000, 100_000 })
+        if (only is null)
         {
-            using var firewall = new FirewallBenchmarks { TrackedFlows = flows };
-            firewall.Setup();
-            Report($"EstablishedEncap {flows / 1000}k", "IPv4", () => firewall.EstablishedEncap());
-            Report($"NewFlow {flows / 1000}k", "-", () => firewall.NewFlow());
+            var stages = new StageBenchmarks();
+            stages.Setup();
+            Report("Parse", "-", () => stages.Parse());
+            Report("SwitchToRemote", "-", () => stages.SwitchToRemote());
+            Report("PathTo", "IPv4", () => stages.PathTo());
+            Report("EncapWrite", "IPv4", () => stages.EncapWrite());
+            Report("DecapValidate", "IPv4", () => stages.DecapValidate());
+            Report("Learn", "-", () => stages.Learn());
+            foreach (var ipv6 in new[] { false, true })
+            {
+                var vxlan = new VxlanBenchmarks { Ipv6Underlay = ipv6 };
+                vxlan.Setup();
+                var family = ipv6 ? "IPv6" : "IPv4";
+                Report("Encap", family, () => vxlan.Encap());
+                Report("Decap", family, () => vxlan.Decap());
+                Report("EncapDecap", family, () => vxlan.EncapDecap());
+            }
+        }
+        if (Wanted("EstablishedEncap") || Wanted("NewFlow"))
+        {
+            foreach (var flows in new[] { 1_000, 100_000 })
+            {
+                using var firewall = new FirewallBenchmarks { TrackedFlows = flows };
+                firewall.Setup();
+                Report($"EstablishedEncap {flows / 1000}k", "IPv4", () => firewall.EstablishedEncap());
+                Report($"NewFlow {flows / 1000}k", "-", () => firewall.NewFlow());
+            }
+        }
+        if (Wanted("LoopConntrack"))
+        {
+            using var loop = new LoopConntrackBenchmarks();
+            loop.Setup();
+            Report("LoopConntrack", "-", () => loop.Loop());
         }
     }
 
@@ -87,7 +104,7 @@ internal static class QuickRun
 
     /// <summary>
     /// Runs one VXLAN benchmark (Encap, Decap, EncapDecap; suffix "6" for the IPv6 underlay) or
-    /// SameHostSwitch for <paramref name="seconds"/>, for `perf record` with DOTNET_PerfMapEnabled=1.
+    /// SameHostSwitch or LoopConntrack for <paramref name="seconds"/>, for `perf record` with DOTNET_PerfMapEnabled=1.
     /// </summary>
     public static void Loop(string name, double seconds)
     {
@@ -97,6 +114,12 @@ internal static class QuickRun
             var switching = new SwitchingBenchmarks();
             switching.Setup();
             burst = switching.SameHostSwitch;
+        }
+        else if (name == "LoopConntrack")
+        {
+            var loop = new LoopConntrackBenchmarks();
+            loop.Setup();
+            burst = loop.Loop;
         }
         else
         {

@@ -2,7 +2,7 @@
 # profile.sh [VARIANT] [FRAME] [SECS]
 #
 # Where butterflyd's packet-thread cycles go on the vhost-user loop (not a test): brings up the
-# variant (l2 or vxlan, as run.sh does), loops FRAME-byte frames through it with loopgen.sh,
+# variant (l2, conntrack or vxlan, as run.sh does), loops FRAME-byte frames through it with loopgen.sh,
 # and after a 4 s warm-up samples cpu 1 (the packet thread's) with `perf record` for SECS
 # seconds (the packet threads only, by thread id). Prints the share of the samples per shared object — librte_vhost (the vhost
 # library: guest ring handling and copies), the JIT-compiled C# pipeline (perf-PID.map), the
@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-case "$VARIANT" in l2|vxlan) ;; *) die "unknown variant $VARIANT (l2, vxlan)" ;; esac
+case "$VARIANT" in l2|conntrack|vxlan) ;; *) die "unknown variant $VARIANT (l2, conntrack, vxlan)" ;; esac
 command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 command -v perf >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null || exit 1; }

@@ -88,6 +88,35 @@ internal sealed unsafe class ConnectionTable : IDisposable
         }
     }
 
+    /// <summary>
+    /// The entry holding <paramref name="key"/> moved to <paramref name="zone"/> (the same flow
+    /// in another NIC's zone; <paramref name="hash"/> is that key's hash), or -1. Spares the
+    /// packet path a copy of the key for the second lookup of a frame between two local NICs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int FindInZone(in FlowKey key, uint zone, uint hash)
+    {
+        var i = (int)hash & _indexMask;
+        var tag = (ulong)hash << 32;
+        while (true)
+        {
+            var slot = _index[i];
+            if (slot == 0)
+            {
+                return -1;
+            }
+            if ((slot & 0xFFFF_FFFF_0000_0000) == tag)
+            {
+                var entry = (int)(uint)slot - 1;
+                if (FlowKey.SameInZone(_entries[entry].Key, key, zone))
+                {
+                    return entry;
+                }
+            }
+            i = (i + 1) & _indexMask;
+        }
+    }
+
     /// <summary>Starts loading the index slot where a key of <paramref name="hash"/> is looked up first (no fault, no wait).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PrefetchSlot(uint hash)

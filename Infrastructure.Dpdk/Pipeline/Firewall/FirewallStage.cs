@@ -79,7 +79,7 @@ internal sealed class FirewallStage : IDisposable
             return spoof;
         }
         Classify(nic, frame, meta, out var lookup);
-        return Decide(nic, policy, frame, meta, lookup, inbound: false, now);
+        return Decide(nic, policy, frame, meta, lookup, lookup.Hash, inbound: false, now);
     }
 
     /// <summary>A frame toward the NIC: its ingress filter.</summary>
@@ -87,7 +87,7 @@ internal sealed class FirewallStage : IDisposable
     public DropReason ToNic(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, long now)
     {
         Classify(nic, frame, meta, out var lookup);
-        return Decide(nic, policy, frame, meta, lookup, inbound: true, now);
+        return Decide(nic, policy, frame, meta, lookup, lookup.Hash, inbound: true, now);
     }
 
     /// <summary>
@@ -127,7 +127,61 @@ internal sealed class FirewallStage : IDisposable
     /// <summary>The last step of <see cref="FromNic"/>: the NIC's egress filter on a started lookup.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public DropReason FinishFromNic(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, in FlowLookup lookup, long now) =>
-        Decide(nic, policy, frame, meta, lookup, inbound: false, now);
+        Decide(nic, policy, frame, meta, lookup, lookup.Hash, inbound: false, now);
+
+    /// <summary>
+    /// The first step of <see cref="ToNic"/> for a frame between two local NICs whose sender's
+    /// egress lookup (<paramref name="egress"/>, from <see cref="StartFromNic"/>) is known: the
+    /// flow is the same in the receiving NIC's zone, so only its hash there is computed (one
+    /// instruction) and returned, and its index slot prefetched; nothing is parsed, copied or
+    /// hashed again. Then <see cref="PrefetchConnection(in FlowLookup, uint)"/> and
+    /// <see cref="FinishToNic"/> with the same lookup and hash.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint StartToNic(NicFilter nic, in FlowLookup egress)
+    {
+        if (egress.Path != LookupPath.Track)
+        {
+            return 0;
+        }
+        var hash = FlowKey.InZone(egress.ZonelessHash, nic.Zone);
+        _table.PrefetchSlot(hash);
+        return hash;
+    }
+
+    /// <summary>
+    /// The first step of <see cref="ToNic"/> for a frame whose sender bypasses filtering (no
+    /// egress lookup): classified in the receiving NIC's zone, index slot prefetched; then
+    /// <see cref="PrefetchConnection(in FlowLookup)"/> and <see cref="FinishToNic"/> with
+    /// <paramref name="lookup"/> and its <see cref="FlowLookup.Hash"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void StartToNic(NicFilter nic, ReadOnlySpan<byte> frame, in PacketMeta meta, out FlowLookup lookup)
+    {
+        Classify(nic, frame, meta, out lookup);
+        if (lookup.Path == LookupPath.Track)
+        {
+            _table.PrefetchSlot(lookup.Hash);
+        }
+    }
+
+    /// <summary>The second step of <see cref="StartToNic(NicFilter, in FlowLookup)"/>: the connection its hash names is prefetched.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchConnection(in FlowLookup lookup, uint hash)
+    {
+        if (lookup.Path == LookupPath.Track)
+        {
+            _table.PrefetchEntry(hash);
+        }
+    }
+
+    /// <summary>
+    /// The last step of <see cref="ToNic"/>: the NIC's ingress filter on a started lookup
+    /// (<paramref name="lookup"/>, of this NIC's zone or the sender's) and the flow's hash in this NIC's zone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public DropReason FinishToNic(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, in FlowLookup lookup, uint hash, long now) =>
+        Decide(nic, policy, frame, meta, lookup, hash, inbound: true, now);
 
     /// <summary>What the filter must do with a frame, and the flow key when it is tracked.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -169,20 +223,75 @@ internal sealed class FirewallStage : IDisposable
             sourcePort = meta.SourcePort;
             destinationPort = meta.DestinationPort;
         }
-        lookup.Key = FlowKey.Of(nic.Zone, protocol, FlowKind.Connection, meta.SourceIp, sourcePort, meta.DestinationIp, destinationPort, out var senderIsA);
+        var senderIsA = FlowKey.Write(ref lookup.Key, nic.Zone, protocol, FlowKind.Connection, meta.SourceIp, sourcePort, meta.DestinationIp, destinationPort);
         if (role != IcmpRole.Untracked)
         {
             // The request's sender asks; a reply goes to the one who asked.
             lookup.Key.Detail = senderIsA == (role == IcmpRole.EchoRequest) ? FlowKey.EchoAskedByA : FlowKey.EchoAskedByB;
         }
-        lookup.Hash = FlowKey.HashOf(lookup.Key);
+        lookup.ZonelessHash = FlowKey.ZonelessHashOf(lookup.Key);
+        lookup.Hash = FlowKey.InZone(lookup.ZonelessHash, nic.Zone);
         lookup.SenderIsA = senderIsA;
         lookup.Role = role;
         lookup.Path = LookupPath.Track;
     }
 
-    /// <summary>The verdict on a classified frame, in its NIC's zone.</summary>
-    private DropReason Decide(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, in FlowLookup lookup, bool inbound, long now)
+    /// <summary>
+    /// The verdict on a classified frame in <paramref name="nic"/>'s zone: <paramref name="lookup"/>
+    /// may come from another NIC's zone (a frame between two local NICs is classified once), so
+    /// the key is looked up with the zone replaced, and <paramref name="hash"/> is its hash in
+    /// this zone. The common case — a live connection's UDP packet or TCP segment, unfragmented,
+    /// nothing to re-check — is decided here, inlined in the burst loop; everything else is
+    /// <see cref="DecideOther"/>'s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DropReason Decide(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, in FlowLookup lookup, uint hash, bool inbound, long now)
+    {
+        if (lookup.Path == LookupPath.Track)
+        {
+            var entry = _table.FindInZone(lookup.Key, nic.Zone, hash);
+            if (entry >= 0)
+            {
+                ref var c = ref _table[entry];
+                if (now - c.Expires < 0 && (!_cutEstablished || c.PolicyVersion == (uint)policy.Version) && !meta.Has(PacketFlags.Fragment))
+                {
+                    var protocol = c.Key.Protocol;
+                    if (protocol == Ipv4Header.ProtocolUdp)
+                    {
+                        UdpTracker.Update(ref c, c.IsOriginal(lookup.SenderIsA), now, _timeouts);
+                        return DropReason.None;
+                    }
+                    if (protocol == Ipv4Header.ProtocolTcp && meta.L4Offset != 0)
+                    {
+                        var result = TcpTracker.Update(ref c, c.IsOriginal(lookup.SenderIsA), frame, meta, now, _timeouts);
+                        if (result == TrackResult.Valid)
+                        {
+                            return DropReason.None;
+                        }
+                        if (result == TrackResult.Invalid)
+                        {
+                            return DropReason.ConntrackInvalid;
+                        }
+                        // A new SYN on a closed connection's ports: the old entry goes.
+                        Remove(entry);
+                        entry = -1;
+                    }
+                }
+            }
+            return DecideOther(nic, policy, frame, meta, lookup, hash, entry, inbound, now);
+        }
+        return DecideOther(nic, policy, frame, meta, lookup, hash, -1, inbound, now);
+    }
+
+    /// <summary>
+    /// <see cref="Decide"/> for every other case: untracked and fragment paths, new flows,
+    /// expired or re-checked connections, other protocols; <paramref name="found"/> is the
+    /// connection entry already found for a tracked frame, or -1.
+    /// </summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DropReason DecideOther(NicFilter nic, FirewallPolicy policy, ReadOnlySpan<byte> frame, in PacketMeta meta, in FlowLookup lookup, uint hash,
+        int found, bool inbound, long now)
     {
         switch (lookup.Path)
         {
@@ -199,9 +308,8 @@ internal sealed class FirewallStage : IDisposable
         var hasL4 = meta.L4Offset != 0;
         var role = lookup.Role;
         var senderIsA = lookup.SenderIsA;
-        var key = lookup.Key;
-        var hash = lookup.Hash;
-        var entry = _table.Find(key, hash);
+        var zone = nic.Zone;
+        var entry = found;
         if (entry >= 0)
         {
             ref var c = ref _table[entry];
@@ -245,6 +353,8 @@ internal sealed class FirewallStage : IDisposable
         {
             return Denied(inbound);
         }
+        var key = lookup.Key;
+        key.Zone = zone;
         entry = _table.Add(key, hash);
         if (entry < 0)
         {

@@ -67,46 +67,62 @@ internal struct FlowKey
     public static FlowKey Of(uint zone, byte protocol, FlowKind kind, IpAddr source, ushort sourcePort,
         IpAddr destination, ushort destinationPort, out bool sourceIsA)
     {
-        sourceIsA = source.Hi < destination.Hi
-            || (source.Hi == destination.Hi && (source.Lo < destination.Lo
-                || (source.Lo == destination.Lo && sourcePort <= destinationPort)));
         var key = default(FlowKey);
-        if (sourceIsA)
-        {
-            key.AHi = source.Hi;
-            key.ALo = source.Lo;
-            key.APort = sourcePort;
-            key.BHi = destination.Hi;
-            key.BLo = destination.Lo;
-            key.BPort = destinationPort;
-        }
-        else
-        {
-            key.AHi = destination.Hi;
-            key.ALo = destination.Lo;
-            key.APort = destinationPort;
-            key.BHi = source.Hi;
-            key.BLo = source.Lo;
-            key.BPort = sourcePort;
-        }
-        key.Zone = zone;
-        key.Protocol = protocol;
-        key.Kind = kind;
+        sourceIsA = Write(ref key, zone, protocol, kind, source, sourcePort, destination, destinationPort);
         return key;
     }
 
-    /// <summary>CRC32-C of the whole key (one instruction per word with SSE 4.2).</summary>
+    /// <summary>
+    /// <see cref="Of"/> into an existing key, every field written (the packet path builds the
+    /// key where it is kept instead of copying 48 bytes); returns whether the sender is endpoint A.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint HashOf(in FlowKey key)
+    public static bool Write(ref FlowKey key, uint zone, byte protocol, FlowKind kind, IpAddr source, ushort sourcePort,
+        IpAddr destination, ushort destinationPort)
+    {
+        var sourceIsA = source.Hi < destination.Hi
+            || (source.Hi == destination.Hi && (source.Lo < destination.Lo
+                || (source.Lo == destination.Lo && sourcePort <= destinationPort)));
+        var (a, aPort, b, bPort) = sourceIsA
+            ? (source, sourcePort, destination, destinationPort)
+            : (destination, destinationPort, source, sourcePort);
+        key.AHi = a.Hi;
+        key.ALo = a.Lo;
+        key.BHi = b.Hi;
+        key.BLo = b.Lo;
+        // Word 4: the ports and the zone; word 5: protocol, kind, detail and the zero padding.
+        ref var w = ref Unsafe.As<FlowKey, ulong>(ref key);
+        Unsafe.Add(ref w, 4) = aPort | ((ulong)bPort << 16) | ((ulong)zone << 32);
+        Unsafe.Add(ref w, 5) = protocol | ((ulong)kind << 8);
+        return sourceIsA;
+    }
+
+    /// <summary>
+    /// The hash of <paramref name="key"/>: CRC32-C of everything but the zone
+    /// (<see cref="ZonelessHashOf"/>), then of the zone (one instruction per word with SSE 4.2).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint HashOf(in FlowKey key) => InZone(ZonelessHashOf(key), key.Zone);
+
+    /// <summary>
+    /// The hash of the key's flow before its zone is mixed in: the same for the flow in every
+    /// NIC's zone, so a frame between two local NICs is hashed once for both lookups.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint ZonelessHashOf(in FlowKey key)
     {
         ref var w = ref Unsafe.As<FlowKey, ulong>(ref Unsafe.AsRef(in key));
         var h = BitOperations.Crc32C(0x9E37_79B9u, w);
         h = BitOperations.Crc32C(h, Unsafe.Add(ref w, 1));
         h = BitOperations.Crc32C(h, Unsafe.Add(ref w, 2));
         h = BitOperations.Crc32C(h, Unsafe.Add(ref w, 3));
-        h = BitOperations.Crc32C(h, Unsafe.Add(ref w, 4));
+        h = BitOperations.Crc32C(h, (uint)Unsafe.Add(ref w, 4));
         return BitOperations.Crc32C(h, Unsafe.Add(ref w, 5));
     }
+
+    /// <summary>The hash of a flow whose <see cref="ZonelessHashOf"/> is <paramref name="zoneless"/>, in <paramref name="zone"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint InZone(uint zoneless, uint zone) => BitOperations.Crc32C(zoneless, zone);
 
     /// <summary>Equality over the six words.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -116,6 +132,18 @@ internal struct FlowKey
         ref var b = ref Unsafe.As<FlowKey, ulong>(ref Unsafe.AsRef(in y));
         return ((a ^ b) | (Unsafe.Add(ref a, 1) ^ Unsafe.Add(ref b, 1)) | (Unsafe.Add(ref a, 2) ^ Unsafe.Add(ref b, 2))
             | (Unsafe.Add(ref a, 3) ^ Unsafe.Add(ref b, 3)) | (Unsafe.Add(ref a, 4) ^ Unsafe.Add(ref b, 4))
+            | (Unsafe.Add(ref a, 5) ^ Unsafe.Add(ref b, 5))) == 0;
+    }
+
+    /// <summary>Equality of <paramref name="stored"/> with <paramref name="key"/> moved to <paramref name="zone"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool SameInZone(in FlowKey stored, in FlowKey key, uint zone)
+    {
+        ref var a = ref Unsafe.As<FlowKey, ulong>(ref Unsafe.AsRef(in stored));
+        ref var b = ref Unsafe.As<FlowKey, ulong>(ref Unsafe.AsRef(in key));
+        var portsAndZone = (uint)Unsafe.Add(ref b, 4) | ((ulong)zone << 32);
+        return ((a ^ b) | (Unsafe.Add(ref a, 1) ^ Unsafe.Add(ref b, 1)) | (Unsafe.Add(ref a, 2) ^ Unsafe.Add(ref b, 2))
+            | (Unsafe.Add(ref a, 3) ^ Unsafe.Add(ref b, 3)) | (Unsafe.Add(ref a, 4) ^ portsAndZone)
             | (Unsafe.Add(ref a, 5) ^ Unsafe.Add(ref b, 5))) == 0;
     }
 }
@@ -140,7 +168,12 @@ internal enum LookupPath : byte
 internal struct FlowLookup
 {
     public FlowKey Key;
+
+    /// <summary><see cref="FlowKey.HashOf"/> of <see cref="Key"/>.</summary>
     public uint Hash;
+
+    /// <summary><see cref="FlowKey.ZonelessHashOf"/> of <see cref="Key"/>: <see cref="Hash"/> in another zone is one instruction away.</summary>
+    public uint ZonelessHash;
     public LookupPath Path;
     public IcmpRole Role;
 

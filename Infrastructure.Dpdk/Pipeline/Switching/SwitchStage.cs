@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Butterfly.Infrastructure.Dpdk.Pipeline;
 
 /// <summary>Where the switch sends a frame.</summary>
@@ -87,6 +89,7 @@ internal readonly struct ForwardDecision
 internal static class SwitchStage
 {
     /// <summary>Switches a frame received on local port <paramref name="ingressPort"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ForwardDecision FromLocal(SwitchTables tables, LearnedFdb learned, ushort ingressPort, in PacketMeta meta, long now)
     {
         var slot = tables.SlotOfPort(ingressPort);

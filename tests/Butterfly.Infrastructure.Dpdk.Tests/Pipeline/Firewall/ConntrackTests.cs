@@ -255,6 +255,92 @@ public sealed class ConntrackTests : IDisposable
         Assert.Equal(twin.Stage.Count, _w.Stage.Count);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_burst_wise_ingress_steps_decide_as_one_call_does(bool senderBypasses)
+    {
+        // b admits TCP 80 and UDP 53 only; a (whose egress is open) sends, b answers: the second
+        // burst meets the connections the first one opened, both ways.
+        using var twin = new FirewallWorld();
+        foreach (var world in new[] { _w, twin })
+        {
+            world.Apply(new SecurityGroupDefined("web", [], [FirewallWorld.In(6, "0.0.0.0/0", 80, 80), FirewallWorld.In(17, "0.0.0.0/0", 53, 53)]));
+            world.Groups("b", "web");
+        }
+        byte[][] toB =
+        [
+            Tcp("10.0.0.1", 40000, "10.0.0.2", 80, Syn, seq: 100),
+            Udp("10.0.0.1", 5555, "10.0.0.2", 53),
+            Udp("10.0.0.1", 5555, "10.0.0.2", 54),
+            Tcp("10.0.0.1", 40001, "10.0.0.2", 22, Syn, seq: 7),
+            Icmp("10.0.0.1", "10.0.0.2", IcmpHeader.V4EchoRequest),
+            Arp(MacA, MacA, "10.0.0.1", "10.0.0.2"),
+        ];
+        byte[][] toA =
+        [
+            Tcp("10.0.0.2", 80, "10.0.0.1", 40000, Syn | Ack, seq: 5000, ack: 101),
+            Udp("10.0.0.2", 53, "10.0.0.1", 5555, srcMac: MacB),
+        ];
+        foreach (var frame in toA)
+        {
+            _w.Nic("b").Mac.Write(frame.AsSpan(EthernetHeader.SourceOffset));
+        }
+        foreach (var (from, to, burst) in new[] { ("a", "b", toB), ("b", "a", toA), ("a", "b", toB) })
+        {
+            var sender = _w.Nic(from);
+            var receiver = _w.Nic(to);
+            var lookups = new FlowLookup[burst.Length];
+            var hashes = new uint[burst.Length];
+            var started = new DropReason[burst.Length];
+            for (var i = 0; i < burst.Length; i++)
+            {
+                var meta = Parse(burst[i]);
+                if (senderBypasses)
+                {
+                    // No egress lookup: the ingress one is made in the receiver's zone.
+                    _w.Stage.StartToNic(receiver, burst[i], meta, out lookups[i]);
+                    hashes[i] = lookups[i].Hash;
+                    continue;
+                }
+                started[i] = _w.Stage.StartFromNic(sender, burst[i], meta, out lookups[i]);
+                if (started[i] == DropReason.None)
+                {
+                    hashes[i] = _w.Stage.StartToNic(receiver, lookups[i]);
+                }
+            }
+            for (var i = 0; i < burst.Length; i++)
+            {
+                if (started[i] == DropReason.None)
+                {
+                    _w.Stage.PrefetchConnection(lookups[i]);
+                    _w.Stage.PrefetchConnection(lookups[i], hashes[i]);
+                }
+            }
+            for (var i = 0; i < burst.Length; i++)
+            {
+                var meta = Parse(burst[i]);
+                var egress = senderBypasses || started[i] != DropReason.None ? started[i]
+                    : _w.Stage.FinishFromNic(sender, _w.Policy, burst[i], meta, lookups[i], _w.Now);
+                var stepwise = egress != DropReason.None ? egress : _w.Stage.FinishToNic(receiver, _w.Policy, burst[i], meta, lookups[i], hashes[i], _w.Now);
+                var twinEgress = senderBypasses ? DropReason.None : twin.Send(from, burst[i]);
+                var oneCall = twinEgress != DropReason.None ? twinEgress : twin.Receive(to, burst[i]);
+                Assert.Equal(oneCall, stepwise);
+            }
+        }
+        // The same connections, in the same zones.
+        Assert.Equal(twin.Stage.Count, _w.Stage.Count);
+        Assert.True(_w.Stage.Count > 0);
+        for (var i = 0; i < _w.Stage.Table.HighWater; i++)
+        {
+            if (_w.Stage.Table.InUse(i))
+            {
+                var key = _w.Stage.Table[i].Key;
+                Assert.True(twin.Stage.Table.Find(key, FlowKey.HashOf(key)) >= 0, $"connection {i} (zone {key.Zone}) not in the twin");
+            }
+        }
+    }
+
     private void Handshake()
     {
         Assert.Equal(DropReason.None, _w.AtoB(Tcp("10.0.0.1", 40000, "10.0.0.2", 80, Syn, seq: 100, windowScale: 7)));
