@@ -1,4 +1,5 @@
 using Butterfly.Api.Zmq.Server.Transport;
+using Butterfly.Wire;
 using Serilog;
 
 namespace Butterfly.Api.Zmq.Server;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Butterfly.Wire;
 
 namespace Butterfly.Api.Zmq.Server.Transport;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Butterfly.Wire;
 
 namespace Butterfly.Api.Zmq.Server.Transport;
 
