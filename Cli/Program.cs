@@ -15,4 +15,6 @@ catch (IOException)
 {
     // stdout closed early (e.g. piped into head): nothing left to tell anyone.
 }
+// NetMQ's shared context has background threads; release them without waiting for peers.
+NetMQ.NetMQConfig.Cleanup(block: false);
 return code;

@@ -1,5 +1,4 @@
 using Butterfly.Api.Zmq.Server.Transport;
-using Butterfly.Wire;
 using Serilog;
 
 namespace Butterfly.Api.Zmq.Server;

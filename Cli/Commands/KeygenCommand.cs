@@ -1,5 +1,6 @@
 using Butterfly.Cli.CommandLine;
 using Butterfly.Wire;
+using NetMQ;
 
 namespace Butterfly.Cli.Commands;
 
@@ -37,16 +38,7 @@ internal static class KeygenCommand
                 return 1;
             }
         }
-        (byte[] PublicKey, byte[] SecretKey) pair;
-        try
-        {
-            pair = LibZmq.NewCurveKeyPair();
-        }
-        catch (Exception e) when (e is InvalidOperationException or DllNotFoundException)
-        {
-            ctx.Err.WriteLine($"keygen: cannot make a CURVE key pair with libzmq ({LibZmq.Library}, Debian package libzmq5): {e.Message}");
-            return 1;
-        }
+        var pair = new NetMQCertificate();
         var now = ctx.Clock.GetUtcNow();
         try
         {

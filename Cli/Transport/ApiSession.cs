@@ -157,7 +157,7 @@ internal sealed class ApiSession : IDisposable
         }
         try
         {
-            var (publicKey, secretKey) = CurveKeys.ReadKeyPair(_options.CurveKeyFile, LibZmq.CurvePublicOf);
+            var (publicKey, secretKey) = CurveKeys.ReadKeyPair(_options.CurveKeyFile, secret => NetMQ.NetMQCertificate.CreateFromSecretKey(secret).PublicKey);
             keys = new CurveClientKeys(publicKey, secretKey, CurveKeys.ReadPublicKey(_options.ServerKeyFile));
             return true;
         }

@@ -1,19 +1,20 @@
-using Butterfly.Wire;
+using NetMQ;
+using NetMQ.Sockets;
 
 namespace Butterfly.Cli.Transport;
 
 /// <summary>
-/// A ZeroMQ REQ socket to the daemon (libzmq, <see cref="ZmqRequestClient"/>): one frame out,
-/// one frame back, as the wire contract requires; a CURVE client when the target has keys. The
-/// socket is made on first use and reused by chained commands. Without a timeout a reply is
-/// awaited forever, like the original client (with CURVE, a daemon that refuses this client's
-/// key never answers: ZeroMQ keeps retrying the handshake, so give -t).
+/// A ZeroMQ REQ socket (NetMQ) to the daemon: one frame out, one frame back, as the wire
+/// contract requires; a CURVE client when the target has keys. The socket is made on first use
+/// and reused by chained commands. Without a timeout a reply is awaited forever, like the
+/// original client (with CURVE, a daemon that refuses this client's key never answers: ZeroMQ
+/// keeps retrying the handshake, so give -t).
 /// </summary>
 internal sealed class ZmqApiTransport : IApiTransport
 {
     private readonly string _endpoint;
     private readonly CurveClientKeys? _curve;
-    private ZmqRequestClient? _client;
+    private RequestSocket? _socket;
 
     public ZmqApiTransport(ApiTarget target)
     {
@@ -25,31 +26,46 @@ internal sealed class ZmqApiTransport : IApiTransport
     {
         try
         {
-            if (_client is null)
+            if (_socket is null)
             {
                 if (!LooksLikeEndpoint(_endpoint))
                     return new ExchangeResult(null, $"invalid endpoint '{_endpoint}' (expected e.g. tcp://127.0.0.1:9999)");
-                _client = new ZmqRequestClient(_endpoint, _curve?.ServerKey, _curve?.PublicKey, _curve?.SecretKey);
+                var socket = new RequestSocket();
+                // Never keep the process alive for a request nobody will read.
+                socket.Options.Linger = TimeSpan.Zero;
+                if (_curve is not null)
+                {
+                    socket.Options.CurveServerKey = _curve.ServerKey;
+                    socket.Options.CurveCertificate = new NetMQCertificate(_curve.SecretKey, _curve.PublicKey);
+                }
+                try
+                {
+                    socket.Connect(_endpoint);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+                _socket = socket;
             }
 
-            return _client.Exchange(request, timeout, out var reply) switch
-            {
-                ExchangeStatus.Replied => new ExchangeResult(reply, null),
-                ExchangeStatus.NotSent => new ExchangeResult(null, $"cannot send message to endpoint {_endpoint}"),
-                _ => new ExchangeResult(null, $"no reply from {_endpoint} within {timeout!.Value.TotalMilliseconds} ms"),
-            };
+            var wait = timeout ?? TimeSpan.FromMilliseconds(-1);
+            if (!_socket.TrySendFrame(wait, request))
+                return new ExchangeResult(null, $"cannot send message to endpoint {_endpoint}");
+            if (!_socket.TryReceiveFrameBytes(wait, out var reply))
+                return new ExchangeResult(null, $"no reply from {_endpoint} within {timeout!.Value.TotalMilliseconds} ms");
+            return new ExchangeResult(reply, null);
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is NetMQException or ArgumentException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
-            return new ExchangeResult(null, $"cannot talk to endpoint {_endpoint}: {e.Message}");
-        }
-        catch (DllNotFoundException)
-        {
-            return new ExchangeResult(null, $"cannot talk to endpoint {_endpoint}: libzmq ({LibZmq.Library}) is not installed (Debian package libzmq5)");
+            // Some NetMQ messages span lines; the client reports one line.
+            var reason = string.Join(' ', e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            return new ExchangeResult(null, $"cannot talk to endpoint {_endpoint}: {reason}");
         }
     }
 
-    // libzmq's own error for a malformed address ("Invalid argument") says little; catch the common mistakes first.
+    // NetMQ's own errors for a malformed address are obscure; catch the common mistakes first.
     private static bool LooksLikeEndpoint(string endpoint)
     {
         var sep = endpoint.IndexOf("://", StringComparison.Ordinal);
@@ -67,7 +83,7 @@ internal sealed class ZmqApiTransport : IApiTransport
 
     public void Dispose()
     {
-        _client?.Dispose();
-        _client = null;
+        _socket?.Dispose();
+        _socket = null;
     }
 }

@@ -1,21 +1,23 @@
 using Butterfly.Wire;
 using Google.Protobuf;
+using NetMQ;
+using NetMQ.Sockets;
 
 namespace Butterfly.TestKit;
 
 /// <summary>
-/// A ZeroMQ REQ client of the Butterfly API (libzmq, the CLI's <see cref="ZmqRequestClient"/>),
-/// with a timeout. With a key, requests travel in the legacy encrypted envelope and replies are
-/// opened. A REQ socket that timed out cannot send again: it is replaced before the
-/// TimeoutException. With CURVE keys the socket is a CURVE client (a daemon that refuses its key
-/// never answers: the requests time out).
+/// A ZeroMQ REQ client of the Butterfly API (NetMQ), with a receive timeout. With a key,
+/// requests travel in the legacy encrypted envelope and replies are opened. A REQ socket
+/// that timed out cannot send again, so it is replaced before the TimeoutException. With CURVE
+/// keys the socket is a CURVE client (a daemon that refuses its key never answers: the
+/// requests time out).
 /// Not thread-safe: one client per test thread.
 /// </summary>
 public sealed class ApiClient : IDisposable
 {
     private readonly byte[]? _key;
     private readonly CurveClientKeys? _curve;
-    private readonly ZmqRequestClient _client;
+    private RequestSocket _socket;
 
     public ApiClient(string endpoint, TimeSpan? timeout = null, byte[]? key = null, CurveClientKeys? curve = null)
     {
@@ -23,9 +25,7 @@ public sealed class ApiClient : IDisposable
         Timeout = timeout ?? TimeSpan.FromSeconds(30);
         _key = key;
         _curve = curve;
-        _client = _curve is null
-            ? new ZmqRequestClient(endpoint)
-            : new ZmqRequestClient(endpoint, _curve.ServerPublicKey, _curve.Client.PublicKey, _curve.Client.SecretKey);
+        _socket = Connect();
     }
 
     public string Endpoint { get; }
@@ -33,12 +33,18 @@ public sealed class ApiClient : IDisposable
     public TimeSpan Timeout { get; }
 
     /// <summary>Sends raw bytes and returns the raw reply (hostile-input tests use this).</summary>
-    public byte[] SendRaw(byte[] body) => _client.Exchange(body, Timeout, out var reply) switch
+    public byte[] SendRaw(byte[] body)
     {
-        ExchangeStatus.Replied => reply,
-        ExchangeStatus.NotSent => throw new TimeoutException($"cannot send to {Endpoint} within {Timeout.TotalSeconds:0.#} s"),
-        _ => throw new TimeoutException($"no reply from {Endpoint} within {Timeout.TotalSeconds:0.#} s"),
-    };
+        _socket.SendFrame(body);
+        if (_socket.TryReceiveFrameBytes(Timeout, out var reply))
+        {
+            return reply;
+        }
+
+        _socket.Dispose();
+        _socket = Connect();
+        throw new TimeoutException($"no reply from {Endpoint} within {Timeout.TotalSeconds:0.#} s");
+    }
 
     /// <summary>Sends a Messages (sealed when the client has a key) and returns the (opened) reply.</summary>
     public Messages Send(Messages request)
@@ -92,5 +98,20 @@ public sealed class ApiClient : IDisposable
             : throw new InvalidOperationException($"request {request} failed: {response.Status.Error?.Description}");
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose() => _socket.Dispose();
+
+    private RequestSocket Connect()
+    {
+        var socket = new RequestSocket();
+        // A test must not hang on close when the daemon is gone.
+        socket.Options.Linger = TimeSpan.Zero;
+        if (_curve is not null)
+        {
+            socket.Options.CurveServerKey = _curve.ServerPublicKey;
+            socket.Options.CurveCertificate = new NetMQCertificate(_curve.Client.SecretKey, _curve.Client.PublicKey);
+        }
+
+        socket.Connect(Endpoint);
+        return socket;
+    }
 }

@@ -37,7 +37,7 @@ internal sealed class CurveSecurity
     /// <summary>Reads the key pair and the allow-list; throws <see cref="InvalidDataException"/> with one line.</summary>
     public static CurveSecurity Load(string keyFile, string allowPath)
     {
-        var (publicKey, secretKey) = CurveKeys.ReadKeyPair(keyFile, LibZmq.CurvePublicOf);
+        var (publicKey, secretKey) = CurveKeys.ReadKeyPair(keyFile, PublicOf);
         return new CurveSecurity(publicKey, secretKey, allowPath, CurveAllowList.Load(allowPath));
     }
 
@@ -54,5 +54,21 @@ internal sealed class CurveSecurity
         {
             log.Error("SIGHUP: {Error}; the {Count} allowed CURVE client keys in use stay", e.Message, Allowed.Count);
         }
+    }
+
+    /// <summary>The public key of a secret key, by libzmq (Curve25519 of the base point).</summary>
+    private static unsafe byte[] PublicOf(byte[] secretKey)
+    {
+        var secret = System.Text.Encoding.ASCII.GetBytes(CurveKeys.Z85Encode(secretKey) + "\0");
+        var result = new byte[CurveKeys.Z85Length + 1];
+        fixed (byte* s = secret)
+        fixed (byte* p = result)
+        {
+            if (LibZmq.CurvePublic(p, s) != 0)
+            {
+                throw new InvalidDataException($"libzmq cannot derive a public key: {LibZmq.LastError()}");
+            }
+        }
+        return CurveKeys.Z85Decode(System.Text.Encoding.ASCII.GetString(result, 0, CurveKeys.Z85Length))!;
     }
 }

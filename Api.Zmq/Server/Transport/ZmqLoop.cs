@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using Butterfly.Wire;
 
 namespace Butterfly.Api.Zmq.Server.Transport;
 

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Butterfly.Wire;
 
 namespace Butterfly.Api.Zmq.Server.Transport;
 

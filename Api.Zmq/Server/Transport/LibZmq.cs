@@ -1,24 +1,20 @@
 using System.Runtime.InteropServices;
 
-namespace Butterfly.Wire;
+namespace Butterfly.Api.Zmq.Server.Transport;
 
 /// <summary>
-/// The few libzmq calls the API server and the clients (the CLI, <see cref="ZmqRequestClient"/>)
-/// make (Debian's libzmq5, the reference ZeroMQ library). Why libzmq and not NetMQ for the
-/// server socket: NetMQ 4.0.4.5 has a CURVE server but no ZAP (any client that knows the
-/// server's public key is let in), does not tell which client key or TCP peer sent a message,
-/// and has no handshake timeout. libzmq has all three: a ZAP handler on
+/// The few libzmq calls the API server makes (Debian's libzmq5, the reference ZeroMQ library).
+/// Why libzmq and not NetMQ for the server socket: NetMQ 4.0.4.5 has a CURVE server but no ZAP
+/// (any client that knows the server's public key is let in), does not tell which client key or
+/// TCP peer sent a message, and has no handshake timeout. libzmq has all three: a ZAP handler on
 /// <c>inproc://zeromq.zap.01</c>, the <c>User-Id</c> and <c>Peer-Address</c> message properties,
-/// and <c>ZMQ_HANDSHAKE_IVL</c>. Why libzmq for the clients: a request is one send, one poll and
-/// one receive on the caller's thread, where NetMQ starts its own I/O threads and hands every
-/// message between them (a CLI call spent most of its 20 ms there). Constants are those of zmq.h 4.3.
+/// and <c>ZMQ_HANDSHAKE_IVL</c>. Constants are those of zmq.h 4.3.
 /// </summary>
 internal static unsafe partial class LibZmq
 {
     public const string Library = "libzmq.so.5";
 
     public const int Pair = 0;
-    public const int Req = 3;
     public const int Rep = 4;
     public const int Router = 6;
 
@@ -92,9 +88,6 @@ internal static unsafe partial class LibZmq
     [LibraryImport(Library, EntryPoint = "zmq_bind", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Bind(IntPtr socket, string endpoint);
 
-    [LibraryImport(Library, EntryPoint = "zmq_connect", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Connect(IntPtr socket, string endpoint);
-
     [LibraryImport(Library, EntryPoint = "zmq_msg_init")]
     public static partial int MessageInit(Message* message);
 
@@ -129,47 +122,9 @@ internal static unsafe partial class LibZmq
     [LibraryImport(Library, EntryPoint = "zmq_strerror")]
     private static partial byte* StrError(int error);
 
-    /// <summary>A new CURVE key pair, each key 40 Z85 characters and a NUL (41-byte buffers); -1 without CURVE support.</summary>
-    [LibraryImport(Library, EntryPoint = "zmq_curve_keypair")]
-    public static partial int CurveKeypair(byte* z85Public, byte* z85Secret);
-
-    /// <summary>A new CURVE key pair (32 bytes each), from libzmq's random source.</summary>
-    /// <exception cref="InvalidOperationException">This libzmq has no CURVE support.</exception>
-    public static (byte[] PublicKey, byte[] SecretKey) NewCurveKeyPair()
-    {
-        var z85Public = stackalloc byte[41];
-        var z85Secret = stackalloc byte[41];
-        if (CurveKeypair(z85Public, z85Secret) != 0)
-        {
-            throw new InvalidOperationException($"zmq_curve_keypair: {LastError()}");
-        }
-        var publicKey = CurveKeys.Z85Decode(System.Text.Encoding.ASCII.GetString(z85Public, CurveKeys.Z85Length));
-        var secretKey = CurveKeys.Z85Decode(System.Text.Encoding.ASCII.GetString(z85Secret, CurveKeys.Z85Length));
-        return publicKey is { Length: 32 } && secretKey is { Length: 32 }
-            ? (publicKey, secretKey)
-            : throw new InvalidOperationException("zmq_curve_keypair returned keys that are not Z85");
-    }
-
     /// <summary>The public key (40 Z85 characters) of a secret key (40 Z85 characters): Curve25519 of the base point.</summary>
     [LibraryImport(Library, EntryPoint = "zmq_curve_public")]
     public static partial int CurvePublic(byte* z85Public, byte* z85Secret);
-
-    /// <summary>The public key of a CURVE secret key (32 bytes each).</summary>
-    /// <exception cref="InvalidDataException">libzmq cannot derive it (no CURVE support).</exception>
-    public static byte[] CurvePublicOf(byte[] secretKey)
-    {
-        var secret = System.Text.Encoding.ASCII.GetBytes(CurveKeys.Z85Encode(secretKey) + "\0");
-        var result = new byte[CurveKeys.Z85Length + 1];
-        fixed (byte* s = secret)
-        fixed (byte* p = result)
-        {
-            if (CurvePublic(p, s) != 0)
-            {
-                throw new InvalidDataException($"libzmq cannot derive a public key: {LastError()}");
-            }
-        }
-        return CurveKeys.Z85Decode(System.Text.Encoding.ASCII.GetString(result, 0, CurveKeys.Z85Length))!;
-    }
 
     /// <summary>libzmq's text for <paramref name="error"/>.</summary>
     public static string ErrorText(int error) => Marshal.PtrToStringUTF8((IntPtr)StrError(error)) ?? $"error {error}";
