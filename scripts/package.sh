@@ -78,7 +78,7 @@ Version: $version
 Architecture: $arch
 Maintainer: Butterfly developers <butterfly@localhost>
 Installed-Size: $size
-Depends: dpdk (>= 22.11), libssl3, libc6 (>= 2.36), libgcc-s1, libstdc++6, zlib1g
+Depends: dpdk (>= 22.11), libzmq5, libssl3, libc6 (>= 2.36), libgcc-s1, libstdc++6, zlib1g
 Section: net
 Priority: optional
 Description: userspace virtual switch over DPDK (butterflyd and the butterfly CLI)

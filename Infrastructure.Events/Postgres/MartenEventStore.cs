@@ -133,12 +133,14 @@ public sealed partial class MartenEventStore : IEventStore
         // connection string's timeout: appends bound it with their own deadline.
         builder.CancellationTimeout = -1;
         var dataSource = NpgsqlDataSource.Create(builder);
+        // The writer's connection is not pooled (WriterSession: a pooled one keeps its lock in the pool).
+        var sessions = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false });
         NpgsqlConnection? lockConnection = null;
         DocumentStore? store = null;
         try
         {
             var idleLimit = options.WriteTimeout * 2;
-            lockConnection = await WriterSession.ConnectAsync(dataSource, options.Schema, options.HostId, legacy: false, description, idleLimit,
+            lockConnection = await WriterSession.ConnectAsync(sessions, options.Schema, options.HostId, legacy: false, description, idleLimit,
                 cancellationToken).ConfigureAwait(false);
             store = CreateDocumentStore(dataSource, options.Schema);
             await SetUpSchemaAsync(dataSource, store, options.Schema, cancellationToken).ConfigureAwait(false);
@@ -147,7 +149,7 @@ public sealed partial class MartenEventStore : IEventStore
             var (last, lastTimestamp) = await sql.ReadTailAsync(dataSource, cancellationToken).ConfigureAwait(false);
             await CheckWholeAsync(sql, dataSource, description, stream, last, cancellationToken).ConfigureAwait(false);
             log.Information("Event store {Description}: stream {Stream}, {Events} events", description, stream.StreamId, last);
-            var writer = WriterSession.Start(dataSource, stream, description, log, lockConnection, last, options.LockCheckInterval, idleLimit);
+            var writer = WriterSession.Start(dataSource, sessions, stream, description, log, lockConnection, last, options.LockCheckInterval, idleLimit);
             return new MartenEventStore(dataSource, writer, store, stream, options, log, description, lastTimestamp);
         }
         catch
@@ -157,6 +159,7 @@ public sealed partial class MartenEventStore : IEventStore
             {
                 await lockConnection.DisposeAsync().ConfigureAwait(false);
             }
+            await sessions.DisposeAsync().ConfigureAwait(false);
             await dataSource.DisposeAsync().ConfigureAwait(false);
             throw;
         }

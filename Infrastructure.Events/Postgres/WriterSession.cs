@@ -28,6 +28,12 @@ namespace Butterfly.Infrastructure.Events.Postgres;
 internal sealed class WriterSession : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
+
+    // Unpooled (Pooling=false): the writer connection. Disposing a pooled one returns it to the
+    // pool with its session, and the advisory lock, intact (Npgsql resets a session only when
+    // the connection is handed out again), so a writer that gave up on its connection would
+    // find the lock held by its own idle connection and take itself for a second writer.
+    private readonly NpgsqlDataSource _sessions;
     private readonly EventSql _sql;
     private readonly HostStream _stream;
     private readonly string _description;
@@ -44,9 +50,10 @@ internal sealed class WriterSession : IAsyncDisposable
     /// <summary>An append whose COMMIT went out without an answer.</summary>
     private sealed record InDoubtAppend(long First, long Last, Guid[] Ids, int BackendPid);
 
-    private WriterSession(NpgsqlDataSource dataSource, HostStream stream, string description, ILogger log, NpgsqlConnection connection,
-        long lastSequence, TimeSpan checkInterval, TimeSpan idleInTransactionTimeout)
+    private WriterSession(NpgsqlDataSource dataSource, NpgsqlDataSource sessions, HostStream stream, string description, ILogger log,
+        NpgsqlConnection connection, long lastSequence, TimeSpan checkInterval, TimeSpan idleInTransactionTimeout)
     {
+        _sessions = sessions;
         _dataSource = dataSource;
         _sql = new EventSql(stream);
         _stream = stream;
@@ -96,9 +103,12 @@ internal sealed class WriterSession : IAsyncDisposable
         }
     }
 
-    public static WriterSession Start(NpgsqlDataSource dataSource, HostStream stream, string description, ILogger log, NpgsqlConnection connection,
-        long lastSequence, TimeSpan checkInterval, TimeSpan idleInTransactionTimeout) =>
-        new(dataSource, stream, description, log, connection, lastSequence, checkInterval, idleInTransactionTimeout);
+    /// <param name="dataSource">Pooled: reads.</param>
+    /// <param name="sessions">Unpooled (<c>Pooling=false</c>), owned from now on: where <paramref name="connection"/>
+    /// came from, and the writer's later connections.</param>
+    public static WriterSession Start(NpgsqlDataSource dataSource, NpgsqlDataSource sessions, HostStream stream, string description, ILogger log,
+        NpgsqlConnection connection, long lastSequence, TimeSpan checkInterval, TimeSpan idleInTransactionTimeout) =>
+        new(dataSource, sessions, stream, description, log, connection, lastSequence, checkInterval, idleInTransactionTimeout);
 
     /// <summary>
     /// Runs <paramref name="append"/> (sequences <paramref name="first"/>..<paramref name="last"/>,
@@ -260,7 +270,7 @@ internal sealed class WriterSession : IAsyncDisposable
         NpgsqlConnection connection;
         try
         {
-            connection = await ConnectAsync(_dataSource, _stream.Schema, _stream.HostId, _stream.IsLegacy, _description, _idleInTransactionTimeout,
+            connection = await ConnectAsync(_sessions, _stream.Schema, _stream.HostId, _stream.IsLegacy, _description, _idleInTransactionTimeout,
                 cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidOperationException e)
@@ -400,6 +410,9 @@ internal sealed class WriterSession : IAsyncDisposable
         _connection = null;
         if (connection is not null)
         {
+            // Whatever broke the writer connection (a restarted database, a cut network) broke
+            // the idle read connections too; Npgsql would hand them out again as they are.
+            _dataSource.Clear();
             try
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
@@ -439,6 +452,7 @@ internal sealed class WriterSession : IAsyncDisposable
             }
         }
         await DropConnectionAsync().ConfigureAwait(false);
+        await _sessions.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }
 }

@@ -160,6 +160,17 @@ public sealed class PostgresOneWriterTests : IAsyncLifetime
         Assert.True(watch.Elapsed < timeout + TimeSpan.FromSeconds(1.5), $"took {watch.Elapsed}");
         proxy.Thaw();
         Assert.Equal(1, await store.LastSequenceAsync());
+        // The abandoned writer connection is closed (never pooled), but its backend ends only once
+        // the thawed proxy delivers that close; until then it holds the advisory lock, and a
+        // reconnect in that moment is refused as if another writer held it (a known limit: the
+        // writer does not tell its own lingering session from another process's). This test is
+        // about the deadlines, so it waits for the server to let go.
+        var released = Stopwatch.StartNew();
+        while (await LockHeldAsync())
+        {
+            Assert.True(released.Elapsed < TimeSpan.FromSeconds(10), "the abandoned session kept the lock");
+            await Task.Delay(20);
+        }
 
         // Frozen after the COMMIT went out: the outcome is unknown at the deadline, then found.
         proxy.ArmTrigger("COMMIT\0"u8, ProxyTrigger.ForwardThenFreeze);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Butterfly.Infrastructure.Dpdk.Pipeline.Firewall;
 
 /// <summary>
@@ -9,6 +11,7 @@ internal static class UdpTracker
 {
     public static void Open(ref Connection c, long now, ConntrackTimeouts timeouts) => c.Expires = now + timeouts.Udp;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TrackResult Update(ref Connection c, bool original, long now, ConntrackTimeouts timeouts)
     {
         if (!original)

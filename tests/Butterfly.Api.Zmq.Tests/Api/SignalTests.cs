@@ -62,7 +62,14 @@ public sealed class SignalTests
             }
             ApiAssert.Ok(api.Call(Requests.NicList()));
             Assert.False(daemon.HasExited);
-            Assert.Contains("nic_list from", daemon.StandardError, StringComparison.Ordinal);
+            // The request is logged before its reply leaves, but the daemon's stderr reaches this
+            // process through a pipe and a reader thread: the line may come just after the reply.
+            watch.Restart();
+            while (!daemon.StandardError.Contains("nic_list from", StringComparison.Ordinal))
+            {
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), "the request was not logged at info:\n" + daemon.StandardError);
+                await Task.Delay(50);
+            }
         }
         finally
         {
