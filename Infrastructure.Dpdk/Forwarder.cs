@@ -153,17 +153,17 @@ internal sealed unsafe partial class Forwarder : IDisposable
             }
             ref var d = ref decisions[i];
             d = SwitchStage.FromLocal(tables, _learned, ingress, metas[i], now);
-            ingressStarted[i] = d.Kind == ForwardKind.Local && policy.FilterOf(d.Port) is { Bypass: false };
+            var receiver = d.Kind == ForwardKind.Local ? policy.FilterOf(d.Port) : null;
+            ingressStarted[i] = receiver is { Bypass: false };
             if (ingressStarted[i])
             {
-                var receiver = policy.FilterOf(d.Port)!;
                 if (filtered)
                 {
-                    ingressHashes[i] = _firewall.StartToNic(receiver, lookups[i]);
+                    ingressHashes[i] = _firewall.StartToNic(receiver!, lookups[i]);
                 }
                 else
                 {
-                    _firewall.StartToNic(receiver, frame, metas[i], out lookups[i]);
+                    _firewall.StartToNic(receiver!, frame, metas[i], out lookups[i]);
                     ingressHashes[i] = lookups[i].Hash;
                 }
             }

@@ -215,7 +215,8 @@ public sealed class FirewallBenchmarks : IDisposable
 
     private static uint NicIp(int nic) => 0x0A00_0001u + (uint)nic;
 
-    private static byte[] Frame(MacAddress src, MacAddress dst, uint srcIp, ushort srcPort, uint dstIp, ushort dstPort)
+    /// <summary>A 60-byte IPv4/UDP frame in an mbuf-like buffer (<see cref="SyntheticTraffic.Headroom"/> free bytes first).</summary>
+    internal static byte[] Frame(MacAddress src, MacAddress dst, uint srcIp, ushort srcPort, uint dstIp, ushort dstPort)
     {
         var buffer = new byte[SyntheticTraffic.Headroom + 128];
         var frame = buffer.AsSpan(SyntheticTraffic.Headroom, SyntheticTraffic.FrameLength);

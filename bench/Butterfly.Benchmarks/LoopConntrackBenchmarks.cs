@@ -49,8 +49,8 @@ public sealed class LoopConntrackBenchmarks : IDisposable
     public void Setup()
     {
         var builder = new SwitchTablesBuilder();
-        Check(builder.AddPort(PortA, Vni, MacA));
-        Check(builder.AddPort(PortB, Vni, MacB));
+        SyntheticTraffic.Check(builder.AddPort(PortA, Vni, MacA));
+        SyntheticTraffic.Check(builder.AddPort(PortB, Vni, MacB));
         _tables = builder.Build(1, out var error) ?? throw new InvalidOperationException(error);
 
         var rules = new List<RuleSpec>();
@@ -77,8 +77,8 @@ public sealed class LoopConntrackBenchmarks : IDisposable
         for (var x = 0; x < Flows; x++)
         {
             var client = 0xC612_0003u | ((uint)x << 8);
-            _fromA[x] = Frame(MacA, MacB, client, 0xC612_0002u);
-            _fromB[x] = Frame(MacB, MacA, 0xC612_0002u, client);
+            _fromA[x] = FirewallBenchmarks.Frame(MacA, MacB, client, 9, 0xC612_0002u, 9);
+            _fromB[x] = FirewallBenchmarks.Frame(MacB, MacA, 0xC612_0002u, 9, client, 9);
         }
         for (var i = 0; i < 2 * Flows / SyntheticTraffic.BurstSize; i++)
         {
@@ -164,24 +164,5 @@ public sealed class LoopConntrackBenchmarks : IDisposable
         }
         _replies = !_replies;
         return passed;
-    }
-
-    private static byte[] Frame(MacAddress source, MacAddress destination, uint sourceIp, uint destinationIp)
-    {
-        var buffer = new byte[SyntheticTraffic.Headroom + 128];
-        var frame = buffer.AsSpan(SyntheticTraffic.Headroom, SyntheticTraffic.FrameLength);
-        EthernetHeader.Write(frame, destination, source, EthernetHeader.TypeIpv4);
-        const ushort ipLength = SyntheticTraffic.FrameLength - EthernetHeader.Length;
-        Ipv4Header.Write(frame[EthernetHeader.Length..], ipLength, 0, 64, Ipv4Header.ProtocolUdp, sourceIp, destinationIp);
-        UdpHeader.Write(frame[34..], 9, 9, ipLength - Ipv4Header.MinLength, 0);
-        return buffer;
-    }
-
-    private static void Check(string? error)
-    {
-        if (error is not null)
-        {
-            throw new InvalidOperationException(error);
-        }
     }
 }

@@ -102,7 +102,7 @@ internal sealed class SyntheticTraffic
         return buffer;
     }
 
-    private static void Check(string? error)
+    internal static void Check(string? error)
     {
         if (error is not null)
         {

@@ -65,28 +65,7 @@ internal sealed unsafe class ConnectionTable : IDisposable
 
     /// <summary>The entry holding <paramref name="key"/> (whose <see cref="FlowKey.HashOf"/> is <paramref name="hash"/>), or -1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Find(in FlowKey key, uint hash)
-    {
-        var i = (int)hash & _indexMask;
-        var tag = (ulong)hash << 32;
-        while (true)
-        {
-            var slot = _index[i];
-            if (slot == 0)
-            {
-                return -1;
-            }
-            if ((slot & 0xFFFF_FFFF_0000_0000) == tag)
-            {
-                var entry = (int)(uint)slot - 1;
-                if (FlowKey.Same(_entries[entry].Key, key))
-                {
-                    return entry;
-                }
-            }
-            i = (i + 1) & _indexMask;
-        }
-    }
+    public int Find(in FlowKey key, uint hash) => FindInZone(key, key.Zone, hash);
 
     /// <summary>
     /// The entry holding <paramref name="key"/> moved to <paramref name="zone"/> (the same flow

@@ -126,14 +126,7 @@ internal struct FlowKey
 
     /// <summary>Equality over the six words.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Same(in FlowKey x, in FlowKey y)
-    {
-        ref var a = ref Unsafe.As<FlowKey, ulong>(ref Unsafe.AsRef(in x));
-        ref var b = ref Unsafe.As<FlowKey, ulong>(ref Unsafe.AsRef(in y));
-        return ((a ^ b) | (Unsafe.Add(ref a, 1) ^ Unsafe.Add(ref b, 1)) | (Unsafe.Add(ref a, 2) ^ Unsafe.Add(ref b, 2))
-            | (Unsafe.Add(ref a, 3) ^ Unsafe.Add(ref b, 3)) | (Unsafe.Add(ref a, 4) ^ Unsafe.Add(ref b, 4))
-            | (Unsafe.Add(ref a, 5) ^ Unsafe.Add(ref b, 5))) == 0;
-    }
+    public static bool Same(in FlowKey x, in FlowKey y) => SameInZone(x, y, y.Zone);
 
     /// <summary>Equality of <paramref name="stored"/> with <paramref name="key"/> moved to <paramref name="zone"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
