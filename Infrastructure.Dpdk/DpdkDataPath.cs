@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Numerics;
 using Butterfly.Application.Ports;
 using Butterfly.Domain.Nics;
 using Butterfly.Infrastructure.Dpdk.Native;
@@ -30,12 +31,27 @@ internal sealed record NicPort(DataPathNic Nic, ushort Handle, string Device, st
 public sealed partial class DpdkDataPath : IDataPath, IDisposable
 {
     /// <summary>
-    /// mbufs in the pool, small enough for --no-huge. Held for long: the underlay's 2 × 1024
-    /// descriptors and each tap's (64 + 256) × at most 31 taps, ≈ 12 k at worst. vhost-user NICs
-    /// hold none: the packet thread copies one burst (≤ 32 frames, ≤ 32 mbufs each for a 64 KiB
-    /// TSO frame) and frees it before the next port, however many NICs there are.
+    /// mbufs in the pool: what can hold them at once, rounded up to 2^n − 1 (the ring's best
+    /// size). Held for long: the underlay's RX and TX descriptors, and the RX descriptors of
+    /// every tap NIC (the tap PMD fills them up front; its TX writes a frame to the kernel and
+    /// frees it at once). Held briefly: two lcore caches (the packet thread's and EAL's main
+    /// thread's, each up to 1.5 × the cache size) and one vhost-user burst — vhost-user NICs
+    /// hold none between rounds: the packet thread copies a burst (≤ 32 frames of ≤ 32 mbufs
+    /// each for a 64 KiB TSO frame) and frees it before the next port, however many NICs there
+    /// are. An mbuf is ≈ 2.3 KiB, so this is most of an idle daemon's memory: 8 191 of them are
+    /// 18.5 MiB (16 383 took 64 MiB before the pool was packed and sized). A pool that runs dry
+    /// drops what a port receives and counts it as the port's rx_nombuf.
     /// </summary>
-    private const uint PoolSize = 16383;
+    internal static uint PoolSizeFor(int maxPorts)
+    {
+        const int LcoreCaches = 2 * (MempoolCacheSize * 3 / 2);
+        const int VhostBurst = 32 * 32;
+        var held = (2 * UnderlayDescriptors) + (Math.Max(0, maxPorts - 1) * TapRxDescriptors) + LcoreCaches + VhostBurst;
+        return (uint)(BitOperations.RoundUpToPowerOf2((uint)held + 1) - 1);
+    }
+
+    /// <summary>RTE_MEMPOOL_CACHE_MAX_SIZE, the per-lcore cache bf_mempool_create asks for.</summary>
+    private const int MempoolCacheSize = 512;
     private const ushort UnderlayDescriptors = 1024;
 
     /// <summary>The tap PMD fills every RX descriptor with an mbuf up front; 64 cover a 64 KiB frame.</summary>
@@ -134,8 +150,10 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         string? fallbackDevice = null;
         try
         {
-            pool = CreatePool();
             var maxPorts = Shim.bf_max_ports();
+            var poolSize = PoolSizeFor(maxPorts);
+            pool = CreatePool(poolSize);
+            log.Information("mbuf pool: {Mbufs} mbufs for the underlay and up to {Taps} tap NICs", poolSize, maxPorts - 1);
             var underlay = options.DpdkPort;
             if (DpdkPorts.Count() == 0)
             {
@@ -743,15 +761,15 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         return options with { SocketDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.SocketDir)) };
     }
 
-    private static unsafe nint CreatePool()
+    private static unsafe nint CreatePool(uint size)
     {
         nint pool;
         fixed (byte* name = Shim.Utf8Z("bf_mbufs"))
         {
-            var ret = Shim.bf_mempool_create(name, PoolSize, &pool);
+            var ret = Shim.bf_mempool_create(name, size, &pool);
             if (ret < 0)
             {
-                throw new InvalidOperationException($"cannot create a pool of {PoolSize} mbufs: {Shim.Error(ret)} (give EAL more memory with -m)");
+                throw new InvalidOperationException($"cannot create a pool of {size} mbufs: {Shim.Error(ret)} (give EAL more memory with -m)");
             }
         }
         return pool;

@@ -213,6 +213,11 @@ internal static class Daemon
         {
             logger.Warning("{Error}", notifyError);
         }
+        // Opening the log scans every record and replay builds the state event by event: the
+        // garbage of a long history would otherwise stay committed in the GC heap for the
+        // daemon's lifetime (a non-concurrent GC hands memory back only when it compacts);
+        // ≈ 3.5 MiB of RSS after a million events.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         using (shutdown.Register(server.Stop))
         {
             server.Run();

@@ -17,6 +17,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 
 #include "butterfly_shim.h"
@@ -95,10 +96,34 @@ void bf_thread_unregister(void)
 
 int bf_mempool_create(const char *name, unsigned int n, struct rte_mempool **out)
 {
-    struct rte_mempool *mp = rte_pktmbuf_pool_create(name, n, RTE_MEMPOOL_CACHE_MAX_SIZE, 0,
-                                                     RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+    /* rte_pktmbuf_pool_create() with one difference: without hugepages EAL's memory is 4 KiB
+     * pages that no device DMAs into by physical address, yet the default populate keeps every
+     * object inside one page, so each 2.3 KiB mbuf took a whole page (43 % of the pool wasted).
+     * RTE_MEMPOOL_F_NO_IOVA_CONTIG packs them. With hugepages the default layout is kept. */
+    struct rte_pktmbuf_pool_private priv = {
+        .mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE,
+        .mbuf_priv_size = 0,
+    };
+    unsigned int flags = rte_eal_has_hugepages() ? 0 : RTE_MEMPOOL_F_NO_IOVA_CONTIG;
+    struct rte_mempool *mp = rte_mempool_create_empty(name, n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE,
+                                                      RTE_MEMPOOL_CACHE_MAX_SIZE, sizeof(priv),
+                                                      (int)rte_socket_id(), flags);
     if (mp == NULL)
         return neg_rte_errno();
+    int ret = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL);
+    if (ret != 0)
+    {
+        rte_mempool_free(mp);
+        return ret;
+    }
+    rte_pktmbuf_pool_init(mp, &priv);
+    ret = rte_mempool_populate_default(mp);
+    if (ret < 0)
+    {
+        rte_mempool_free(mp);
+        return ret;
+    }
+    rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
     *out = mp;
     return 0;
 }

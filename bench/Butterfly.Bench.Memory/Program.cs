@@ -19,13 +19,20 @@ namespace Butterfly.Bench.Memory;
 /// on it, and reads VmRSS: once the API answers, and again after `events` has paged through
 /// every event and `state --at` has rebuilt an early and the last point.
 /// <code>
-/// bench/Butterfly.Bench.Memory/bin/Release/net10.0/Butterfly.Bench.Memory [EVENTS...]   (default: 0 200000)
+/// bench/Butterfly.Bench.Memory/bin/Release/net10.0/Butterfly.Bench.Memory [--daemon PATH] [EVENTS...]   (default: 0 200000)
 /// </code>
+/// --daemon runs that butterflyd (e.g. the package's self-contained ReadyToRun one) instead of the built one.
 /// </summary>
 internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        string? executable = null;
+        if (args is ["--daemon", var path, ..])
+        {
+            executable = Path.GetFullPath(path);
+            args = args[2..];
+        }
         var counts = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [0, 200_000];
         Console.WriteLine("| events in the log | log size | RSS once the API answers | RSS after paging every event + state --at | peak RSS (VmHWM) |");
         Console.WriteLine("|---:|---:|---:|---:|---:|");
@@ -35,7 +42,7 @@ internal static class Program
             try
             {
                 var bytes = await WriteLogAsync(Path.Combine(directory, "events"), count);
-                var (start, after, peak) = await MeasureAsync("file:" + Path.Combine(directory, "events"), count);
+                var (start, after, peak) = await MeasureAsync("file:" + Path.Combine(directory, "events"), count, executable);
                 Console.WriteLine($"| {count:N0} | {bytes / 1048576.0:0.0} MiB | {start / 1024.0:0.0} MiB | {after / 1024.0:0.0} MiB | {peak / 1024.0:0.0} MiB |");
             }
             finally
@@ -74,17 +81,19 @@ internal static class Program
         return Directory.EnumerateFiles(directory, "events-*.log").Sum(f => new FileInfo(f).Length);
     }
 
-    private static async Task<(long Start, long After, long Peak)> MeasureAsync(string eventStore, int count)
+    private static async Task<(long Start, long After, long Peak)> MeasureAsync(string eventStore, int count, string? executable)
     {
         await using var daemon = await DaemonProcess.StartAsync(new DaemonStartOptions
         {
             EventStore = eventStore,
+            Executable = executable,
             LogLevel = "error",
             StartTimeout = TimeSpan.FromMinutes(5),
         });
         using var api = daemon.CreateClient(TimeSpan.FromMinutes(2));
         await Task.Delay(2000);
         var start = Status(daemon.Pid, "VmRSS");
+        Console.Error.WriteLine($"{count} events, once the API answers: {Breakdown(daemon.Pid)}");
 
         long after = 0;
         long seen = 0;
@@ -114,6 +123,26 @@ internal static class Program
         after = Status(daemon.Pid, "VmRSS");
         var peak = Status(daemon.Pid, "VmHWM");
         return (start, after, peak);
+    }
+
+    /// <summary>The largest resident mappings of /proc/PID/smaps, by name (anonymous memory as "anon").</summary>
+    private static string Breakdown(int pid)
+    {
+        var byName = new Dictionary<string, long>(StringComparer.Ordinal);
+        var name = "anon";
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[0].Contains('-', StringComparison.Ordinal) && !fields[0].EndsWith(':'))
+            {
+                name = fields.Length >= 6 ? Path.GetFileName(fields[5]) : "anon";
+            }
+            else if (fields is ["Rss:", var kb, "kB"])
+            {
+                byName[name] = byName.GetValueOrDefault(name) + long.Parse(kb, CultureInfo.InvariantCulture);
+            }
+        }
+        return string.Join(", ", byName.OrderByDescending(p => p.Value).Take(8).Select(p => $"{p.Key} {p.Value / 1024.0:0.0} MiB"));
     }
 
     /// <summary>A field of /proc/PID/status in kB.</summary>
