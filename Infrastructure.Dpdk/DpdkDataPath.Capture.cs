@@ -71,6 +71,13 @@ public sealed partial class DpdkDataPath
             {
                 continue;
             }
+            if (CaptureOwnerOf(path) is { } owner)
+            {
+                // The API refuses this; a log written before it did may still hold such a pair.
+                _captureErrors[port.Nic.Id] = $"'{path}' is already the capture of {owner}: two captures cannot share a file";
+                _log.Warning("NIC {Nic}: packet_trace: {Error}", port.Nic.Id, _captureErrors[port.Nic.Id]);
+                continue;
+            }
             var capture = NicCapture.Start(path, port.Nic.Id, $"butterfly NIC {port.Nic.Id} ({port.Device}), VNI {port.Nic.Vni}", CaptureLimits,
                 verdicts: true, out var error);
             if (capture is null)
@@ -96,6 +103,22 @@ public sealed partial class DpdkDataPath
             capture.Stop();
             _log.Information("packet_trace to {Path} stopped", capture.Path);
         }
+    }
+
+    /// <summary>Who already captures to <paramref name="path"/> ("NIC id" or "the underlay"), or null.</summary>
+    private string? CaptureOwnerOf(string path)
+    {
+        var full = Path.GetFullPath(path);
+        foreach (var (id, capture) in _captures)
+        {
+            if (string.Equals(Path.GetFullPath(capture.Path), full, StringComparison.Ordinal))
+            {
+                return $"NIC {id}";
+            }
+        }
+        return _underlayCapture is not null && string.Equals(Path.GetFullPath(_underlayCapture.Path), full, StringComparison.Ordinal)
+            ? "the underlay"
+            : null;
     }
 
     /// <summary>The rings of the traced ports by handle, as the packet thread indexes them.</summary>

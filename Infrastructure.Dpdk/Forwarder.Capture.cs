@@ -12,7 +12,10 @@ namespace Butterfly.Infrastructure.Dpdk;
 ///   the egress firewall: <c>pass</c>, or <c>drop REASON</c> (a parse, anti-spoof or firewall drop);
 /// - to the NIC (outbound) refused by its ingress firewall, in <see cref="Ingress"/>: <c>drop REASON</c>;
 /// - to the NIC (outbound) passed, in <see cref="Flush"/> when it is handed to the port: <c>pass</c>
-///   (switch-made frames, such as path-MTU answers, included).
+///   (switch-made frames, such as path-MTU answers, included), or <c>drop tx_full</c> when the
+///   port did not take it (its ring full, or no frontend): the frames are staged in the ring
+///   before they are sent (a tap's driver may free a frame before tx_burst returns) and published
+///   once the port has said how many it took.
 /// The underlay's file gets every frame as received (before decapsulation or an ARP/ND reply
 /// rewrites it) and as sent, without a verdict.
 /// Cost: untraced ports pay one array load and null test per RX burst, per flush and per refused
@@ -35,14 +38,30 @@ internal sealed unsafe partial class Forwarder
         _now = now;
     }
 
-    /// <summary>Copies the <paramref name="n"/> frames about to be sent on traced <paramref name="port"/> into its ring.</summary>
-    private void CaptureSent(CaptureRing ring, ushort port, nint* frames, int n)
+    /// <summary>Stages the <paramref name="n"/> frames about to be sent on traced <paramref name="port"/> in its ring, as passed.</summary>
+    private void StageSent(CaptureRing ring, ushort port, nint* frames, int n)
     {
         var verdict = port == _underlayPort ? CaptureRing.NoVerdict : (byte)DropReason.None;
         for (var i = 0; i < n; i++)
         {
             var m = new Mbuf(frames[i]);
-            ring.Write(m.Head, m.PacketLength, _now, CaptureDirection.Outbound, verdict);
+            _captureOffsets[i] = ring.Stage(m.Head, m.PacketLength, _now, CaptureDirection.Outbound, verdict);
         }
+    }
+
+    /// <summary>Marks the staged frames the port did not take (<paramref name="sent"/> .. <paramref name="n"/>) dropped, then publishes them all.</summary>
+    private void PublishSent(CaptureRing ring, ushort port, int sent, int n)
+    {
+        if (port != _underlayPort)
+        {
+            for (var i = sent; i < n; i++)
+            {
+                if (_captureOffsets[i] >= 0)
+                {
+                    ring.SetVerdict(_captureOffsets[i], (byte)DropReason.TxFull);
+                }
+            }
+        }
+        ring.Publish();
     }
 }

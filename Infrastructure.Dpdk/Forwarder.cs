@@ -66,10 +66,12 @@ internal sealed unsafe partial class Forwarder : IDisposable
     private byte* _touchedFlags;
     private int _touchedCount;
 
-    // One burst's frames to free together, and the lengths of one port's staged frames.
+    // One burst's frames to free together, and the lengths of one port's staged frames (and
+    // where each is staged in the port's capture ring, when it is traced).
     private nint* _toFree;
     private int _toFreeCount;
     private uint* _lengths;
+    private int* _captureOffsets;
 
     // The ports a flood reaches; a port is at most once in a VNI, so PortHandles.Count is enough.
     private readonly ushort[] _floodPorts;
@@ -98,6 +100,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
         _touchedFlags = (byte*)NativeMemory.AllocZeroed((nuint)handles, 1);
         _toFree = (nint*)NativeMemory.Alloc(PacketThread.BurstSize, (nuint)sizeof(nint));
         _lengths = (uint*)NativeMemory.Alloc(PacketThread.BurstSize, sizeof(uint));
+        _captureOffsets = (int*)NativeMemory.Alloc(PacketThread.BurstSize, sizeof(int));
         _floodPorts = new ushort[handles];
         _captures = new CaptureRing?[handles];
         _tooBig = NewTooBigLimiter(handles);
@@ -252,12 +255,14 @@ internal sealed unsafe partial class Forwarder : IDisposable
         NativeMemory.Free(_touchedFlags);
         NativeMemory.Free(_toFree);
         NativeMemory.Free(_lengths);
+        NativeMemory.Free(_captureOffsets);
         _staged = null;
         _stagedCounts = null;
         _touched = null;
         _touchedFlags = null;
         _toFree = null;
         _lengths = null;
+        _captureOffsets = null;
         _firewall.Dispose();
     }
 
@@ -455,7 +460,7 @@ internal sealed unsafe partial class Forwarder : IDisposable
         var capture = _captures[port];
         if (capture is not null)
         {
-            CaptureSent(capture, port, frames, n);
+            StageSent(capture, port, frames, n);
         }
         ushort sent;
         if (PortHandles.IsBench(port))
@@ -477,6 +482,10 @@ internal sealed unsafe partial class Forwarder : IDisposable
             {
                 Shim.bf_pktmbuf_free_bulk(frames + sent, (uint)(n - sent));
             }
+        }
+        if (capture is not null)
+        {
+            PublishSent(capture, port, sent, n);
         }
         ulong bytes = 0;
         for (var i = 0; i < sent; i++)

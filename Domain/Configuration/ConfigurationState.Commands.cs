@@ -56,6 +56,9 @@ public sealed partial class ConfigurationState
                 + $"(frames to it could reach only one of them); give NIC '{spec.Id}' another MAC, or delete NIC '{owner.Id}' or change its MAC first");
         }
 
+        if (spec.PacketTrace && TraceOwner(NicValidation.EffectivePacketTracePath(spec), except: spec.Id) is { } tracer)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>(SharedTracePath(spec.Id, NicValidation.EffectivePacketTracePath(spec), tracer.Id));
+
         string? socketPath = null;
         if (spec.Type == NicType.VhostUserServer)
         {
@@ -97,6 +100,23 @@ public sealed partial class ConfigurationState
         return null;
     }
 
+    /// <summary>The NIC other than <paramref name="except"/> whose packet_trace is on and goes to <paramref name="path"/>, or null.</summary>
+    private NicSpec? TraceOwner(string path, string except)
+    {
+        foreach (var nic in Nics.Values)
+        {
+            if (nic.PacketTrace && string.Equals(NicValidation.EffectivePacketTracePath(nic), path, StringComparison.Ordinal)
+                && !string.Equals(nic.Id, except, StringComparison.Ordinal))
+                return nic;
+        }
+
+        return null;
+    }
+
+    private static string SharedTracePath(string nicId, string path, string tracer) =>
+        $"NIC '{nicId}': packet_trace_path {path} is already the capture of NIC '{tracer}': two NICs cannot write one capture file "
+        + $"(each would rotate the other's away); give NIC '{nicId}' another packet_trace_path, or turn NIC '{tracer}''s packet_trace off first";
+
     /// <summary>nic_update: the NIC must exist; only the fields that really change give events.</summary>
     public Validated<IReadOnlyList<DomainEvent>> DecideUpdateNic(NicUpdate update)
     {
@@ -132,8 +152,13 @@ public sealed partial class ConfigurationState
         if (update.PacketTrace is not null || update.PacketTracePath is not null)
         {
             var trace = update.PacketTrace ?? nic.PacketTrace;
-            var path = update.PacketTracePath is null ? nic.PacketTracePath
-                : NicValidation.StoredPacketTracePath(nic.Id, update.PacketTracePath);
+            var given = NicValidation.PacketTracePath(nic.Id, update.PacketTracePath);
+            if (!given.IsValid)
+                return Validated.Fail<IReadOnlyList<DomainEvent>>(given.Error!);
+            var path = update.PacketTracePath is null ? nic.PacketTracePath : given.Value;
+            var effective = NicValidation.EffectivePacketTracePath(nic with { PacketTracePath = path });
+            if (trace && TraceOwner(effective, except: nic.Id) is { } tracer)
+                return Validated.Fail<IReadOnlyList<DomainEvent>>(SharedTracePath(nic.Id, effective, tracer.Id));
             if (trace != nic.PacketTrace || !string.Equals(path, nic.PacketTracePath, StringComparison.Ordinal))
                 events.Add(new NicPacketTraceChanged(nic.Id, trace, path));
         }

@@ -23,6 +23,22 @@ public static class NicValidation
     public static string? StoredPacketTracePath(string nicId, string? path) =>
         string.IsNullOrEmpty(path) || path == DefaultPacketTracePath(nicId) ? null : path;
 
+    /// <summary>Where the NIC's frames are captured when packet_trace is on: its path, or the default.</summary>
+    public static string EffectivePacketTracePath(NicSpec nic) => nic.PacketTracePath ?? DefaultPacketTracePath(nic.Id);
+
+    /// <summary>
+    /// packet_trace_path as given on the wire, checked and as stored. It must be absolute: the
+    /// daemon writes the file, and a relative path would name a file under the daemon's working
+    /// directory (/ under systemd), not the client's, and another one after a restart from elsewhere.
+    /// </summary>
+    public static Validated<string?> PacketTracePath(string nicId, string? path)
+    {
+        if (!string.IsNullOrEmpty(path) && !Path.IsPathFullyQualified(path))
+            return Validated.Fail<string?>($"NIC '{nicId}': packet_trace_path '{path}' is not an absolute path: the daemon writes the capture, " +
+                "from its own working directory; give the whole path (e.g. /var/tmp/" + Path.GetFileName(path) + ")");
+        return Validated.Ok(StoredPacketTracePath(nicId, path));
+    }
+
     /// <summary>Returns the spec normalised: MAC lower case, IPs canonical, lists deduplicated in order.</summary>
     public static Validated<NicSpec> Normalise(NicSpec nic)
     {
@@ -55,6 +71,10 @@ public static class NicValidation
                 return Validated.Fail<NicSpec>(prefix + target.Error);
         }
 
+        var tracePath = PacketTracePath(nic.Id, nic.PacketTracePath);
+        if (!tracePath.IsValid)
+            return Validated.Fail<NicSpec>(tracePath.Error!);
+
         var dip = NullIfEmpty(nic.BenchDestIp);
         if (dip is not null)
         {
@@ -79,7 +99,7 @@ public static class NicValidation
             Ips = ips.Value!,
             SecurityGroups = groups.Value!,
             SniffTargetNicId = sniff,
-            PacketTracePath = StoredPacketTracePath(nic.Id, nic.PacketTracePath),
+            PacketTracePath = tracePath.Value,
             BenchType = NullIfEmpty(nic.BenchType),
             BenchDestIp = dip,
             BenchDestMac = dmac,

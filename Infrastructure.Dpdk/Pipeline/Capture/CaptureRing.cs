@@ -11,11 +11,14 @@ namespace Butterfly.Infrastructure.Dpdk.Pipeline.Capture;
 /// Input (producer, the packet thread): a frame's bytes (its first segment), its whole length,
 /// the round's timestamp, its direction and verdict (<see cref="Write"/>). At most the snap
 /// length is copied, into the ring's own memory: the mbuf is free to go on at once.
+/// A producer may stage records (<see cref="Stage"/>), change their verdicts, then publish them
+/// (<see cref="Publish"/>): frames to a port are captured before they are sent and marked
+/// dropped when the port does not take them.
 /// Output (consumer, the writer thread): records in order (<see cref="TryPeek"/>, <see cref="Release"/>).
 /// Drops: a record that does not fit the free space is not written and is counted
 /// (<see cref="Dropped"/>): the producer never waits for the writer.
 /// State: the buffer; head (written by the producer only, published with a release store after
-/// the record), tail (written by the consumer only, after it is done with a record); the
+/// the records), the staged head (the producer's own), tail (written by the consumer only, after it is done with a record); the
 /// producer's counters. Each record is 8-aligned: a 24-byte header (length, captured length,
 /// original length, direction, verdict, timestamp) and the bytes. A record that would cross the
 /// end of the buffer is preceded by a wrap marker (length 0) and starts at offset 0.
@@ -41,6 +44,10 @@ internal sealed unsafe class CaptureRing : IDisposable
     // Producer side (the packet thread), then consumer side (the writer), on separate cache lines.
     private readonly Padded _producer = new();
     private readonly Padded _consumer = new();
+
+    // The producer's own: the head past the records staged and not yet published, and how many.
+    private long _staged;
+    private ulong _stagedCount;
 
     /// <param name="capacity">Bytes of the ring, a power of two of at least 4 KiB.</param>
     /// <param name="snapLength">Most bytes copied of each frame, 1 to <see cref="MaxSnapLength"/>.</param>
@@ -73,15 +80,30 @@ internal sealed unsafe class CaptureRing : IDisposable
     public ulong Dropped => Volatile.Read(ref _producer.Dropped);
 
     /// <summary>
-    /// Copies a record of <paramref name="frame"/> (at most the snap length of it) into the ring;
-    /// false, and counted in <see cref="Dropped"/>, when it does not fit. Producer only.
+    /// Copies a record of <paramref name="frame"/> (at most the snap length of it) into the ring
+    /// and publishes it (with any staged before); false, and counted in <see cref="Dropped"/>,
+    /// when it does not fit. Producer only.
+    /// </summary>
+    public bool Write(ReadOnlySpan<byte> frame, uint originalLength, long timestamp, CaptureDirection direction, byte verdict)
+    {
+        var written = Stage(frame, originalLength, timestamp, direction, verdict) >= 0;
+        Publish();
+        return written;
+    }
+
+    /// <summary>
+    /// Copies a record of <paramref name="frame"/> into the ring without publishing it, so its
+    /// verdict can still be changed (<see cref="SetVerdict"/>) until <see cref="Publish"/>: a frame
+    /// about to be sent is staged as passed, and marked dropped if the port then refuses it.
+    /// Returns the record's offset, or -1 (counted in <see cref="Dropped"/>) when it does not fit.
+    /// Producer only.
     /// </summary>
     [SkipLocalsInit]
-    public bool Write(ReadOnlySpan<byte> frame, uint originalLength, long timestamp, CaptureDirection direction, byte verdict)
+    public int Stage(ReadOnlySpan<byte> frame, uint originalLength, long timestamp, CaptureDirection direction, byte verdict)
     {
         var captured = Math.Min(frame.Length, _snapLength);
         var length = HeaderLength + Align8(captured);
-        var head = _producer.Position;
+        var head = _staged;
         var tail = Volatile.Read(ref _consumer.Position);
         var offset = (int)(head & _mask);
         var contiguous = _capacity - offset;
@@ -89,7 +111,7 @@ internal sealed unsafe class CaptureRing : IDisposable
         if (_capacity - (head - tail) < length + skip)
         {
             Volatile.Write(ref _producer.Dropped, _producer.Dropped + 1);
-            return false;
+            return -1;
         }
         if (skip != 0)
         {
@@ -108,10 +130,21 @@ internal sealed unsafe class CaptureRing : IDisposable
         record[15] = 0;
         BinaryPrimitives.WriteInt64LittleEndian(record[16..], timestamp);
         frame[..captured].CopyTo(record[HeaderLength..]);
-        // Release: the record's bytes are visible before the head that covers them.
-        Volatile.Write(ref _producer.Position, head + length);
-        Volatile.Write(ref _producer.Count, _producer.Count + 1);
-        return true;
+        _staged = head + length;
+        _stagedCount++;
+        return offset;
+    }
+
+    /// <summary>Changes the verdict of the staged record at <paramref name="offset"/> (from <see cref="Stage"/>), not yet published. Producer only.</summary>
+    public void SetVerdict(int offset, byte verdict) => _buffer[offset + 13] = verdict;
+
+    /// <summary>Makes every staged record visible to the consumer. Producer only.</summary>
+    public void Publish()
+    {
+        // Release: the records' bytes are visible before the head that covers them.
+        Volatile.Write(ref _producer.Position, _staged);
+        Volatile.Write(ref _producer.Count, _producer.Count + _stagedCount);
+        _stagedCount = 0;
     }
 
     /// <summary>

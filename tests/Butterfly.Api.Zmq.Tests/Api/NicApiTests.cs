@@ -56,6 +56,28 @@ public class NicApiTests(DaemonFixture fixture) : IClassFixture<DaemonFixture>
     }
 
     [Fact]
+    public void A_relative_or_shared_packet_trace_path_is_refused_with_the_reason()
+    {
+        var first = Ids.New("n");
+        var second = Ids.New("n");
+        var relative = Requests.Nic(first);
+        relative.PacketTrace = true;
+        relative.PacketTracePath = first + ".pcap";
+        ApiAssert.Fails(_api.Call(Requests.NicAdd(relative)), $"NIC '{first}': packet_trace_path '{first}.pcap' is not an absolute path");
+
+        var dir = Directory.CreateTempSubdirectory("bf-trace-").FullName;
+        relative.PacketTracePath = Path.Combine(dir, first + ".pcap");
+        ApiAssert.Ok(_api.Call(Requests.NicAdd(relative)));
+        var sharing = Requests.Nic(second);
+        sharing.PacketTrace = true;
+        sharing.PacketTracePath = relative.PacketTracePath;
+        ApiAssert.Fails(_api.Call(Requests.NicAdd(sharing)), $"is already the capture of NIC '{first}'");
+        Assert.DoesNotContain(second, ApiAssert.Ok(_api.Call(Requests.NicList())).NicList);
+        ApiAssert.Ok(_api.Call(Requests.NicDel(first)));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
     public void A_mac_already_used_in_the_vni_is_refused_and_nothing_is_stored()
     {
         var first = Ids.New("n");

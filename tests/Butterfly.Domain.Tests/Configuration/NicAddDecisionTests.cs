@@ -94,4 +94,40 @@ public class NicAddDecisionTests
             new NicPacketTraceChanged("vm1", false, null),
             Assert.Single(other.DecideUpdateNic(new NicUpdate("vm1", PacketTracePath: "/tmp/butterfly-vm1.pcap")).Value!));
     }
+
+    [Fact]
+    public void Two_traced_nics_cannot_capture_to_one_file()
+    {
+        var state = Add(ConfigurationState.Empty, Vhost("vm1") with { PacketTrace = true, PacketTracePath = "/var/tmp/x.pcap" });
+
+        var refused = state.DecideAddNic(Vhost("vm2", "52:54:00:00:00:02") with { PacketTrace = true, PacketTracePath = "/var/tmp/x.pcap" }, NewPath);
+        Assert.Equal(
+            "NIC 'vm2': packet_trace_path /var/tmp/x.pcap is already the capture of NIC 'vm1': two NICs cannot write one capture file "
+            + "(each would rotate the other's away); give NIC 'vm2' another packet_trace_path, or turn NIC 'vm1''s packet_trace off first",
+            refused.Error);
+        // The same path on a NIC that is not traced is only a setting; turning it on is then refused.
+        var quiet = Add(state, Vhost("vm2", "52:54:00:00:00:02") with { PacketTracePath = "/var/tmp/x.pcap" });
+        Assert.False(quiet.DecideUpdateNic(new NicUpdate("vm2", PacketTrace: true)).IsValid);
+        // vm1's own default path is vm1's alone: vm3 asking for it while vm3 is traced is refused too.
+        var byDefault = Add(ConfigurationState.Empty, Vhost("vm1") with { PacketTrace = true });
+        Assert.False(byDefault.DecideAddNic(Vhost("vm3", "52:54:00:00:00:03") with { PacketTrace = true, PacketTracePath = "/tmp/butterfly-vm1.pcap" }, NewPath).IsValid);
+        // Once vm1 stops tracing, the file is free; the NIC itself may be replaced with its own path.
+        Assert.True(state.DecideAddNic(Vhost("vm1") with { PacketTrace = true, PacketTracePath = "/var/tmp/x.pcap", Ips = ["10.0.0.1"] }, NewPath).IsValid);
+        var stopped = state.ApplyAll(state.DecideUpdateNic(new NicUpdate("vm1", PacketTrace: false)).Value!);
+        Assert.True(stopped.DecideAddNic(Vhost("vm2", "52:54:00:00:00:02") with { PacketTrace = true, PacketTracePath = "/var/tmp/x.pcap" }, NewPath).IsValid);
+    }
+
+    [Theory]
+    [InlineData("x.pcap")]
+    [InlineData("captures/x.pcap")]
+    [InlineData("./x.pcap")]
+    public void A_relative_packet_trace_path_is_refused_on_add_and_on_update(string path)
+    {
+        var refused = ConfigurationState.Empty.DecideAddNic(Vhost("vm1") with { PacketTrace = true, PacketTracePath = path }, NewPath);
+        Assert.StartsWith($"NIC 'vm1': packet_trace_path '{path}' is not an absolute path", refused.Error, StringComparison.Ordinal);
+
+        var state = Add(ConfigurationState.Empty, Vhost("vm1"));
+        Assert.False(state.DecideUpdateNic(new NicUpdate("vm1", PacketTrace: true, PacketTracePath: path)).IsValid);
+        Assert.True(state.DecideUpdateNic(new NicUpdate("vm1", PacketTrace: true, PacketTracePath: "/var/tmp/" + path)).IsValid);
+    }
 }

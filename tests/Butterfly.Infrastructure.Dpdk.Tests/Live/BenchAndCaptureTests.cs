@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Butterfly.Application.Ports;
 using Butterfly.Domain.Nics;
 using Butterfly.Infrastructure.Dpdk.Tests.Capture;
@@ -46,6 +47,43 @@ public sealed class BenchAndCaptureTests(DataPathFixture fixture) : IDisposable
         var lines = CaptureFileTests.Tcpdump(file);
         Assert.Contains(lines, l => l.Contains("10.42.0.1 > 10.42.0.2: ICMP echo request", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("10.42.0.2 > 10.42.0.1: ICMP echo reply", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Frames_a_nic_does_not_take_are_captured_as_tx_full_drops_not_as_passed()
+    {
+        // A vhost-user NIC without a frontend takes nothing: every echo request switched to it is refused by its port.
+        var file = Path.Combine(_dir, "no-frontend.pcap");
+        var target = DataPathFixture.Nic("vh-nofe", NicType.VhostUserServer) with { TracePath = file };
+        var sender = Bench("b-snd3", BenchKinds.Sender, "10.42.0.1", "10.42.0.3", target.Mac);
+        Assert.Empty(_dp.Reconcile([sender, target]));
+
+        var counters = DataPathFixture.WaitForCounters(_dp, target.Id, c => c is { Drops: >= 2, Trace.Frames: >= 2 }, () => "");
+        Assert.Equal(0UL, counters.PacketsOut);
+
+        Assert.Empty(_dp.Reconcile([sender, target with { TracePath = null }]));
+        var packets = PcapngBlocks.Packets(File.ReadAllBytes(file));
+        Assert.True(packets.Count >= 2, $"{packets.Count} frames captured");
+        Assert.All(packets, p => Assert.Equal("drop tx_full", p.Comment));
+    }
+
+    [Fact]
+    public void Of_two_nics_traced_to_one_file_only_one_captures_and_the_other_shows_why()
+    {
+        // The API refuses this pair; an event log written before it did may still hold one.
+        var file = Path.Combine(_dir, "shared.pcap");
+        var a = Bench("b-sh1", BenchKinds.Responder, "10.42.0.5") with { TracePath = file };
+        var b = Bench("b-sh2", BenchKinds.Responder, "10.42.0.6") with { TracePath = file };
+        Assert.Empty(_dp.Reconcile([a, b]));
+
+        var traces = new[] { _dp.CountersOf(a.Id)!.Value.Trace!, _dp.CountersOf(b.Id)!.Value.Trace! };
+        Assert.Single(traces, t => t.Error is null);
+        var refused = Assert.Single(traces, t => t.Error is not null);
+        Assert.Matches($"^'{Regex.Escape(file)}' is already the capture of NIC b-sh[12]: two captures cannot share a file$", refused.Error);
+
+        // Once the first stops, the other takes the file at the next reconcile.
+        Assert.Empty(_dp.Reconcile([a with { TracePath = null }, b]));
+        Assert.Null(_dp.CountersOf(b.Id)!.Value.Trace!.Error);
     }
 
     [Fact]

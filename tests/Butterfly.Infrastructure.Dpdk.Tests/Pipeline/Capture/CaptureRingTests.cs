@@ -58,6 +58,57 @@ public class CaptureRingTests
     }
 
     [Fact]
+    public void Staged_records_stay_invisible_until_published_and_their_verdicts_can_change_meanwhile()
+    {
+        using var ring = new CaptureRing(4096, snapLength: 64);
+        var frame = new byte[60];
+
+        var first = ring.Stage(frame, 60, 1, CaptureDirection.Outbound, 0);
+        var second = ring.Stage(frame, 60, 2, CaptureDirection.Outbound, 0);
+        Assert.True(first >= 0 && second > first);
+        Assert.False(ring.TryPeek(out _));
+        Assert.Equal(0UL, ring.Written);
+
+        ring.SetVerdict(second, 77);
+        ring.Publish();
+
+        Assert.Equal(2UL, ring.Written);
+        Assert.True(ring.TryPeek(out var a));
+        Assert.Equal(0, a.Verdict);
+        Assert.Equal(1, a.Timestamp);
+        ring.Release(a);
+        Assert.True(ring.TryPeek(out var b));
+        Assert.Equal(77, b.Verdict);
+        Assert.Equal(2, b.Timestamp);
+        ring.Release(b);
+        Assert.False(ring.TryPeek(out _));
+    }
+
+    [Fact]
+    public void Staging_into_a_full_ring_is_refused_and_counted_and_what_was_staged_before_still_publishes()
+    {
+        using var ring = new CaptureRing(4096, snapLength: 1000);
+        var frame = new byte[1000];
+        var offsets = Enumerable.Range(0, 5).Select(_ => ring.Stage(frame, 1000, 0, CaptureDirection.Outbound, 0)).ToArray();
+
+        // 1024-byte records: four fit in 4 KiB, staged or not; the fifth is refused.
+        Assert.All(offsets[..4], o => Assert.True(o >= 0));
+        Assert.Equal(-1, offsets[4]);
+        Assert.Equal(1UL, ring.Dropped);
+        ring.SetVerdict(offsets[3], 9);
+        ring.Publish();
+
+        var verdicts = new List<byte>();
+        while (ring.TryPeek(out var record))
+        {
+            verdicts.Add(record.Verdict);
+            ring.Release(record);
+        }
+        Assert.Equal(new byte[] { 0, 0, 0, 9 }, verdicts);
+        Assert.Equal(4UL, ring.Written);
+    }
+
+    [Fact]
     public void Records_of_every_size_survive_many_wraps_of_the_buffer()
     {
         using var ring = new CaptureRing(4096, snapLength: 600);
