@@ -22,6 +22,7 @@ namespace Butterfly.Infrastructure.Dpdk;
 /// <param name="TraceFiles">Files kept per capture: PATH, PATH.1 … PATH.(N-1).</param>
 /// <param name="TraceSnapLength">Most bytes of each frame captured.</param>
 /// <param name="UnderlayTracePath">The underlay's capture with <paramref name="PacketTrace"/>; null: <see cref="DpdkDataPath.DefaultUnderlayTracePath"/>.</param>
+/// <param name="GraphNice">Nice value of the packet thread, -20 to 19 (0: as the daemon's).</param>
 public sealed record DataPathOptions(
     string SocketDir,
     string? DpdkArgs,
@@ -41,8 +42,16 @@ public sealed record DataPathOptions(
     long TraceMaxFileBytes = DataPathOptions.DefaultTraceMaxFileBytes,
     int TraceFiles = DataPathOptions.DefaultTraceFiles,
     int TraceSnapLength = DataPathOptions.DefaultTraceSnapLength,
-    string? UnderlayTracePath = null)
+    string? UnderlayTracePath = null,
+    int GraphNice = DataPathOptions.DefaultGraphNice)
 {
+    /// <summary>
+    /// Default of <see cref="GraphNice"/>: ahead of ordinary tasks on the packet thread's CPU
+    /// (they get ~10 % of it, in short slices, while it is busy), without real-time scheduling,
+    /// which would starve the kernel's own per-CPU threads on a core that is not isolated.
+    /// </summary>
+    public const int DefaultGraphNice = -10;
+
     /// <summary>Default of <see cref="TraceMaxFileBytes"/>: 64 MiB.</summary>
     public const long DefaultTraceMaxFileBytes = Capture.CaptureLimits.DefaultMaxFileBytes;
 

@@ -190,10 +190,10 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
             {
                 log.Warning("underlay {Device}: {Error}; no VXLAN tunnel, frames from the underlay are dropped", Shim.PortName(port), underlayError);
             }
-            var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, underlayConfig,
+            var thread = PacketThread.Start([port], port, pool, options.GraphCpuCore, options.GraphNice, underlayConfig,
                 TimeSpan.FromSeconds(options.FdbAgeingSeconds), FirewallSettingsOf(options), log);
-            log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu}, lcore {Lcore}",
-                Shim.PortName(port), port, thread.PinnedCpu, thread.Lcore);
+            log.Information("data path started: underlay {Device} (port {Port}), packet thread on CPU {Cpu} at nice {Nice}, lcore {Lcore}",
+                Shim.PortName(port), port, thread.PinnedCpu, thread.Nice, thread.Lcore);
             // A loopback VTEP address (the embedded default's 127.0.0.1) cannot be reached by
             // another host: no group to join, floods stay on this host.
             var flooding = underlayConfig is null ? UnderlayFlooding.None
@@ -738,6 +738,10 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         if (options.GraphCpuCore is < 0 or >= Libc.MaxCpus)
         {
             throw new ArgumentException($"graph CPU core {options.GraphCpuCore} must be from 0 to {Libc.MaxCpus - 1}", nameof(options));
+        }
+        if (options.GraphNice is < -20 or > 19)
+        {
+            throw new ArgumentException($"packet thread nice value {options.GraphNice} must be from -20 to 19", nameof(options));
         }
         if (options.FdbAgeingSeconds is < 1 or > 86_400)
         {

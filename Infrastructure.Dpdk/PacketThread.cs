@@ -84,6 +84,7 @@ internal sealed unsafe class PacketThread : IDisposable
     private BenchPort?[] _benches = new BenchPort?[PortHandles.BenchSlots];
     private readonly nint _pool;
     private readonly int _cpu;
+    private readonly int _nice;
     private readonly Serilog.ILogger _log;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _started = new();
@@ -91,7 +92,7 @@ internal sealed unsafe class PacketThread : IDisposable
     private volatile bool _stop;
     private string? _startError;
 
-    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, TimeSpan learnedAge,
+    private PacketThread(ushort[] ports, ushort underlay, nint pool, int cpu, int nice, UnderlayConfig? underlayConfig, TimeSpan learnedAge,
         FirewallSettings firewall, Serilog.ILogger log)
     {
         _ports = ports;
@@ -102,6 +103,7 @@ internal sealed unsafe class PacketThread : IDisposable
         _forwarder = new Forwarder(PortHandles.Count, pool, _counters.Table, _drops, underlay, underlayConfig, learnedAge,
             new FirewallStage(firewall.Capacity, firewall.Timeouts, firewall.CutEstablished), _filterDrops);
         _cpu = cpu;
+        _nice = nice;
         _log = log;
         _thread = new Thread(Run) { IsBackground = true, Name = "bf-packet" };
     }
@@ -112,6 +114,9 @@ internal sealed unsafe class PacketThread : IDisposable
     /// <summary>The CPU the thread is pinned to, or -1 when it could not be pinned.</summary>
     internal int PinnedCpu { get; private set; } = -1;
 
+    /// <summary>The nice value the thread was given, or 0 when none was asked for or the kernel refused it (it then runs at the daemon's).</summary>
+    internal int Nice { get; private set; }
+
     /// <summary>The kernel thread id (for /proc/self/task/&lt;tid&gt;).</summary>
     internal int NativeThreadId { get; private set; }
 
@@ -121,13 +126,14 @@ internal sealed unsafe class PacketThread : IDisposable
     /// from); <paramref name="underlay"/> is the underlay's handle and <paramref name="underlayConfig"/>
     /// its VXLAN configuration (null: frames from the underlay are dropped); <paramref name="learnedAge"/>
     /// is how long a learned remote MAC lives without traffic from it; <paramref name="firewall"/>
-    /// sizes and times the connection table.
+    /// sizes and times the connection table. The thread runs on <paramref name="cpu"/> with nice
+    /// value <paramref name="nice"/> (0: as its creator).
     /// </summary>
     /// <exception cref="InvalidOperationException">DPDK refused to register the thread.</exception>
-    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, UnderlayConfig? underlayConfig, TimeSpan learnedAge,
+    internal static PacketThread Start(ushort[] ports, ushort underlay, nint pool, int cpu, int nice, UnderlayConfig? underlayConfig, TimeSpan learnedAge,
         FirewallSettings firewall, Serilog.ILogger log)
     {
-        var thread = new PacketThread(ports, underlay, pool, cpu, underlayConfig, learnedAge, firewall, log);
+        var thread = new PacketThread(ports, underlay, pool, cpu, nice, underlayConfig, learnedAge, firewall, log);
         thread._thread.Start();
         thread._started.Wait();
         if (thread._startError is not null)
@@ -247,6 +253,21 @@ internal sealed unsafe class PacketThread : IDisposable
         if (_cpu >= 0 && Libc.SetThreadAffinity([_cpu]))
         {
             PinnedCpu = _cpu;
+        }
+        // A busy packet thread shares its CPU with whatever else the kernel runs there (on a host
+        // that does not isolate it): at nice 0 another task's time slice is a stall of tens of
+        // milliseconds for every NIC; at -10 the kernel gives it ~10 % of the CPU in slices of a
+        // few milliseconds. An idle packet thread sleeps, so it takes nothing from them then.
+        if (_nice != 0)
+        {
+            if (Libc.SetThreadNice(NativeThreadId, _nice) is { } refused)
+            {
+                _log.Warning("packet thread: nice {Nice} refused ({Error}); it runs at nice 0 (needs CAP_SYS_NICE)", _nice, refused);
+            }
+            else
+            {
+                Nice = _nice;
+            }
         }
         var lcore = Shim.bf_thread_register();
         if (lcore < 0)

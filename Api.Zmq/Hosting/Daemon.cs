@@ -139,7 +139,7 @@ internal static class Daemon
                         options.NicMtu, options.PacketTrace, options.NoOffload, options.Ip, options.VxlanPeers,
                         options.IpPrefixLength, options.VxlanGateway, options.FdbAgeingSeconds, options.ConntrackMax,
                         options.ConntrackTimeouts, options.ConntrackCutEstablished, options.PacketTraceMaxSize, options.PacketTraceFiles,
-                        options.PacketTraceSnaplen, options.PacketTraceUnderlay),
+                        options.PacketTraceSnaplen, options.PacketTraceUnderlay, options.GraphNice),
                     logger);
             }
             catch (Exception e)

@@ -36,6 +36,9 @@ internal sealed record DaemonOptions
     /// <summary>CPU of the packet thread.</summary>
     public int GraphCpuCore { get; init; }
 
+    /// <summary>Nice value of the packet thread.</summary>
+    public int GraphNice { get; init; } = Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultGraphNice;
+
     /// <summary>Capture the underlay to pcapng and make per-NIC tracing the default.</summary>
     public bool PacketTrace { get; init; }
 

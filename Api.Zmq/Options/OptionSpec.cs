@@ -33,6 +33,7 @@ internal static class OptionSpecs
     public static readonly OptionSpec LogLevel = new("log-level", 'l', "LEVEL", "none, error, warning, info or debug (default error)", "general", "log-level");
     public static readonly OptionSpec NoSyslog = new("no-syslog", null, null, "log to stderr instead of syslog (the level still applies)");
     public static readonly OptionSpec GraphCpuCore = new("graph-cpu-core", 'u', "N", "CPU of the packet thread (default 0)", "general", "graph-core-id", "graph-cpu-core");
+    public static readonly OptionSpec GraphNice = new("graph-nice", null, "N", $"nice value of the packet thread, -20 to 19: ahead of other tasks on its CPU while it is busy (default {Butterfly.Infrastructure.Dpdk.DataPathOptions.DefaultGraphNice}; 0: as the daemon)", "general", "graph-nice");
     public static readonly OptionSpec PacketTrace = new("packet-trace", 't', null, $"capture the underlay's frames to pcapng (--packet-trace-underlay) and make per-NIC tracing the default");
     public static readonly OptionSpec PacketTraceUnderlay = new("packet-trace-underlay", null, "FILE", $"where --packet-trace captures the underlay (default {Butterfly.Infrastructure.Dpdk.DpdkDataPath.DefaultUnderlayTracePath})", "packet-trace", "underlay-path");
     public static readonly OptionSpec PacketTraceMaxSize = new("packet-trace-max-size", null, "SIZE", "a capture file is rotated before it grows past SIZE bytes (K, M, G suffixes; default 64M, at least 64K)", "packet-trace", "max-size");
@@ -64,7 +65,7 @@ internal static class OptionSpecs
     /// <summary>Every option, in the order the usage text lists them.</summary>
     public static readonly IReadOnlyList<OptionSpec> All =
     [
-        Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, PacketTrace, PacketTraceUnderlay, PacketTraceMaxSize,
+        Config, Ip, Endpoint, SocketDir, LogLevel, NoSyslog, GraphCpuCore, GraphNice, PacketTrace, PacketTraceUnderlay, PacketTraceMaxSize,
         PacketTraceFiles, PacketTraceSnaplen, DpdkArgs,
         DpdkHelp, DpdkPort, NicMtu, VxlanPeer, VxlanGateway, FdbAgeing, NoOffload, ConntrackMax, ConntrackTimeouts,
         ConntrackCutEstablished, Key, CurveKey, CurveAllow, EventStore, HostId, StoreTimeout, MetricsEndpoint, RepairLog, Yes, Version, Help,

@@ -227,6 +227,11 @@ internal static class OptionsLoader
             options = options with { GraphCpuCore = CheckInt(core, 0, 1023, "a CPU number", ref error) };
         }
 
+        if (s.TryGetValue(OptionSpecs.GraphNice.Name, out var nice))
+        {
+            options = options with { GraphNice = CheckInt(nice, -20, 19, "a nice value", ref error, NumberStyles.AllowLeadingSign) };
+        }
+
         if (s.TryGetValue(OptionSpecs.DpdkPort.Name, out var port))
         {
             options = options with { DpdkPort = CheckInt(port, 0, ushort.MaxValue - 1, "a DPDK port number", ref error) };
@@ -440,9 +445,9 @@ internal static class OptionsLoader
         }
     }
 
-    private static int CheckInt(Setting s, int min, int max, string what, ref string? error)
+    private static int CheckInt(Setting s, int min, int max, string what, ref string? error, NumberStyles styles = NumberStyles.None)
     {
-        if (int.TryParse(s.Value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        if (int.TryParse(s.Value.Trim(), styles, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
         {
             return value;
         }

@@ -29,6 +29,16 @@ internal static unsafe class Libc
     [DllImport(Lib, EntryPoint = "gettid")]
     internal static extern int GetTid();
 
+    /// <summary>PRIO_PROCESS: with a thread id, Linux sets that one thread's nice value.</summary>
+    private const int PrioProcess = 0;
+
+    [DllImport(Lib, EntryPoint = "setpriority", SetLastError = true)]
+    private static extern int SetPriority(int which, uint who, int priority);
+
+    /// <summary>Sets thread <paramref name="tid"/>'s nice value; null, or the errno text of the refusal.</summary>
+    internal static string? SetThreadNice(int tid, int nice) =>
+        SetPriority(PrioProcess, (uint)tid, nice) == 0 ? null : Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+
     [DllImport(Lib, EntryPoint = "open", SetLastError = true)]
     private static extern int Open(byte* path, int flags);
 

@@ -39,6 +39,7 @@ public class OptionsLoaderTests
         Assert.False(o.PacketTrace);
         Assert.False(o.NoOffload);
         Assert.Equal(0, o.GraphCpuCore);
+        Assert.Equal(-10, o.GraphNice);
         Assert.Equal(0, o.DpdkPort);
         Assert.Null(o.NicMtu);
         Assert.Null(o.DpdkArgs);
@@ -51,7 +52,7 @@ public class OptionsLoaderTests
     {
         var o = Run(Load(
             "--ip", "2001:0db8::0001", "--socket-dir", "/s", "--endpoint", "tcp://127.0.0.1:8765", "--log-level", "debug",
-            "--no-syslog", "--graph-cpu-core", "3", "--packet-trace", "--dpdk-args", "-l 0 --no-pci", "--dpdk-port", "2",
+            "--no-syslog", "--graph-cpu-core", "3", "--graph-nice", "-5", "--packet-trace", "--dpdk-args", "-l 0 --no-pci", "--dpdk-port", "2",
             "--nic-mtu", "9000", "--no-offload", "--key", "/k", "--event-store", "postgres://bf@localhost/bf"));
 
         Assert.Equal("2001:db8::1", o.Ip);
@@ -60,6 +61,7 @@ public class OptionsLoaderTests
         Assert.Equal("debug", o.LogLevel);
         Assert.True(o.NoSyslog);
         Assert.Equal(3, o.GraphCpuCore);
+        Assert.Equal(-5, o.GraphNice);
         Assert.True(o.PacketTrace);
         Assert.Equal("-l 0 --no-pci", o.DpdkArgs);
         Assert.Equal(2, o.DpdkPort);
@@ -126,6 +128,9 @@ public class OptionsLoaderTests
     [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "-l", "verbose" }, "-l/--log-level: unknown log level 'verbose' (use none, error, warning, info, debug)")]
     [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "-u", "-1" }, "-u/--graph-cpu-core: '-1' is not a CPU number")]
     [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "-u", "one" }, "-u/--graph-cpu-core: 'one' is not a CPU number")]
+    [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "--graph-nice", "20" }, "--graph-nice: '20' is not a nice value (-20..19)")]
+    [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "--graph-nice", "-21" }, "--graph-nice: '-21' is not a nice value (-20..19)")]
+    [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "--graph-nice", "high" }, "--graph-nice: 'high' is not a nice value (-20..19)")]
     [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "--dpdk-port", "70000" }, "--dpdk-port: '70000' is not a DPDK port number")]
     [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "-m", "12" }, "-m/--nic-mtu: '12' is not an MTU (68..65535 or 'max')")]
     [InlineData(new[] { "-i", "1.2.3.4", "-s", "/s", "-m", "big" }, "is not an MTU")]
@@ -208,11 +213,12 @@ public class OptionsLoaderTests
     [Fact]
     public void Ini_sections_and_keys_are_case_insensitive_and_the_sample_files_key_is_an_alias()
     {
-        var o = Run(LoadWithIni("[GENERAL]\nIP=1.1.1.1\nSocket-Dir=/x\ngraph-cpu-core=5\n"));
+        var o = Run(LoadWithIni("[GENERAL]\nIP=1.1.1.1\nSocket-Dir=/x\ngraph-cpu-core=5\nGraph-Nice=0\n"));
 
         Assert.Equal("1.1.1.1", o.Ip);
         Assert.Equal("/x", o.SocketDir);
         Assert.Equal(5, o.GraphCpuCore);
+        Assert.Equal(0, o.GraphNice);
     }
 
     [Fact]

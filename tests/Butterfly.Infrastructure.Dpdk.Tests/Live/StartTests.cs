@@ -33,6 +33,18 @@ public sealed class StartTests(DataPathFixture fixture)
     }
 
     [Fact]
+    public void Packet_thread_runs_ahead_of_other_tasks_on_its_cpu_at_the_default_nice_value()
+    {
+        var thread = fixture.DataPath.PacketThread;
+        // /proc/<pid>/task/<tid>/stat: after "(comm)", the state is field 3 and nice field 19.
+        var stat = File.ReadAllText($"/proc/self/task/{thread.NativeThreadId}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+        Assert.Equal(DataPathOptions.DefaultGraphNice, thread.Nice);
+        Assert.Equal(DataPathOptions.DefaultGraphNice, int.Parse(fields[19 - 3], CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public void Eal_threads_keep_off_the_graph_cpu()
     {
         if (Environment.ProcessorCount < 2)
