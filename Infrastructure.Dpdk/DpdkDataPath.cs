@@ -45,7 +45,7 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
     internal static uint PoolSizeFor(int maxPorts)
     {
         const int LcoreCaches = 2 * (MempoolCacheSize * 3 / 2);
-        const int VhostBurst = 32 * 32;
+        const int VhostBurst = PacketThread.BurstSize * 32; // 32 frames of up to 32 segments (a 64 KiB TSO frame)
         var held = (2 * UnderlayDescriptors) + (Math.Max(0, maxPorts - 1) * TapRxDescriptors) + LcoreCaches + VhostBurst;
         return (uint)(BitOperations.RoundUpToPowerOf2((uint)held + 1) - 1);
     }

@@ -56,8 +56,9 @@ public sealed partial class ConfigurationState
                 + $"(frames to it could reach only one of them); give NIC '{spec.Id}' another MAC, or delete NIC '{owner.Id}' or change its MAC first");
         }
 
-        if (spec.PacketTrace && TraceOwner(NicValidation.EffectivePacketTracePath(spec), except: spec.Id) is { } tracer)
-            return Validated.Fail<IReadOnlyList<DomainEvent>>(SharedTracePath(spec.Id, NicValidation.EffectivePacketTracePath(spec), tracer.Id));
+        var tracePath = NicValidation.EffectivePacketTracePath(spec);
+        if (spec.PacketTrace && TraceOwner(tracePath, except: spec.Id) is { } tracer)
+            return Validated.Fail<IReadOnlyList<DomainEvent>>(SharedTracePath(spec.Id, tracePath, tracer.Id));
 
         string? socketPath = null;
         if (spec.Type == NicType.VhostUserServer)

@@ -30,6 +30,9 @@ internal sealed unsafe class CaptureRing : IDisposable
     /// <summary>length, captured, original (u32 each), direction, verdict, 2 reserved, timestamp (i64).</summary>
     public const int HeaderLength = 24;
 
+    /// <summary>Where a record's verdict byte is, from the record's start.</summary>
+    private const int VerdictOffset = 13;
+
     /// <summary>The verdict of a frame with none (underlay frames).</summary>
     public const byte NoVerdict = byte.MaxValue;
 
@@ -125,7 +128,7 @@ internal sealed unsafe class CaptureRing : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)captured);
         BinaryPrimitives.WriteUInt32LittleEndian(record[8..], originalLength);
         record[12] = (byte)direction;
-        record[13] = verdict;
+        record[VerdictOffset] = verdict;
         record[14] = 0;
         record[15] = 0;
         BinaryPrimitives.WriteInt64LittleEndian(record[16..], timestamp);
@@ -136,7 +139,7 @@ internal sealed unsafe class CaptureRing : IDisposable
     }
 
     /// <summary>Changes the verdict of the staged record at <paramref name="offset"/> (from <see cref="Stage"/>), not yet published. Producer only.</summary>
-    public void SetVerdict(int offset, byte verdict) => _buffer[offset + 13] = verdict;
+    public void SetVerdict(int offset, byte verdict) => _buffer[offset + VerdictOffset] = verdict;
 
     /// <summary>Makes every staged record visible to the consumer. Producer only.</summary>
     public void Publish()
@@ -178,7 +181,7 @@ internal sealed unsafe class CaptureRing : IDisposable
                 BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..]),
                 BinaryPrimitives.ReadInt64LittleEndian(bytes[16..]),
                 (CaptureDirection)bytes[12],
-                bytes[13],
+                bytes[VerdictOffset],
                 length);
             return true;
         }
