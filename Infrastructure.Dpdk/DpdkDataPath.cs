@@ -134,13 +134,14 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         string prefix;
         try
         {
-            argv = EalArguments.Build(options, control, out prefix);
+            argv = EalArguments.Build(options, control, out prefix, Shim.StaticDrivers());
         }
         catch (FormatException e)
         {
             throw new ArgumentException(e.Message, nameof(options), e);
         }
-        log.Information("starting DPDK EAL: {EalArgs}", string.Join(' ', argv));
+        log.Information("starting DPDK EAL: {EalArgs}; drivers: {Drivers}", string.Join(' ', argv),
+            Shim.StaticDrivers() ?? "DPDK's shared plugin directory");
         DpdkEal.Initialize(argv, control);
         var runtimeDir = Shim.RuntimeDir();
 

@@ -24,8 +24,11 @@ internal static class EalArguments
     /// <summary>
     /// The full argv (argv[0] included). <paramref name="controlCpus"/> are the CPUs the main
     /// lcore may use: every allowed CPU except the packet thread's one.
+    /// <paramref name="staticDrivers"/> are the drivers linked into the shim when it links DPDK
+    /// statically (null: EAL loads DPDK's shared plugin directory).
     /// </summary>
-    internal static string[] Build(DataPathOptions options, IReadOnlyList<int> controlCpus, out string filePrefix)
+    /// <exception cref="FormatException">Unparsable --dpdk-args, or <c>-d</c> with a statically linked DPDK.</exception>
+    internal static string[] Build(DataPathOptions options, IReadOnlyList<int> controlCpus, out string filePrefix, string? staticDrivers = null)
     {
         var args = new List<string> { ProgramName };
         if (options.DpdkArgs is null)
@@ -37,6 +40,15 @@ internal static class EalArguments
         else
         {
             var raw = Split(options.DpdkArgs);
+            if (staticDrivers is not null && raw.Exists(a => a.StartsWith("-d", StringComparison.Ordinal)))
+            {
+                // A driver .so from DPDK's shared build links the shared EAL: loading it would
+                // put a second, uninitialised DPDK into the process.
+                throw new FormatException(
+                    "--dpdk-args: -d cannot load a driver, this build links DPDK statically with the drivers "
+                    + staticDrivers + "; add the driver to DPDK_DRIVERS in Infrastructure.Dpdk/native/Makefile "
+                    + "and rebuild, or build the shim with DPDK_LINK=shared");
+            }
             args.AddRange(raw);
             filePrefix = ValueOf(raw, "--file-prefix") ?? FilePrefixFor(options.SocketDir);
             if (ValueOf(raw, "--file-prefix") is null)

@@ -16,8 +16,11 @@
 # daemon would change runtime under their feet with it; the package carries the runtime it was
 # tested with. butterflyd is ReadyToRun, not Native AOT: Marten (the PostgreSQL event store)
 # generates and compiles code at run time, which Native AOT cannot do; the CLI has no such
-# dependency, so it is fully native. The package depends on Debian's DPDK 22.11 (the shim links
-# its libraries and EAL loads its drivers) and on OpenSSL (the encrypted API's AES and SHA-512).
+# dependency, so it is fully native. The shim carries DPDK 22.11 (Debian's static libraries with
+# the drivers of Infrastructure.Dpdk/native/Makefile, so EAL loads no plugin directory at start):
+# the package depends on what those drivers call (libnuma, libbsd, libpcap, libxdp/libbpf,
+# rdma-core for mlx5), recommends Debian's dpdk for its tools (dpdk-devbind.py,
+# dpdk-hugepages.py), and depends on OpenSSL (the encrypted API's AES and SHA-512).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -78,7 +81,8 @@ Version: $version
 Architecture: $arch
 Maintainer: Butterfly developers <butterfly@localhost>
 Installed-Size: $size
-Depends: dpdk (>= 22.11), libzmq5, libssl3, libc6 (>= 2.36), libgcc-s1, libstdc++6, zlib1g
+Depends: libnuma1, libbsd0, libpcap0.8, libxdp1, libbpf1, libibverbs1, ibverbs-providers, libzmq5, libssl3, libc6 (>= 2.36), libgcc-s1, libstdc++6, zlib1g
+Recommends: dpdk (>= 22.11)
 Section: net
 Priority: optional
 Description: userspace virtual switch over DPDK (butterflyd and the butterfly CLI)

@@ -23,6 +23,7 @@ internal static unsafe class Shim
     [DllImport(Lib)] internal static extern int bf_eal_runtime_dir(byte* buf, nuint len);
     [DllImport(Lib)] internal static extern void bf_strerror(int errnum, byte* buf, nuint len);
     [DllImport(Lib)] internal static extern int bf_max_ports();
+    [DllImport(Lib)] internal static extern byte* bf_dpdk_static_drivers();
     [DllImport(Lib)] internal static extern int bf_is_socket(byte* path);
 
     [DllImport(Lib)] internal static extern int bf_thread_register();
@@ -143,6 +144,9 @@ internal static unsafe class Shim
             return bf_port_by_name(n);
         }
     }
+
+    /// <summary>The DPDK drivers linked into the shim, or null when EAL loads DPDK's shared plugin directory.</summary>
+    internal static string? StaticDrivers() => Marshal.PtrToStringUTF8((nint)bf_dpdk_static_drivers());
 
     internal static string? RuntimeDir()
     {

@@ -37,6 +37,9 @@ int bf_eal_runtime_dir(char *buf, size_t len);
 void bf_strerror(int errnum, char *buf, size_t len);
 /* RTE_MAX_ETHPORTS of this DPDK build. */
 int bf_max_ports(void);
+/* The DPDK drivers linked into the shim (blank-separated) when DPDK is linked statically
+ * (Makefile, DPDK_LINK=static), NULL when EAL loads the shared plugin directory. */
+const char *bf_dpdk_static_drivers(void);
 /* 1 if path is a unix socket (lstat, no symlink follow), 0 if it is something else, -errno. */
 int bf_is_socket(const char *path);
 

@@ -73,6 +73,15 @@ int bf_max_ports(void)
     return RTE_MAX_ETHPORTS;
 }
 
+const char *bf_dpdk_static_drivers(void)
+{
+#ifdef BF_DPDK_STATIC_DRIVERS
+    return BF_DPDK_STATIC_DRIVERS;
+#else
+    return NULL;
+#endif
+}
+
 int bf_is_socket(const char *path)
 {
     /* struct stat differs between architectures, so the test is made here. */

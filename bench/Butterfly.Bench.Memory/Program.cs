@@ -142,7 +142,7 @@ internal static class Program
                 byName[name] = byName.GetValueOrDefault(name) + long.Parse(kb, CultureInfo.InvariantCulture);
             }
         }
-        return string.Join(", ", byName.OrderByDescending(p => p.Value).Take(8).Select(p => $"{p.Key} {p.Value / 1024.0:0.0} MiB"));
+        return string.Join(", ", byName.OrderByDescending(p => p.Value).Take(12).Select(p => $"{p.Key} {p.Value / 1024.0:0.0} MiB"));
     }
 
     /// <summary>A field of /proc/PID/status in kB.</summary>

@@ -4,9 +4,9 @@
 # Where butterflyd's packet-thread cycles go on the vhost-user loop (not a test): brings up the
 # variant (l2, conntrack or vxlan, as run.sh does), loops FRAME-byte frames through it with loopgen.sh,
 # and after a 4 s warm-up samples cpu 1 (the packet thread's) with `perf record` for SECS
-# seconds (the packet threads only, by thread id). Prints the share of the samples per shared object — librte_vhost (the vhost
-# library: guest ring handling and copies), the JIT-compiled C# pipeline (perf-PID.map), the
-# kernel, … — then the top symbols, and the
+# seconds (the packet threads only, by thread id). Prints the share of the samples per shared object — libbutterfly_shim.so
+# (the shim with DPDK linked in: the vhost library's guest ring handling and copies; the symbols
+# say which), the JIT-compiled C# pipeline (perf-PID.map), the kernel, … — then the top symbols, and the
 # packet thread's own cycles per packet over the same interval.
 # Defaults: l2, 64, 5. Needs root and `perf` (installs linux-perf if missing). Same
 # environment as run.sh (BUTTERFLYD, BUTTERFLY, LOOPGEN_HUGE, BF_HUGE, VXLAN_UNDERLAY); PERF_OUT=FILE

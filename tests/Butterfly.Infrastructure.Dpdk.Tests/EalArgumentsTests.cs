@@ -41,6 +41,20 @@ public sealed class EalArgumentsTests
         Assert.Equal(["butterflyd", "-l", "2", "--file-prefix=mine"], argv);
     }
 
+    [Theory]
+    [InlineData("-d /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_ice.so")]
+    [InlineData("--no-pci -d/opt/pmds")]
+    public void A_driver_path_is_refused_when_the_shim_links_dpdk_statically(string raw)
+    {
+        var e = Assert.Throws<FormatException>(() => EalArguments.Build(Options(raw), [0], out _, staticDrivers: "bus_vdev net_tap"));
+        Assert.Contains("-d cannot load a driver", e.Message, StringComparison.Ordinal);
+        Assert.Contains("bus_vdev net_tap", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DPDK_DRIVERS", e.Message, StringComparison.Ordinal);
+
+        // Built against the shared libraries, -d is EAL's business.
+        Assert.Contains(EalArguments.Split(raw)[^1], EalArguments.Build(Options(raw), [0], out _, staticDrivers: null));
+    }
+
     [Fact]
     public void Split_follows_shell_quoting()
     {
