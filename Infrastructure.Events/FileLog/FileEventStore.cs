@@ -24,9 +24,10 @@ public sealed record FileEventStoreOptions
 
 /// <summary>
 /// The embedded event store: an append-only, checksummed log in segment files
-/// <c>events-&lt;first sequence&gt;.log</c> in a directory, plus snapshot files. Only an 8-byte
-/// index entry per event is held in memory (<see cref="EventIndex"/>); events are read back
-/// from the files, so memory does not grow with what the history carries.
+/// <c>events-&lt;first sequence&gt;.log</c> in a directory, plus snapshot files. Events are
+/// read back from the files through an index of 8 bytes per event that lives in an unnamed file
+/// of the directory, not in memory (<see cref="EventIndex"/>), so memory does not grow with the
+/// history.
 /// </summary>
 /// <remarks>
 /// <para>Durability: a batch is one record (see <see cref="LogFormat"/>); AppendAsync returns
@@ -85,6 +86,9 @@ public sealed class FileEventStore : IEventStore
     /// <summary>Groups committed by the writer loop (for tests and diagnostics).</summary>
     internal long GroupsCommitted => _committer.GroupsCommitted;
 
+    /// <summary>The event index (for tests and diagnostics).</summary>
+    internal EventIndex Index => _index;
+
     /// <summary>The segment files, oldest first (for tests and diagnostics).</summary>
     internal IReadOnlyList<string> SegmentPaths => [.. _segments.Select(s => s.Path)];
 
@@ -121,6 +125,7 @@ public sealed class FileEventStore : IEventStore
             Native.SyncDirectory(Path.GetDirectoryName(directory) ?? directory);
         }
         var directoryLock = DirectoryLock.Acquire(directory);
+        EventIndex? index = null;
         try
         {
             if (LogRepair.IsInterrupted(directory))
@@ -134,7 +139,13 @@ public sealed class FileEventStore : IEventStore
             {
                 files.Add((1, CreateSegment(directory, 1)));
             }
-            var index = new EventIndex();
+            var indexFile = Native.TryOpenTemporary(directory, out var noIndexFile);
+            if (indexFile is null)
+            {
+                log.Warning("Event log {Directory}: no index file ({Reason}); the index is kept in memory, 8 bytes per event",
+                    directory, noIndexFile);
+            }
+            index = new EventIndex(indexFile);
             var (snapshotSequence, snapshotName) = SnapshotFiles.Newest(directory);
             var scan = LogVerifier.Verify(directory, files, index, snapshotSequence, snapshotName, log);
             if (scan.Segments.Count == 0)
@@ -150,6 +161,7 @@ public sealed class FileEventStore : IEventStore
         }
         catch
         {
+            index?.Dispose();
             directoryLock.Dispose();
             throw;
         }
@@ -345,6 +357,7 @@ public sealed class FileEventStore : IEventStore
         {
             segment.Dispose();
         }
+        _index.Dispose();
         _lock.Dispose();
     }
 

@@ -57,17 +57,18 @@ internal sealed class LogReader(Func<Segment[]> segments)
     }
 
     /// <summary>Timestamp of event <paramref name="sequence"/>.</summary>
-    public DateTimeOffset TimestampOf(EventIndex.View view, long sequence) => ReadHeader(view[sequence]).Timestamp;
+    private DateTimeOffset TimestampOf(EventIndex.Cursor entries, long sequence) => ReadHeader(entries.Entry(sequence)).Timestamp;
 
     /// <summary>Sequence of the newest event whose timestamp is at or before <paramref name="time"/>, 0 if none.</summary>
     /// <remarks>Timestamps never decrease along the log (the writer guarantees it), so this is a binary search, one header read per step.</remarks>
     public long SequenceAt(EventIndex.View view, DateTimeOffset time)
     {
+        var entries = view.Open();
         long lo = 0, hi = view.Count;
         while (lo < hi)
         {
             var mid = lo + ((hi - lo) / 2);
-            if (TimestampOf(view, mid + 1) <= time)
+            if (TimestampOf(entries, mid + 1) <= time)
             {
                 lo = mid + 1;
             }
@@ -82,11 +83,12 @@ internal sealed class LogReader(Func<Segment[]> segments)
     /// <summary>Sequence of the first event whose timestamp is at or after <paramref name="time"/> (Count + 1 when none).</summary>
     public long FirstAtOrAfter(EventIndex.View view, DateTimeOffset time)
     {
+        var entries = view.Open();
         long lo = 0, hi = view.Count;
         while (lo < hi)
         {
             var mid = lo + ((hi - lo) / 2);
-            if (TimestampOf(view, mid + 1) < time)
+            if (TimestampOf(entries, mid + 1) < time)
             {
                 lo = mid + 1;
             }
@@ -117,6 +119,7 @@ internal sealed class LogReader(Func<Segment[]> segments)
         }
         ushort? hash = filter.AggregateKind is { } kind && filter.AggregateId is { } id ? LogFormat.AggregateHash(kind, id) : null;
         var found = new List<StoredEvent>(Math.Min(filter.Limit, 256));
+        var entries = view.Open();
         Record? record = null;
         for (var sequence = after + 1; sequence <= end && found.Count < filter.Limit; sequence++)
         {
@@ -124,7 +127,7 @@ internal sealed class LogReader(Func<Segment[]> segments)
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
-            var entry = view[sequence];
+            var entry = entries.Entry(sequence);
             if (hash is { } wanted && EventIndex.HashOf(entry) != wanted)
             {
                 continue;
@@ -148,9 +151,10 @@ internal sealed class LogReader(Func<Segment[]> segments)
     /// <summary>Every event after <paramref name="afterSequence"/> in order, record by record; lost ranges are skipped.</summary>
     public IEnumerable<StoredEvent> Read(EventIndex.View view, long afterSequence)
     {
+        var entries = view.Open();
         for (var sequence = Math.Max(0, afterSequence) + 1; sequence <= view.Count;)
         {
-            var record = ReadRecord(view[sequence]);
+            var record = ReadRecord(entries.Entry(sequence));
             if (record.Events is { } events)
             {
                 for (var i = sequence - record.Header.First; i < events.Length; i++)

@@ -80,6 +80,25 @@ internal static partial class Native
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
+    /// <summary>
+    /// An unnamed file in <paramref name="directory"/> (open(2) with O_TMPFILE: it disappears
+    /// with the process, however it ends), or null with the reason (a file system without
+    /// O_TMPFILE, permissions).
+    /// </summary>
+    public static SafeFileHandle? TryOpenTemporary(string directory, out string? whyNot)
+    {
+        const int TmpFile = 0x410000; // O_TMPFILE (__O_TMPFILE | O_DIRECTORY)
+        var fd = OpenRaw(directory, OpenReadWrite | OpenCloseOnExec | TmpFile, Convert.ToInt32("600", 8));
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            whyNot = $"open({directory}, O_TMPFILE) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+            return null;
+        }
+        whyNot = null;
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
     /// <summary>fsync of a directory, which makes the names created or renamed in it durable.</summary>
     public static void SyncDirectory(string path)
     {

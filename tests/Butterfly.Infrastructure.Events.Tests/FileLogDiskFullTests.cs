@@ -57,6 +57,39 @@ public sealed class FileLogDiskFullTests : IAsyncLifetime
         Assert.Empty(Directory.GetFiles(directory, "*.tmp"));
     }
 
+    [Fact]
+    public async Task An_index_block_the_full_disk_refuses_stays_in_memory_the_append_is_acknowledged_and_the_block_is_written_with_room()
+    {
+        var directory = Path.Combine(_mount, "events");
+        await using var store = await FileEventStore.OpenAsync(directory, _logs.Logger);
+        Assert.True(store.Index.OnDisk);
+        for (var i = 0; i < EventIndex.BlockSize - 1; i += 512)
+        {
+            await store.AppendAsync([.. Enumerable.Range(i, Math.Min(512, EventIndex.BlockSize - 1 - i)).Select(n => Event("n" + n))]);
+        }
+        Assert.Equal(EventIndex.BlockSize - 1, await store.LastSequenceAsync());
+
+        // Room for the log's next record (a page) but not for the index's 32 KiB block.
+        var reserve = Path.Combine(_mount, "reserve");
+        await File.WriteAllBytesAsync(reserve, new byte[8192]);
+        var fill = Path.Combine(_mount, "fill");
+        await FillAsync(fill);
+        File.Delete(reserve);
+
+        Assert.Equal(EventIndex.BlockSize, (await store.AppendAsync([Event("last")]))[0].Sequence);
+        Assert.Equal(1, store.Index.BlocksInMemory);
+        var all = await store.QueryAsync(new EventFilter(Limit: 10_000));
+        Assert.Equal(EventIndex.BlockSize, all.Count);
+        Assert.Equal("last", all[^1].AggregateId);
+
+        File.Delete(fill);
+        await store.AppendAsync([Event("after")]);
+        Assert.Equal(0, store.Index.BlocksInMemory);
+        all = await store.QueryAsync(new EventFilter(Limit: 10_000));
+        Assert.Equal(["n0", "last", "after"], [all[0].AggregateId, all[^2].AggregateId, all[^1].AggregateId]);
+        Assert.Equal(Enumerable.Range(1, EventIndex.BlockSize + 1).Select(n => (long)n), all.Select(e => e.Sequence));
+    }
+
     private static async Task FillAsync(string path)
     {
         await using var stream = new FileStream(path, FileMode.Create);
