@@ -74,6 +74,9 @@ internal sealed class DaemonMetrics
     private readonly Gauge _snapshotSequence;
     private readonly Gauge _snapshotAge;
     private readonly Gauge _eventsSinceSnapshot;
+    private readonly Counter _gcCollections;
+    private readonly Counter _gcPause;
+    private readonly Gauge _gcHeap;
 
     /// <summary>Label sets of the mirrored per-NIC series published by the previous scrape, to remove those that are gone.</summary>
     private HashSet<LabelKey> _nicSeries = [];
@@ -140,6 +143,13 @@ internal sealed class DaemonMetrics
             "Seconds since the events of the newest snapshot were committed (absent until there is a snapshot).", unsetUntilKnown);
         _eventsSinceSnapshot = f.CreateGauge("butterfly_events_since_snapshot",
             "Events a restart would replay after the newest snapshot.", unsetUntilKnown);
+        // The packet thread runs managed code: every blocking collection pauses it, however
+        // short, so the runtime's collections are part of the data path's health.
+        _gcCollections = f.CreateCounter("butterfly_gc_collections_total",
+            "Garbage collections of the daemon's .NET runtime, by generation (a gen 1 collection counts in gen 0 too).", ["generation"]);
+        _gcPause = f.CreateCounter("butterfly_gc_pause_seconds_total",
+            "Time the .NET runtime held every managed thread, the packet thread included, for garbage collections.");
+        _gcHeap = f.CreateGauge("butterfly_gc_heap_bytes", "Size of the .NET heap after the last garbage collection.");
         Registry.AddBeforeCollectCallback(Collect);
     }
 
@@ -212,6 +222,12 @@ internal sealed class DaemonMetrics
                 _snapshotAge.Set(Math.Max(0, (_time.GetUtcNow() - snapshot.Item2).TotalSeconds));
                 _eventsSinceSnapshot.Set(Math.Max(0, configuration.LastSequence - snapshot.Item1));
             }
+            for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+            {
+                _gcCollections.WithLabels(generation.ToString(System.Globalization.CultureInfo.InvariantCulture)).IncTo(GC.CollectionCount(generation));
+            }
+            _gcPause.IncTo(GC.GetTotalPauseDuration().TotalSeconds);
+            _gcHeap.Set(GC.GetGCMemoryInfo().HeapSizeBytes);
             if (_readDataPath() is { } reading)
             {
                 CollectDataPath(reading);

@@ -122,6 +122,29 @@ public class DaemonMetricsTests
         Assert.Contains("butterfly_events_since_snapshot 150\n", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_runtimes_collections_and_their_pauses_are_counted()
+    {
+        var metrics = new DaemonMetrics(() => _reading, () => _configuration);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        var before = GcCount(Export(metrics), "2");
+        Assert.True(before >= 1, "a forced gen 2 collection happened");
+
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        var text = Export(metrics);
+        Assert.True(GcCount(text, "2") >= before + 1, "the counter follows the runtime");
+        Assert.True(GcCount(text, "0") >= GcCount(text, "2"), "a gen 2 collection counts in gen 0 too");
+        Assert.Matches(@"\nbutterfly_gc_pause_seconds_total [0-9.eE-]+\n", text);
+        Assert.Matches(@"\nbutterfly_gc_heap_bytes [1-9][0-9.eE+]*\n", text);
+    }
+
+    private static double GcCount(string text, string generation)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(text, $"butterfly_gc_collections_total{{generation=\"{generation}\"}} ([0-9.eE+]+)\n");
+        Assert.True(match.Success, $"generation {generation} in the scrape");
+        return double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [Theory]
     [InlineData("127.0.0.1:9110", "127.0.0.1", 9110)]
     [InlineData("[::1]:9110", "[::1]", 9110)]
