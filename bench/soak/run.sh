@@ -7,7 +7,9 @@
 # threads, the event log's size on disk (it grows with the events; a snapshot every
 # --snapshot-every events bounds replay, not the file), and the packet thread's longest stall
 # (`butterfly status dataplane`: the longest round that did not end by sleeping, from its
-# poll-gap histogram, over the sample; goal < 10 ms), with the frames it moved.
+# poll-gap histogram, over the sample; goal < 10 ms), with the frames it moved, and the .NET
+# runtime's collections in the sample (gen 0 / 1 / 2) with their total pause, from the daemon's
+# metrics endpoint: the packet thread runs managed code, so every blocking collection stalls it.
 #
 # Traffic: the vhost-user loop's generator (bench/vhost-loop/loopgen.sh: dpdk-testpmd on
 # cpu 0, two virtio-user ports, 256 UDP flows looping through NICs a and b in VNI 1 behind the
@@ -22,7 +24,8 @@
 # 20th round `status dataplane`, `nic list`, `events --limit 5` (reads).
 #
 # Environment: BUTTERFLYD, BUTTERFLY (default the Release build), BF_HUGE=1 (see
-# bench/vhost-loop/lib.sh), SOAK_OUT=DIR keeps the samples (CSV) and the daemon's log.
+# bench/vhost-loop/lib.sh), SOAK_OUT=DIR keeps the samples (CSV) and the daemon's log,
+# SOAK_CHURN=0 runs the traffic without the churn.
 # Needs root; stops what it started, by PID.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +53,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
+command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 command -v dpdk-testpmd >/dev/null || die "dpdk-testpmd is needed (apt-get install dpdk)"
 if [ ! -x "$BFD" ] || [ ! -x "$BF" ]; then
     dotnet build "$ROOT/Butterfly.sln" -c Release -nologo -v quiet || exit 1
@@ -57,6 +61,9 @@ fi
 bf() { "$BF" -e "$BF_EP_A" -t 10000 "$@"; }
 
 echo "soak: ${MINUTES} min, a sample every ${SAMPLE} s; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+METRICS=127.0.0.1:$(( 20000 + $$ % 10000 ))
+bf_port_free "${METRICS##*:}" || die "port ${METRICS##*:} is in use"
+export BF_DAEMON_OPTS="--metrics-endpoint $METRICS ${BF_DAEMON_OPTS:-}"
 bf_up conntrack
 PID=${BF_PIDS# }
 read -r SOCK_A SOCK_B <<<"$SOCKS"
@@ -92,12 +99,27 @@ churn() {
         echo "$i $errors" >"$WD/churn.count"
     done
 }
-churn &
-CHURN_PID=$!
+if [ "${SOAK_CHURN:-1}" = 1 ]; then
+    churn &
+    CHURN_PID=$!
+else
+    echo "0 0" >"$WD/churn.count" # traffic alone: what stalls without configuration changes
+fi
 
-echo "minute,rss_mib,fds,threads,log_mib,longest_stall_us,rounds_over_1ms,mpps,churn_rounds,churn_errors" >"$WD/soak.csv"
-printf '%7s %9s %5s %8s %8s %14s %10s %7s %12s\n' minute "rss MiB" fds threads "log MiB" "longest stall" "rounds>1ms" Mpps "churn rounds"
+# The runtime's collections so far: "gen0 gen1 gen2 pause_seconds".
+gc_counters() {
+    curl -s "http://$METRICS/metrics" | awk '
+        /^butterfly_gc_collections_total\{generation="0"\}/ { g0 = $2 }
+        /^butterfly_gc_collections_total\{generation="1"\}/ { g1 = $2 }
+        /^butterfly_gc_collections_total\{generation="2"\}/ { g2 = $2 }
+        /^butterfly_gc_pause_seconds_total / { p = $2 }
+        END { printf "%d %d %d %.6f\n", g0, g1, g2, p }'
+}
+
+echo "minute,rss_mib,fds,threads,log_mib,longest_stall_us,rounds_over_1ms,mpps,churn_rounds,churn_errors,gc0,gc1,gc2,gc_pause_ms" >"$WD/soak.csv"
+printf '%7s %9s %5s %8s %8s %14s %10s %7s %12s %12s %9s\n' minute "rss MiB" fds threads "log MiB" "longest stall" "rounds>1ms" Mpps "churn rounds" "GCs 0/1/2" "GC pause"
 bf status dataplane --clear >/dev/null
+read -r gc0 gc1 gc2 gcp <<<"$(gc_counters)"
 end=$(( $(date +%s) + MINUTES * 60 ))
 start=$(date +%s)
 worst=0
@@ -113,9 +135,13 @@ while [ "$(date +%s)" -lt "$end" ]; do
     over=$(jq -r '[.poll_gaps[11:][]] | add // 0' <<<"$json")
     mpps=$(jq -r 'if .seconds > 0 then .packets / .seconds / 1e6 else 0 end' <<<"$json")
     read -r rounds errors <"$WD/churn.count" 2>/dev/null || { rounds=0 errors=0; }
+    read -r n0 n1 n2 np <<<"$(gc_counters)"
+    d0=$((n0 - gc0)) d1=$((n1 - gc1)) d2=$((n2 - gc2))
+    dp=$(awk -v a="$gcp" -v b="$np" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+    gc0=$n0 gc1=$n1 gc2=$n2 gcp=$np
     minute=$(awk -v s=$(( $(date +%s) - start )) 'BEGIN { printf "%.1f", s / 60 }')
-    printf '%7s %9s %5s %8s %8s %11.0f µs %10s %7.3f %12s\n' "$minute" "$rss" "$fds" "$threads" "$logmib" "$stall" "$over" "$mpps" "$rounds"
-    echo "$minute,$rss,$fds,$threads,$logmib,$stall,$over,$mpps,$rounds,$errors" >>"$WD/soak.csv"
+    printf '%7s %9s %5s %8s %8s %11.0f µs %10s %7.3f %12s %12s %6s ms\n' "$minute" "$rss" "$fds" "$threads" "$logmib" "$stall" "$over" "$mpps" "$rounds" "$d0/$d1/$d2" "$dp"
+    echo "$minute,$rss,$fds,$threads,$logmib,$stall,$over,$mpps,$rounds,$errors,$d0,$d1,$d2,$dp" >>"$WD/soak.csv"
     worst=$(awk -v a="$worst" -v b="$stall" 'BEGIN { print (b > a ? b : a) }')
 done
 

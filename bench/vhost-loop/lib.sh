@@ -4,7 +4,8 @@
 # measurement with hooks at the measured interval. The caller sets HERE, WD, SECS, MAC_A, MAC_B
 # and BFD/BF (the butterflyd and butterfly executables); each *_up sets SOCKS (the two
 # vhost-user sockets the generator attaches to). Everything started is stopped by PID
-# (bf_down, ovs_down; the caller's cleanup calls both).
+# (bf_down, ovs_down; the caller's cleanup calls both). BF_DAEMON_OPTS adds options to every
+# butterflyd started (e.g. the soak's --metrics-endpoint).
 #
 # Switch variants (each run alternates butterflyd and OVS-DPDK of the same variant):
 #   l2     butterflyd: one daemon, two vhost-user NICs in one VNI (bypass_filtering), underlay
@@ -135,8 +136,9 @@ bf_start() {  # $1 name, $2 endpoint, $3 packet-thread cpu, then butterflyd opti
     shift 3
     bf_port_free "${ep##*:}" || die "port ${ep##*:} of $ep is in use by another process (set BF_EP_A / BF_EP_B)"
     mkdir -p "$WD/$name/sock"
+    # shellcheck disable=SC2086 # BF_DAEMON_OPTS: extra butterflyd options, split on blanks
     "$BFD" -s "$WD/$name/sock" -e "$ep" --event-store "file:$WD/$name/events" --no-syslog -l error \
-        --graph-cpu-core "$cpu" "$@" >"$WD/$name/log" 2>&1 &
+        --graph-cpu-core "$cpu" "$@" ${BF_DAEMON_OPTS:-} >"$WD/$name/log" 2>&1 &
     pid=$!
     BF_PIDS="$BF_PIDS $pid"
     BF_EPS="$BF_EPS $ep"
