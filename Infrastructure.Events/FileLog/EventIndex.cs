@@ -46,7 +46,7 @@ internal sealed class EventIndex : IDisposable
     /// <summary>Whether blocks go to an index file (false: the whole index is in memory).</summary>
     public bool OnDisk => _file is not null;
 
-    /// <summary>Full blocks the index file did not take (a full disk), held in memory until it does.</summary>
+    /// <summary>Full blocks held in memory: those the index file did not take (a full disk) until it does, or all of them without an index file.</summary>
     public int BlocksInMemory
     {
         get

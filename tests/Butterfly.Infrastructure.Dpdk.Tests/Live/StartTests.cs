@@ -109,7 +109,7 @@ public sealed class StartTests(DataPathFixture fixture)
     public void Eal_runs_on_the_drivers_linked_into_the_shim_and_loads_no_plugin()
     {
         // The shim links DPDK statically (native/Makefile): EAL must not dlopen DPDK's shared
-        // plugin directory, which would cost ≈ 0.4 s and ≈ 17 MiB and bring a second DPDK.
+        // plugin directory, which would cost ≈ 0.17 s and ≈ 13 MiB and bring a second DPDK.
         var drivers = Shim.StaticDrivers();
         Assert.NotNull(drivers);
         Assert.Contains("net_tap", drivers.Split(' '));
