@@ -130,18 +130,19 @@ public sealed partial class DpdkDataPath : IDataPath, IDisposable
         {
             control = allowed; // a single CPU: everything shares it
         }
+        var staticDrivers = Shim.StaticDrivers();
         string[] argv;
         string prefix;
         try
         {
-            argv = EalArguments.Build(options, control, out prefix, Shim.StaticDrivers());
+            argv = EalArguments.Build(options, control, out prefix, staticDrivers);
         }
         catch (FormatException e)
         {
             throw new ArgumentException(e.Message, nameof(options), e);
         }
         log.Information("starting DPDK EAL: {EalArgs}; drivers: {Drivers}", string.Join(' ', argv),
-            Shim.StaticDrivers() ?? "DPDK's shared plugin directory");
+            staticDrivers ?? "DPDK's shared plugin directory");
         DpdkEal.Initialize(argv, control);
         var runtimeDir = Shim.RuntimeDir();
 

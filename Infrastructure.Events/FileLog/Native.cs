@@ -91,8 +91,7 @@ internal static partial class Native
         var fd = OpenRaw(directory, OpenReadWrite | OpenCloseOnExec | TmpFile, Convert.ToInt32("600", 8));
         if (fd < 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
-            whyNot = $"open({directory}, O_TMPFILE) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+            whyNot = Error("open", directory + ", O_TMPFILE").Message;
             return null;
         }
         whyNot = null;

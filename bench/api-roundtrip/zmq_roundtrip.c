@@ -27,6 +27,19 @@ static int parse_hex(const char *hex, unsigned char *out, size_t max)
     return (int)(n / 2);
 }
 
+/* count synchronous round trips of request on client; 0, or -1 after printing why */
+static int round_trips(void *client, const char *endpoint, const unsigned char *request, int length,
+                       unsigned char *buffer, size_t size, long count)
+{
+    for (long i = 0; i < count; i++) {
+        if (zmq_send(client, request, (size_t)length, 0) < 0 || zmq_recv(client, buffer, size, 0) < 0) {
+            fprintf(stderr, "zmq_roundtrip: no reply from %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static double now_seconds(void)
 {
     struct timespec t;
@@ -66,19 +79,12 @@ int main(int argc, char **argv)
     int timeout_ms = 5000;
     zmq_setsockopt(client, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     zmq_connect(client, argv[2]);
-    for (long i = 0; i < count / 20 + 1; i++) { /* warm-up: connection, caches, the daemon's JIT */
-        if (zmq_send(client, request, (size_t)length, 0) < 0 || zmq_recv(client, buffer, sizeof buffer, 0) < 0) {
-            fprintf(stderr, "zmq_roundtrip: no reply from %s: %s\n", argv[2], zmq_strerror(zmq_errno()));
-            return 1;
-        }
-    }
+    /* warm-up: connection, caches, the daemon's JIT */
+    if (round_trips(client, argv[2], request, length, buffer, sizeof buffer, count / 20 + 1) != 0)
+        return 1;
     double start = now_seconds();
-    for (long i = 0; i < count; i++) {
-        if (zmq_send(client, request, (size_t)length, 0) < 0 || zmq_recv(client, buffer, sizeof buffer, 0) < 0) {
-            fprintf(stderr, "zmq_roundtrip: no reply from %s: %s\n", argv[2], zmq_strerror(zmq_errno()));
-            return 1;
-        }
-    }
+    if (round_trips(client, argv[2], request, length, buffer, sizeof buffer, count) != 0)
+        return 1;
     double elapsed = now_seconds() - start;
     printf("%.0f round trips/s, %.1f us each\n", (double)count / elapsed, elapsed / (double)count * 1e6);
     zmq_close(client);
